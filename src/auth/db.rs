@@ -1,0 +1,47 @@
+//! All SQL of accounts.
+
+use sqlx::PgExecutor;
+
+use super::model::{Email, User};
+
+/// Whether an admin account was created or an existing account was promoted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdminOutcome {
+    Created,
+    Promoted,
+}
+
+/// Creates an administrator, or makes an existing account (matched by e-mail, case-insensitively) an
+/// administrator with the new password.
+pub async fn upsert_admin(
+    db: impl PgExecutor<'_>,
+    email: &Email,
+    name: &str,
+    password_hash: &str,
+) -> sqlx::Result<(User, AdminOutcome)> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        user: User,
+        inserted: bool,
+    }
+    let row: Row = sqlx::query_as(
+        "insert into users (email, name, password_hash, is_admin, email_verified_at)
+         values ($1, $2, $3, true, now())
+         on conflict (email) do update
+             set is_admin = true, password_hash = excluded.password_hash, disabled_at = null
+         returning id, email::text as email, name, institution, is_admin, disabled_at, created_at,
+                   (xmax = 0) as inserted",
+    )
+    .bind(email.as_str())
+    .bind(name)
+    .bind(password_hash)
+    .fetch_one(db)
+    .await?;
+    let outcome = if row.inserted {
+        AdminOutcome::Created
+    } else {
+        AdminOutcome::Promoted
+    };
+    Ok((row.user, outcome))
+}

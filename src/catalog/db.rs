@@ -1,0 +1,407 @@
+//! All SQL of the catalog: datasets, organizations, revisions, search and the counts on the home page.
+
+use std::sync::LazyLock;
+
+use serde_json::{Map, Value, json};
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+use sqlx::{PgExecutor, PgPool, Postgres};
+
+use super::import::Outcome;
+use super::model::{Dataset, DatasetFields, DatasetStatus, DatasetSummary, Organization, OrganizationRef};
+
+/// The dataset columns behind `DatasetFields`, in its field order, without `organization_slug`.
+const FIELD_COLUMNS: &[&str] = &[
+    "slug",
+    "title",
+    "aliases",
+    "summary",
+    "description",
+    "publisher_raw",
+    "landing_url",
+    "alt_urls",
+    "doi",
+    "citation",
+    "source_kind",
+    "record_type",
+    "access_level",
+    "access_raw",
+    "license",
+    "license_raw",
+    "data_use_limitations",
+    "access_instructions",
+    "modalities",
+    "modality_raw",
+    "body_parts",
+    "tasks",
+    "annotation_objects",
+    "conditions",
+    "formats",
+    "species",
+    "dimensionality",
+    "label_category_count",
+    "challenge",
+    "supporting_data",
+    "subject_count",
+    "study_count",
+    "image_count",
+    "case_count",
+    "size_bytes",
+    "count_notes",
+    "deidentification",
+    "contains_phi",
+    "year",
+    "release_date_raw",
+    "last_updated_upstream",
+    "upstream_status",
+    "idc_collection_id",
+    "idc_subject_count",
+    "idc_image_types",
+    "idc_supporting_data",
+    "idc_access",
+    "idc_updated",
+    "notes",
+    "sources",
+];
+
+/// Binds `fields` in `FIELD_COLUMNS` order.
+fn bind_fields<'q>(
+    query: Query<'q, Postgres, PgArguments>,
+    fields: &'q DatasetFields,
+) -> Query<'q, Postgres, PgArguments> {
+    query
+        .bind(&fields.slug)
+        .bind(&fields.title)
+        .bind(&fields.aliases)
+        .bind(&fields.summary)
+        .bind(&fields.description)
+        .bind(&fields.publisher_raw)
+        .bind(&fields.landing_url)
+        .bind(&fields.alt_urls)
+        .bind(&fields.doi)
+        .bind(&fields.citation)
+        .bind(fields.source_kind)
+        .bind(&fields.record_type)
+        .bind(fields.access_level)
+        .bind(&fields.access_raw)
+        .bind(&fields.license)
+        .bind(&fields.license_raw)
+        .bind(&fields.data_use_limitations)
+        .bind(&fields.access_instructions)
+        .bind(&fields.modalities)
+        .bind(&fields.modality_raw)
+        .bind(&fields.body_parts)
+        .bind(&fields.tasks)
+        .bind(&fields.annotation_objects)
+        .bind(&fields.conditions)
+        .bind(&fields.formats)
+        .bind(&fields.species)
+        .bind(&fields.dimensionality)
+        .bind(fields.label_category_count)
+        .bind(&fields.challenge)
+        .bind(&fields.supporting_data)
+        .bind(fields.subject_count)
+        .bind(fields.study_count)
+        .bind(fields.image_count)
+        .bind(fields.case_count)
+        .bind(fields.size_bytes)
+        .bind(&fields.count_notes)
+        .bind(&fields.deidentification)
+        .bind(fields.contains_phi)
+        .bind(fields.year)
+        .bind(&fields.release_date_raw)
+        .bind(fields.last_updated_upstream)
+        .bind(&fields.upstream_status)
+        .bind(&fields.idc_collection_id)
+        .bind(fields.idc_subject_count)
+        .bind(&fields.idc_image_types)
+        .bind(&fields.idc_supporting_data)
+        .bind(&fields.idc_access)
+        .bind(fields.idc_updated)
+        .bind(&fields.notes)
+        .bind(&fields.sources)
+}
+
+/// `d.slug, d.title, …, o.slug as organization_slug`.
+static SELECT_FIELDS: LazyLock<String> = LazyLock::new(|| {
+    let mut columns: Vec<String> = FIELD_COLUMNS.iter().map(|c| format!("d.{c}")).collect();
+    columns.push("o.slug as organization_slug".to_owned());
+    columns.join(", ")
+});
+
+/// `insert into datasets (organization_id, status, slug, …) values ($1, $2, $3, …) returning id`.
+static INSERT_DATASET: LazyLock<String> = LazyLock::new(|| {
+    let placeholders: Vec<String> = (3..FIELD_COLUMNS.len() + 3).map(|n| format!("${n}")).collect();
+    format!(
+        "insert into datasets (organization_id, status, {}) values ($1, $2, {}) returning id",
+        FIELD_COLUMNS.join(", "),
+        placeholders.join(", ")
+    )
+});
+
+/// Sets every field and bumps the version, only if the version is still the one read.
+static UPDATE_DATASET: LazyLock<String> = LazyLock::new(|| {
+    let assignments: Vec<String> = FIELD_COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(index, column)| format!("{column} = ${}", index + 4))
+        .collect();
+    format!(
+        "update datasets set organization_id = $3, {}, version = version + 1 \
+         where id = $1 and version = $2 returning version",
+        assignments.join(", ")
+    )
+});
+
+static SELECT_DATASET: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "select d.id, {}, o.name as organization_name, d.status, d.version, d.created_at, d.updated_at \
+         from datasets d join organizations o on o.id = d.organization_id",
+        *SELECT_FIELDS
+    )
+});
+
+/// Columns of `DatasetSummary`, for any query over `datasets d join organizations o`.
+pub const SUMMARY_COLUMNS: &str = "d.slug, d.title, d.summary, o.slug as organization_slug, \
+     o.name as organization_name, d.source_kind, d.access_level, d.modalities, d.body_parts, \
+     d.subject_count, d.image_count, d.year";
+
+/// A dataset by slug, whatever its status.
+pub async fn find_dataset(db: impl PgExecutor<'_>, slug: &str) -> sqlx::Result<Option<Dataset>> {
+    sqlx::query_as(&format!("{} where d.slug = $1", *SELECT_DATASET))
+        .bind(slug)
+        .fetch_optional(db)
+        .await
+}
+
+/// Creates the organization if its slug is new; returns its id either way. Curated names are kept.
+pub async fn ensure_organization(
+    db: impl PgExecutor<'_>,
+    organization: &OrganizationRef,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "insert into organizations (slug, name, homepage) values ($1, $2, $3)
+         on conflict (slug) do update set slug = excluded.slug
+         returning id",
+    )
+    .bind(&organization.slug)
+    .bind(&organization.name)
+    .bind(&organization.homepage)
+    .fetch_one(db)
+    .await
+}
+
+/// Writes one imported record in its own transaction: creates it, updates it with a revision, or
+/// leaves it alone when nothing changed.
+pub async fn save_imported(
+    pool: &PgPool,
+    organization: &OrganizationRef,
+    fields: &DatasetFields,
+) -> sqlx::Result<Outcome> {
+    let mut tx = pool.begin().await?;
+    let organization_id = ensure_organization(&mut *tx, organization).await?;
+    let existing: Option<(i64, i32)> =
+        sqlx::query_as("select id, version from datasets where slug = $1 for update")
+            .bind(&fields.slug)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let outcome = match existing {
+        None => {
+            let id: i64 = bind_fields(
+                sqlx::query(&INSERT_DATASET)
+                    .bind(organization_id)
+                    .bind(DatasetStatus::Published),
+                fields,
+            )
+            .fetch_one(&mut *tx)
+            .await
+            .map(|row| sqlx::Row::get(&row, 0))?;
+            let changes = diff_fields(None, fields);
+            insert_revision(&mut *tx, id, 1, None, "import", &changes, fields).await?;
+            Outcome::Created
+        }
+        Some((id, version)) => {
+            let before = find_dataset(&mut *tx, &fields.slug)
+                .await?
+                .ok_or(sqlx::Error::RowNotFound)?
+                .fields;
+            if before == *fields {
+                Outcome::Unchanged
+            } else {
+                let new_version = update_dataset(&mut *tx, id, version, organization_id, fields)
+                    .await?
+                    .ok_or(sqlx::Error::RowNotFound)?;
+                let changes = diff_fields(Some(&before), fields);
+                insert_revision(&mut *tx, id, new_version, None, "import", &changes, fields).await?;
+                Outcome::Updated
+            }
+        }
+    };
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// Replaces a dataset's fields if it is still at `expected_version`; returns the new version, or
+/// `None` when someone else changed it first.
+pub async fn update_dataset(
+    db: impl PgExecutor<'_>,
+    id: i64,
+    expected_version: i32,
+    organization_id: i64,
+    fields: &DatasetFields,
+) -> sqlx::Result<Option<i32>> {
+    let row = bind_fields(
+        sqlx::query(&UPDATE_DATASET)
+            .bind(id)
+            .bind(expected_version)
+            .bind(organization_id),
+        fields,
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|row| sqlx::Row::get(&row, 0)))
+}
+
+/// Records one version of a dataset: what changed and the whole record after the change.
+pub async fn insert_revision(
+    db: impl PgExecutor<'_>,
+    dataset_id: i64,
+    version: i32,
+    actor_id: Option<i64>,
+    origin: &str,
+    changes: &Map<String, Value>,
+    snapshot: &DatasetFields,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into dataset_revisions (dataset_id, version, actor_id, origin, changes, snapshot)
+         values ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(dataset_id)
+    .bind(version)
+    .bind(actor_id)
+    .bind(origin)
+    .bind(Value::Object(changes.clone()))
+    .bind(sqlx::types::Json(snapshot))
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Per-field differences: `{"title": {"before": …, "after": …}}`; every field when there is no `before`.
+pub fn diff_fields(before: Option<&DatasetFields>, after: &DatasetFields) -> Map<String, Value> {
+    let after = serde_json::to_value(after).unwrap_or_default();
+    let before = before
+        .map(|before| serde_json::to_value(before).unwrap_or_default())
+        .unwrap_or(Value::Null);
+    let mut changes = Map::new();
+    if let Value::Object(after) = after {
+        for (field, new_value) in after {
+            let old_value = before.get(&field).cloned().unwrap_or(Value::Null);
+            if old_value != new_value {
+                changes.insert(field, json!({ "before": old_value, "after": new_value }));
+            }
+        }
+    }
+    changes
+}
+
+/// How many revisions a dataset has.
+pub async fn revision_count(db: impl PgExecutor<'_>, dataset_id: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar("select count(*) from dataset_revisions where dataset_id = $1")
+        .bind(dataset_id)
+        .fetch_one(db)
+        .await
+}
+
+/// Number of datasets, to decide whether a fresh database needs the bundled catalog.
+pub async fn count_datasets(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
+    sqlx::query_scalar("select count(*) from datasets")
+        .fetch_one(db)
+        .await
+}
+
+/// A label and how many published datasets carry it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Count {
+    pub value: String,
+    pub count: i64,
+}
+
+/// The home page's overview: counts by source kind, access level and modality.
+pub struct Overview {
+    pub total: i64,
+    pub organizations: i64,
+    pub by_kind: Vec<Count>,
+    pub by_access: Vec<Count>,
+    pub by_modality: Vec<Count>,
+}
+
+pub async fn overview(db: &PgPool) -> sqlx::Result<Overview> {
+    let (total, organizations): (i64, i64) = sqlx::query_as(
+        "select count(*), count(distinct organization_id) from datasets where status = 'published'",
+    )
+    .fetch_one(db)
+    .await?;
+    let by_kind = sqlx::query_as(
+        "select source_kind::text as value, count(*) as count from datasets
+         where status = 'published' group by 1 order by 2 desc, 1",
+    )
+    .fetch_all(db)
+    .await?;
+    let by_access = sqlx::query_as(
+        "select coalesce(access_level::text, 'unknown') as value, count(*) as count from datasets
+         where status = 'published' group by 1 order by 2 desc, 1",
+    )
+    .fetch_all(db)
+    .await?;
+    let by_modality = sqlx::query_as(
+        "select m as value, count(*) as count from datasets, unnest(modalities) m
+         where status = 'published' group by 1 order by 2 desc, 1 limit 12",
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(Overview {
+        total,
+        organizations,
+        by_kind,
+        by_access,
+        by_modality,
+    })
+}
+
+/// The most recently changed published datasets.
+pub async fn recently_updated(db: &PgPool, limit: i64) -> sqlx::Result<Vec<DatasetSummary>> {
+    sqlx::query_as(&format!(
+        "select {SUMMARY_COLUMNS} from datasets d join organizations o on o.id = d.organization_id
+         where d.status = 'published'
+         order by coalesce(d.last_updated_upstream, d.idc_updated) desc nulls last, d.updated_at desc, d.slug
+         limit $1"
+    ))
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Organizations with their number of published datasets, by name.
+pub async fn list_organizations(db: &PgPool) -> sqlx::Result<Vec<Organization>> {
+    sqlx::query_as(
+        "select o.id, o.slug, o.name, o.homepage, o.description,
+                count(d.id) filter (where d.status = 'published') as dataset_count
+         from organizations o left join datasets d on d.organization_id = o.id
+         group by o.id order by dataset_count desc, lower(o.name)",
+    )
+    .fetch_all(db)
+    .await
+}
+
+pub async fn find_organization(db: &PgPool, slug: &str) -> sqlx::Result<Option<Organization>> {
+    sqlx::query_as(
+        "select o.id, o.slug, o.name, o.homepage, o.description,
+                count(d.id) filter (where d.status = 'published') as dataset_count
+         from organizations o left join datasets d on d.organization_id = o.id
+         where o.slug = $1 group by o.id",
+    )
+    .bind(slug)
+    .fetch_optional(db)
+    .await
+}

@@ -1,0 +1,251 @@
+//! The command line: `serve`, `migrate`, `import`, `create-admin`.
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+use crate::auth::db::AdminOutcome;
+use crate::auth::model::Email;
+use crate::catalog::import::{self, ImportReport, Progress};
+use crate::config::{Config, DatabaseArgs, LogFormat, ServeArgs};
+use crate::state::AppState;
+
+/// radportal: a self-hosted portal for AI-radiology data.
+#[derive(Parser)]
+#[command(name = "radportal", version, about)]
+pub struct Cli {
+    /// Log format.
+    #[arg(long, env = "RADPORTAL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Serve the portal (applies migrations and, on an empty database, loads the bundled catalog).
+    Serve(ServeArgs),
+    /// Create the database if needed and apply migrations, then exit.
+    Migrate {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Import datasets from a JSON file in the catalog exchange format (`-` reads standard input).
+    ///
+    /// Exits with status 2 when some records were rejected.
+    Import {
+        /// The file to import, e.g. seed/datasets.json.
+        file: PathBuf,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Create an administrator account, or make an existing account an administrator.
+    CreateAdmin {
+        /// The administrator's e-mail address (their sign-in name).
+        #[arg(long)]
+        email: String,
+        /// The administrator's full name.
+        #[arg(long, default_value = "Administrator")]
+        name: String,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+/// Runs the command line; errors are printed as one line and turn into exit status 1.
+pub fn main(cli: Cli) -> ExitCode {
+    init_tracing(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_env("RADPORTAL_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve(args) => serve(Config::from(args)).await,
+        Command::Migrate { database } => {
+            crate::db::connect_and_migrate(&database_config(database)).await?;
+            println!("migrations applied");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import { file, database } => import_file(&file, &database_config(database)).await,
+        Command::CreateAdmin {
+            email,
+            name,
+            password_stdin,
+            database,
+        } => create_admin(&email, &name, password_stdin, &database_config(database)).await,
+    }
+}
+
+fn database_config(database: DatabaseArgs) -> Config {
+    let mut config = Config::for_database(&database.database_url);
+    config.db_max_connections = database.db_max_connections;
+    config
+}
+
+async fn serve(config: Config) -> anyhow::Result<ExitCode> {
+    let pool = crate::db::connect_and_migrate(&config).await?;
+    if config.seed_catalog {
+        if let Some(report) = import::seed_if_empty(&pool).await? {
+            tracing::info!(summary = %report.summary_line(), "loaded the bundled catalog");
+        }
+    }
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, base_url = %config.base_url, "radportal is serving");
+    eprintln!("radportal is serving on http://{address}");
+    crate::serve(listener, AppState::new(pool, config), shutdown_signal()).await?;
+    tracing::info!("shut down cleanly");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on Ctrl-C or SIGTERM, so open requests can finish before the process exits.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested; finishing open requests");
+}
+
+/// A progress bar on a terminal; nothing otherwise.
+struct Bar(ProgressBar);
+
+impl Progress for Bar {
+    fn start(&self, total: usize) {
+        self.0.set_length(total as u64);
+    }
+    fn advance(&self) {
+        self.0.inc(1);
+    }
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}
+
+async fn import_file(file: &PathBuf, config: &Config) -> anyhow::Result<ExitCode> {
+    let bytes = if file.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin().read_to_end(&mut bytes)?;
+        bytes
+    } else {
+        std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?
+    };
+    let pool = crate::db::connect_and_migrate(config).await?;
+    let bar = if std::io::stderr().is_terminal() {
+        ProgressBar::new(0)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} records")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let report = import::import_json(&pool, &bytes, &Bar(bar)).await?;
+    print_report(&report);
+    Ok(if report.rejected.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+fn print_report(report: &ImportReport) {
+    println!("{}", report.summary_line());
+    for rejection in &report.rejected {
+        println!(
+            "rejected record {} ({}): {}: {}",
+            rejection.position,
+            rejection.id.as_deref().unwrap_or("no id"),
+            rejection.field,
+            rejection.reason
+        );
+    }
+}
+
+async fn create_admin(
+    email: &str,
+    name: &str,
+    password_stdin: bool,
+    config: &Config,
+) -> anyhow::Result<ExitCode> {
+    let email = Email::parse(email).map_err(anyhow::Error::msg)?;
+    let name = name.trim();
+    anyhow::ensure!(!name.is_empty(), "the name cannot be empty");
+    let (password, generated) = if password_stdin {
+        let mut password = String::new();
+        std::io::stdin().read_line(&mut password)?;
+        let password = password.trim_end_matches(['\r', '\n']).to_owned();
+        anyhow::ensure!(
+            password.chars().count() >= 12,
+            "the password must be at least 12 characters"
+        );
+        (password, false)
+    } else {
+        (crate::auth::password::generate(), true)
+    };
+    let pool = crate::db::connect_and_migrate(config).await?;
+    let hash = crate::auth::password::hash(password.clone()).await?;
+    let (user, outcome) = crate::auth::db::upsert_admin(&pool, &email, name, &hash).await?;
+    match outcome {
+        AdminOutcome::Created => println!("created administrator {}", user.email),
+        AdminOutcome::Promoted => println!(
+            "{} already had an account: it is now an administrator and its password was replaced",
+            user.email
+        ),
+    }
+    if generated {
+        println!("password: {password}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

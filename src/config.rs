@@ -1,0 +1,151 @@
+//! Configuration from flags and environment variables (`DATABASE_URL`, `RADPORTAL_*`).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+/// The database used when `DATABASE_URL` is not set: PostgreSQL on this machine.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@localhost:5432/radportal";
+
+/// How to reach PostgreSQL.
+#[derive(Args, Clone)]
+pub struct DatabaseArgs {
+    /// PostgreSQL connection URL; the database is created if it does not exist.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true, hide_default_value = false)]
+    pub database_url: String,
+
+    /// Largest number of pooled database connections.
+    #[arg(long, env = "RADPORTAL_DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub db_max_connections: u32,
+}
+
+/// Settings of the web server.
+#[derive(Args, Clone)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    /// Address and port to listen on.
+    #[arg(long, env = "RADPORTAL_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// The public address of the portal, used in links, e-mails and metadata.
+    #[arg(long, env = "RADPORTAL_BASE_URL", default_value = "http://localhost:8080")]
+    pub base_url: Url,
+
+    /// Load the bundled catalog of real datasets when the database has none.
+    #[arg(long, env = "RADPORTAL_SEED_CATALOG", default_value_t = true, action = clap::ArgAction::Set)]
+    pub seed_catalog: bool,
+
+    /// Seconds a request may take before it is answered with 408.
+    #[arg(long, env = "RADPORTAL_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "RADPORTAL_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// The running portal's configuration.
+#[derive(Clone)]
+pub struct Config {
+    pub database_url: SecretString,
+    pub db_max_connections: u32,
+    pub listen: SocketAddr,
+    pub base_url: Url,
+    pub seed_catalog: bool,
+    pub request_timeout: Duration,
+    pub max_body_bytes: usize,
+}
+
+impl Config {
+    /// A configuration for `database_url` with every other setting at its default.
+    pub fn for_database(database_url: &str) -> Self {
+        Self {
+            database_url: SecretString::from(database_url.to_owned()),
+            db_max_connections: 10,
+            listen: ([127, 0, 0, 1], 8080).into(),
+            base_url: Url::parse("http://localhost:8080").expect("constant URL parses"),
+            seed_catalog: true,
+            request_timeout: Duration::from_secs(30),
+            max_body_bytes: 2 * 1024 * 1024,
+        }
+    }
+
+    /// The database URL with its password hidden, safe to print.
+    pub fn redacted_database_url(&self) -> String {
+        redact_url(self.database_url.expose_secret())
+    }
+}
+
+impl From<ServeArgs> for Config {
+    fn from(args: ServeArgs) -> Self {
+        Self {
+            database_url: SecretString::from(args.database.database_url),
+            db_max_connections: args.database.db_max_connections,
+            listen: args.listen,
+            base_url: args.base_url,
+            seed_catalog: args.seed_catalog,
+            request_timeout: Duration::from_secs(args.request_timeout_secs),
+            max_body_bytes: args.max_body_bytes,
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &self.redacted_database_url())
+            .field("db_max_connections", &self.db_max_connections)
+            .field("listen", &self.listen)
+            .field("base_url", &self.base_url.as_str())
+            .field("seed_catalog", &self.seed_catalog)
+            .field("request_timeout", &self.request_timeout)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish()
+    }
+}
+
+/// Replaces the password of a connection URL with `***`; leaves anything unparsable as a placeholder.
+pub fn redact_url(raw: &str) -> String {
+    match Url::parse(raw) {
+        Ok(mut url) => {
+            if url.password().is_some() {
+                let _ = url.set_password(Some("***"));
+            }
+            url.to_string()
+        }
+        Err(_) => "<unparsable URL>".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_password_but_keeps_host_and_database() {
+        let shown = redact_url("postgres://app:s3cret@db.example.org:5432/radportal");
+        assert_eq!(shown, "postgres://app:***@db.example.org:5432/radportal");
+        assert!(!format!("{:?}", Config::for_database("postgres://u:pw@h/db")).contains("pw"));
+    }
+
+    #[test]
+    fn unparsable_url_is_not_echoed() {
+        assert_eq!(redact_url("not a url with secret"), "<unparsable URL>");
+    }
+}

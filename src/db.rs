@@ -1,0 +1,77 @@
+//! The database connection: creating the database if it is missing, the pool, and embedded migrations.
+
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use sqlx::migrate::{MigrateDatabase, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres};
+
+use crate::config::Config;
+
+/// The SQL migrations in `migrations/`, built into the binary.
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Why the portal could not get a working database, in words an operator can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("DATABASE_URL is not a valid PostgreSQL URL ({0})")]
+    InvalidUrl(String),
+    #[error("cannot reach PostgreSQL at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("cannot apply database migrations: {0}")]
+    Migration(String),
+}
+
+/// Connects to the configured database, creating it when it does not exist, and applies migrations.
+pub async fn connect_and_migrate(config: &Config) -> Result<PgPool, StartupError> {
+    let pool = connect(config).await?;
+    MIGRATOR
+        .run(&pool)
+        .await
+        .map_err(|error| StartupError::Migration(error.to_string()))?;
+    Ok(pool)
+}
+
+/// Connects to the configured database, creating it when it does not exist.
+pub async fn connect(config: &Config) -> Result<PgPool, StartupError> {
+    let raw_url = config.database_url.expose_secret();
+    let shown_url = config.redacted_database_url();
+    let options: PgConnectOptions = raw_url
+        .parse()
+        .map_err(|error: sqlx::Error| StartupError::InvalidUrl(plain_reason(&error)))?;
+    let unreachable = |error: sqlx::Error| StartupError::Unreachable {
+        url: shown_url.clone(),
+        reason: plain_reason(&error),
+    };
+    if !Postgres::database_exists(raw_url)
+        .await
+        .map_err(unreachable)?
+    {
+        // Two instances starting at once may race here; the loser sees "already exists", which is fine.
+        if let Err(error) = Postgres::create_database(raw_url).await {
+            if !Postgres::database_exists(raw_url).await.unwrap_or(false) {
+                return Err(unreachable(error));
+            }
+        }
+        tracing::info!(database = %shown_url, "created database");
+    }
+    PgPoolOptions::new()
+        .max_connections(config.db_max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await
+        .map_err(unreachable)
+}
+
+/// One line describing a connection failure, without the URL or a backtrace.
+fn plain_reason(error: &sqlx::Error) -> String {
+    match error {
+        sqlx::Error::Io(io) => io.to_string(),
+        sqlx::Error::Database(db) => db.message().to_owned(),
+        sqlx::Error::Configuration(cause) => cause.to_string(),
+        sqlx::Error::Tls(cause) => format!("TLS error: {cause}"),
+        sqlx::Error::PoolTimedOut => "timed out waiting for a connection".to_owned(),
+        other => other.to_string(),
+    }
+}

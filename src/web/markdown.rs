@@ -1,0 +1,34 @@
+//! Markdown to sanitised HTML for descriptions, access instructions and agreements.
+
+use pulldown_cmark::{Options, Parser, html};
+
+/// Renders Markdown and removes anything unsafe (scripts, event handlers, `javascript:` links).
+pub fn to_safe_html(markdown: &str) -> String {
+    let parser = Parser::new_ext(markdown, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH);
+    let mut unsafe_html = String::with_capacity(markdown.len() * 3 / 2);
+    html::push_html(&mut unsafe_html, parser);
+    ammonia::Builder::default()
+        .link_rel(Some("noopener noreferrer nofollow"))
+        .clean(&unsafe_html)
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_markdown() {
+        let html = to_safe_html("**bold** and [a link](https://example.org)");
+        assert!(html.contains("<strong>bold</strong>"));
+        assert!(html.contains(r#"href="https://example.org""#));
+    }
+
+    #[test]
+    fn strips_scripts_and_handlers() {
+        let html = to_safe_html("<script>alert(1)</script><img src=x onerror=alert(1)>[x](javascript:alert(1))");
+        assert!(!html.contains("<script"));
+        assert!(!html.contains("onerror"));
+        assert!(!html.contains("javascript:"));
+    }
+}
