@@ -65,7 +65,10 @@ pub enum Command {
 /// Runs the command line; errors are printed as one line and turn into exit status 1.
 pub fn main(cli: Cli) -> ExitCode {
     init_tracing(cli.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");

@@ -34,7 +34,11 @@ pub struct ServeArgs {
     pub listen: SocketAddr,
 
     /// The public address of the portal, used in links, e-mails and metadata.
-    #[arg(long, env = "RADPORTAL_BASE_URL", default_value = "http://localhost:8080")]
+    #[arg(
+        long,
+        env = "RADPORTAL_BASE_URL",
+        default_value = "http://localhost:8080"
+    )]
     pub base_url: Url,
 
     /// Load the bundled catalog of real datasets when the database has none.

@@ -37,6 +37,11 @@ pub async fn connect_and_migrate(config: &Config) -> Result<PgPool, StartupError
 pub async fn connect(config: &Config) -> Result<PgPool, StartupError> {
     let raw_url = config.database_url.expose_secret();
     let shown_url = config.redacted_database_url();
+    if !(raw_url.starts_with("postgres://") || raw_url.starts_with("postgresql://")) {
+        return Err(StartupError::InvalidUrl(
+            "it must start with postgres:// or postgresql://".to_owned(),
+        ));
+    }
     let options: PgConnectOptions = raw_url
         .parse()
         .map_err(|error: sqlx::Error| StartupError::InvalidUrl(plain_reason(&error)))?;

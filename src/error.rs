@@ -42,7 +42,9 @@ impl AppError {
                 "The portal cannot reach its database right now. Please try again in a moment."
                     .to_owned()
             }
-            _ => "Something went wrong on our side. It has been logged; please try again.".to_owned(),
+            _ => {
+                "Something went wrong on our side. It has been logged; please try again.".to_owned()
+            }
         }
     }
 }
@@ -51,7 +53,10 @@ impl AppError {
 fn is_unavailable(error: &sqlx::Error) -> bool {
     matches!(
         error,
-        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::Tls(_)
+        sqlx::Error::PoolTimedOut
+            | sqlx::Error::Io(_)
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Tls(_)
     ) || matches!(error, sqlx::Error::Database(db) if db.code().is_some_and(|code| code.starts_with("57P") || code.starts_with("08")))
 }
 

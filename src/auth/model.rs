@@ -60,13 +60,25 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_addresses() {
-        assert_eq!(Email::parse("  ada@example.org ").unwrap().as_str(), "ada@example.org");
+        assert_eq!(
+            Email::parse("  ada@example.org ").unwrap().as_str(),
+            "ada@example.org"
+        );
         assert!(Email::parse("first.last+tag@sub.example.ac.uk").is_ok());
     }
 
     #[test]
     fn rejects_malformed_addresses() {
-        for raw in ["", "ada", "ada@", "@example.org", "ada@example", "a da@example.org", "a@b@c.org", "ada@.org"] {
+        for raw in [
+            "",
+            "ada",
+            "ada@",
+            "@example.org",
+            "ada@example",
+            "a da@example.org",
+            "a@b@c.org",
+            "ada@.org",
+        ] {
             assert!(Email::parse(raw).is_err(), "{raw}");
         }
     }

@@ -27,7 +27,9 @@ pub async fn verify(password: String, stored: String) -> anyhow::Result<bool> {
     tokio::task::spawn_blocking(move || {
         let parsed = PasswordHash::new(&stored)
             .map_err(|error| anyhow::anyhow!("stored hash is malformed: {error}"))?;
-        Ok(hasher().verify_password(password.as_bytes(), &parsed).is_ok())
+        Ok(hasher()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok())
     })
     .await?
 }
@@ -50,7 +52,11 @@ mod tests {
     async fn hash_verifies_only_the_same_password() {
         let stored = hash("correct horse battery".to_owned()).await.unwrap();
         assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(verify("correct horse battery".to_owned(), stored.clone()).await.unwrap());
+        assert!(
+            verify("correct horse battery".to_owned(), stored.clone())
+                .await
+                .unwrap()
+        );
         assert!(!verify("wrong".to_owned(), stored).await.unwrap());
     }
 

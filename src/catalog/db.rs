@@ -8,7 +8,9 @@ use sqlx::query::Query;
 use sqlx::{PgExecutor, PgPool, Postgres};
 
 use super::import::Outcome;
-use super::model::{Dataset, DatasetFields, DatasetStatus, DatasetSummary, Organization, OrganizationRef};
+use super::model::{
+    Dataset, DatasetFields, DatasetStatus, DatasetSummary, Organization, OrganizationRef,
+};
 
 /// The dataset columns behind `DatasetFields`, in its field order, without `organization_slug`.
 const FIELD_COLUMNS: &[&str] = &[
@@ -131,7 +133,9 @@ static SELECT_FIELDS: LazyLock<String> = LazyLock::new(|| {
 
 /// `insert into datasets (organization_id, status, slug, …) values ($1, $2, $3, …) returning id`.
 static INSERT_DATASET: LazyLock<String> = LazyLock::new(|| {
-    let placeholders: Vec<String> = (3..FIELD_COLUMNS.len() + 3).map(|n| format!("${n}")).collect();
+    let placeholders: Vec<String> = (3..FIELD_COLUMNS.len() + 3)
+        .map(|n| format!("${n}"))
+        .collect();
     format!(
         "insert into datasets (organization_id, status, {}) values ($1, $2, {}) returning id",
         FIELD_COLUMNS.join(", "),
@@ -232,7 +236,8 @@ pub async fn save_imported(
                     .await?
                     .ok_or(sqlx::Error::RowNotFound)?;
                 let changes = diff_fields(Some(&before), fields);
-                insert_revision(&mut *tx, id, new_version, None, "import", &changes, fields).await?;
+                insert_revision(&mut *tx, id, new_version, None, "import", &changes, fields)
+                    .await?;
                 Outcome::Updated
             }
         }

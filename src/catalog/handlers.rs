@@ -181,12 +181,18 @@ impl DatasetPage {
     fn access_explanation(&self) -> &'static str {
         match self.dataset.fields.access_level {
             Some(level) => level.explanation(),
-            None => "The sources this record comes from do not say how access works. Check the publisher's page before you plan on this data.",
+            None => {
+                "The sources this record comes from do not say how access works. Check the publisher's page before you plan on this data."
+            }
         }
     }
 
     fn size(&self) -> String {
-        self.dataset.fields.size_bytes.map(bytes).unwrap_or_default()
+        self.dataset
+            .fields
+            .size_bytes
+            .map(bytes)
+            .unwrap_or_default()
     }
 
     fn date(&self, date: &Option<time::Date>) -> String {

@@ -226,7 +226,9 @@ pub async fn seed_if_empty(pool: &PgPool) -> Result<Option<ImportReport>, anyhow
         if db::count_datasets(pool).await? > 0 {
             return Ok(None);
         }
-        import_json(pool, BUNDLED_CATALOG, &NoProgress).await.map(Some)
+        import_json(pool, BUNDLED_CATALOG, &NoProgress)
+            .await
+            .map(Some)
     }
     .await;
     sqlx::query("select pg_advisory_unlock($1)")
@@ -248,7 +250,11 @@ fn constraint_field(constraint: &str) -> &str {
 pub fn parse_record(record: Value) -> Result<(DatasetFields, OrganizationRef), Vec<FieldError>> {
     let record: SeedRecord = serde_path_to_error::deserialize(record).map_err(|error| {
         let field = error.path().to_string();
-        let field = if field == "." { "record".to_owned() } else { field };
+        let field = if field == "." {
+            "record".to_owned()
+        } else {
+            field
+        };
         vec![FieldError::new(field, error.into_inner().to_string())]
     })?;
     to_fields(record)
@@ -263,7 +269,10 @@ pub fn to_fields(record: SeedRecord) -> Result<(DatasetFields, OrganizationRef),
         _ => None,
     };
     if organization.is_none() {
-        errors.add("publisher_host", "is required to know which organization publishes the dataset");
+        errors.add(
+            "publisher_host",
+            "is required to know which organization publishes the dataset",
+        );
     }
 
     let source_kind = match record.record_type.as_deref() {
@@ -302,7 +311,10 @@ pub fn to_fields(record: SeedRecord) -> Result<(DatasetFields, OrganizationRef),
     let last_updated_upstream = parse_date("last_updated", record.last_updated.as_deref());
     let idc_updated = parse_date(
         "idc.date_updated",
-        record.idc.as_ref().and_then(|idc| idc.date_updated.as_deref()),
+        record
+            .idc
+            .as_ref()
+            .and_then(|idc| idc.date_updated.as_deref()),
     );
 
     let mut count = |field: &str, value: Option<u64>| -> Option<i64> {
@@ -387,17 +399,19 @@ pub fn to_fields(record: SeedRecord) -> Result<(DatasetFields, OrganizationRef),
         fields.summary = factual_summary(&fields, &organization.name);
     }
     // Exchange-format names for the fields the shared rules report on.
-    let renamed = |field: &str| match field {
-        "slug" => "id",
-        "title" => "name",
-        "landing_url" => "url",
-        "subject_count" => "subjects_count",
-        "image_count" => "images_count",
-        "study_count" => "studies_count",
-        "case_count" => "cases_count",
-        other => other,
-    }
-    .to_owned();
+    let renamed = |field: &str| {
+        match field {
+            "slug" => "id",
+            "title" => "name",
+            "landing_url" => "url",
+            "subject_count" => "subjects_count",
+            "image_count" => "images_count",
+            "study_count" => "studies_count",
+            "case_count" => "cases_count",
+            other => other,
+        }
+        .to_owned()
+    };
     let mut rule_errors = FieldErrors::default();
     check_dataset(&fields, &mut rule_errors);
     for error in rule_errors.into_vec() {
@@ -432,8 +446,8 @@ pub fn source_kind_for(
         "tcia collection" | "idc collection" => Some(SourceKind::ImagingArchive),
         "image-text / vqa dataset" => Some(SourceKind::AnnotatedDataset),
         "dataset / challenge" => {
-            let on_platform = organization
-                .is_some_and(|org| CHALLENGE_PLATFORMS.contains(&org.slug.as_str()));
+            let on_platform =
+                organization.is_some_and(|org| CHALLENGE_PLATFORMS.contains(&org.slug.as_str()));
             if challenge.is_some_and(|c| !c.trim().is_empty()) || on_platform {
                 Some(SourceKind::Challenge)
             } else {
@@ -465,7 +479,12 @@ pub fn factual_summary(fields: &DatasetFields, organization_name: &str) -> Strin
     let modalities: Vec<String> = fields
         .modalities
         .iter()
-        .filter(|code| !matches!(code.as_str(), "SEG" | "SR" | "RTSTRUCT" | "RTDOSE" | "RTPLAN" | "PR" | "KO" | "REG" | "OT"))
+        .filter(|code| {
+            !matches!(
+                code.as_str(),
+                "SEG" | "SR" | "RTSTRUCT" | "RTDOSE" | "RTPLAN" | "PR" | "KO" | "REG" | "OT"
+            )
+        })
         .map(|code| modality_name(code).unwrap_or(code).to_owned())
         .collect();
     let mut sentence = if modalities.is_empty() {
@@ -509,7 +528,11 @@ fn clean_list(values: Option<Vec<String>>, lower_case: bool) -> Vec<String> {
         .into_iter()
         .map(|value| {
             let value = value.trim();
-            if lower_case { value.to_lowercase() } else { value.to_owned() }
+            if lower_case {
+                value.to_lowercase()
+            } else {
+                value.to_owned()
+            }
         })
         .filter(|value| !value.is_empty() && seen.insert(value.clone()))
         .collect()
@@ -555,8 +578,14 @@ mod tests {
     #[test]
     fn access_values_map_and_unknown_stays_unknown() {
         assert_eq!(access_level_for("open"), Ok(Some(AccessLevel::Open)));
-        assert_eq!(access_level_for("registration"), Ok(Some(AccessLevel::Registration)));
-        assert_eq!(access_level_for("credentialed/DUA"), Ok(Some(AccessLevel::Credentialed)));
+        assert_eq!(
+            access_level_for("registration"),
+            Ok(Some(AccessLevel::Registration))
+        );
+        assert_eq!(
+            access_level_for("credentialed/DUA"),
+            Ok(Some(AccessLevel::Credentialed))
+        );
         assert_eq!(access_level_for("restricted/unknown"), Ok(None));
         assert!(access_level_for("free-ish").is_err());
     }
@@ -565,7 +594,10 @@ mod tests {
     fn record_types_map_to_source_kinds() {
         let kaggle = normalise_publisher("Kaggle");
         let github = normalise_publisher("GitHub");
-        assert_eq!(source_kind_for("IDC collection", None, None), Some(SourceKind::ImagingArchive));
+        assert_eq!(
+            source_kind_for("IDC collection", None, None),
+            Some(SourceKind::ImagingArchive)
+        );
         assert_eq!(
             source_kind_for("EHR (non-imaging; includes imaging reports)", None, None),
             Some(SourceKind::Ehr)
@@ -591,7 +623,11 @@ mod tests {
         record["subjects_count"] = json!("many");
         let errors = parse_record(record).unwrap_err();
         assert_eq!(errors[0].field, "subjects_count");
-        assert!(errors[0].message.contains("invalid type"), "{}", errors[0].message);
+        assert!(
+            errors[0].message.contains("invalid type"),
+            "{}",
+            errors[0].message
+        );
     }
 
     #[test]
@@ -604,7 +640,10 @@ mod tests {
         let errors = parse_record(record).unwrap_err();
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         for expected in ["modalities", "url", "last_updated", "access"] {
-            assert!(fields.contains(&expected), "{expected} missing from {fields:?}");
+            assert!(
+                fields.contains(&expected),
+                "{expected} missing from {fields:?}"
+            );
         }
     }
 

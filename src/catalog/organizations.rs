@@ -22,14 +22,24 @@ const KNOWN: &[(&[&str], &str, &str, Option<&str>)] = &[
         "Grand Challenge",
         Some("https://grand-challenge.org"),
     ),
-    (&["kaggle"], "kaggle", "Kaggle", Some("https://www.kaggle.com")),
+    (
+        &["kaggle"],
+        "kaggle",
+        "Kaggle",
+        Some("https://www.kaggle.com"),
+    ),
     (
         &["rsna"],
         "rsna",
         "Radiological Society of North America (RSNA)",
         Some("https://www.rsna.org"),
     ),
-    (&["github", "github pages"], "github", "GitHub", Some("https://github.com")),
+    (
+        &["github", "github pages"],
+        "github",
+        "GitHub",
+        Some("https://github.com"),
+    ),
     (
         &["synapse"],
         "synapse",
@@ -42,7 +52,12 @@ const KNOWN: &[(&[&str], &str, &str, Option<&str>)] = &[
         "Medical Segmentation Decathlon",
         Some("http://medicaldecathlon.com"),
     ),
-    (&["physionet"], "physionet", "PhysioNet", Some("https://physionet.org")),
+    (
+        &["physionet"],
+        "physionet",
+        "PhysioNet",
+        Some("https://physionet.org"),
+    ),
     (
         &["nih clinical center"],
         "nih-clinical-center",
@@ -67,17 +82,37 @@ const KNOWN: &[(&[&str], &str, &str, Option<&str>)] = &[
         "Stanford AIMI",
         Some("https://aimi.stanford.edu"),
     ),
-    (&["codalab"], "codalab", "CodaLab", Some("https://codalab.org")),
-    (&["codabench"], "codabench", "Codabench", Some("https://www.codabench.org")),
+    (
+        &["codalab"],
+        "codalab",
+        "CodaLab",
+        Some("https://codalab.org"),
+    ),
+    (
+        &["codabench"],
+        "codabench",
+        "Codabench",
+        Some("https://www.codabench.org"),
+    ),
     (
         &["mendeley data"],
         "mendeley-data",
         "Mendeley Data",
         Some("https://data.mendeley.com"),
     ),
-    (&["figshare"], "figshare", "Figshare", Some("https://figshare.com")),
+    (
+        &["figshare"],
+        "figshare",
+        "Figshare",
+        Some("https://figshare.com"),
+    ),
     (&["zenodo"], "zenodo", "Zenodo", Some("https://zenodo.org")),
-    (&["uk biobank"], "uk-biobank", "UK Biobank", Some("https://www.ukbiobank.ac.uk")),
+    (
+        &["uk biobank"],
+        "uk-biobank",
+        "UK Biobank",
+        Some("https://www.ukbiobank.ac.uk"),
+    ),
 ];
 
 /// The organization a raw publisher string stands for.
@@ -90,12 +125,8 @@ pub fn normalise_publisher(raw: &str) -> Option<OrganizationRef> {
     let (base, qualifier) = split_parenthetical(first);
     let key = clean_key(base);
     let qualifier_key = qualifier.map(clean_key);
-    let known = KNOWN.iter().find(|(keys, ..)| {
-        keys.contains(&key.as_str())
-            || qualifier_key
-                .as_deref()
-                .is_some_and(|qualifier| keys.contains(&qualifier))
-    });
+    let lookup = |key: &str| KNOWN.iter().find(|(keys, ..)| keys.contains(&key));
+    let known = lookup(&key).or_else(|| qualifier_key.as_deref().and_then(lookup));
     if let Some((_, slug, name, homepage)) = known {
         return Some(OrganizationRef {
             slug: (*slug).to_owned(),
@@ -116,7 +147,10 @@ pub fn normalise_publisher(raw: &str) -> Option<OrganizationRef> {
 /// `"BIMCV (Valencia)"` → `("BIMCV", Some("Valencia"))`.
 fn split_parenthetical(value: &str) -> (&str, Option<&str>) {
     match (value.find(" ("), value.ends_with(')')) {
-        (Some(open), true) => (value[..open].trim(), Some(&value[open + 2..value.len() - 1])),
+        (Some(open), true) => (
+            value[..open].trim(),
+            Some(&value[open + 2..value.len() - 1]),
+        ),
         _ => (value, None),
     }
 }
@@ -164,7 +198,10 @@ mod tests {
         assert_eq!(slug_of("NCI Imaging Data Commons (IDC)"), "nci-idc");
         assert_eq!(slug_of("GitHub Pages"), "github");
         assert_eq!(slug_of("GitHub (DarwinAI)"), "github");
-        assert_eq!(slug_of("Stanford ML Group / Stanford AIMI"), "stanford-aimi");
+        assert_eq!(
+            slug_of("Stanford ML Group / Stanford AIMI"),
+            "stanford-aimi"
+        );
         assert_eq!(slug_of("NLM (NIH)"), "nlm");
     }
 
@@ -193,8 +230,14 @@ mod tests {
 
     #[test]
     fn slugify_collapses_and_trims() {
-        assert_eq!(slugify("  Fudan ZMIC (CARE)!! ").as_deref(), Some("fudan-zmic-care"));
-        assert_eq!(slugify("Facebook AI + NYU").as_deref(), Some("facebook-ai-nyu"));
+        assert_eq!(
+            slugify("  Fudan ZMIC (CARE)!! ").as_deref(),
+            Some("fudan-zmic-care")
+        );
+        assert_eq!(
+            slugify("Facebook AI + NYU").as_deref(),
+            Some("facebook-ai-nyu")
+        );
         assert_eq!(slugify("—"), None);
     }
 }

@@ -154,6 +154,10 @@ impl SearchQuery {
         let pairs = url::form_urlencoded::parse(raw_query.unwrap_or_default().as_bytes());
         for (key, value) in pairs {
             let value = value.trim();
+            if value.is_empty() {
+                // `modality=` from an untouched form control means "no filter".
+                continue;
+            }
             match key.as_ref() {
                 "q" => {
                     if value.chars().count() > MAX_QUERY_CHARS {
@@ -163,24 +167,21 @@ impl SearchQuery {
                         ));
                     }
                     if value.contains('\0') {
-                        return Err(ParamError::new("q", "the search text contains a NUL character"));
+                        return Err(ParamError::new(
+                            "q",
+                            "the search text contains a NUL character",
+                        ));
                     }
                     query.text = value.to_owned();
                 }
                 "org" => push_value(&mut query.organizations, "org", value.to_lowercase())?,
                 "kind" => {
-                    if value.is_empty() {
-                        continue;
-                    }
                     let kind = SourceKind::parse(value).ok_or_else(|| {
                         ParamError::new("kind", format!("'{value}' is not a source kind"))
                     })?;
                     push_value(&mut query.kinds, "kind", kind)?;
                 }
                 "access" => {
-                    if value.is_empty() {
-                        continue;
-                    }
                     let level = match value {
                         "unknown" => None,
                         other => Some(AccessLevel::parse(other).ok_or_else(|| {
@@ -190,30 +191,25 @@ impl SearchQuery {
                     push_value(&mut query.access, "access", level)?;
                 }
                 "modality" => push_value(&mut query.modalities, "modality", value.to_uppercase())?,
-                "body_part" => push_value(&mut query.body_parts, "body_part", value.to_lowercase())?,
+                "body_part" => {
+                    push_value(&mut query.body_parts, "body_part", value.to_lowercase())?
+                }
                 "sort" => {
-                    if !value.is_empty() {
-                        query.sort = Sort::parse(value).ok_or_else(|| {
-                            ParamError::new(
-                                "sort",
-                                "must be one of relevance, title, subjects, newest",
-                            )
-                        })?;
-                    }
+                    query.sort = Sort::parse(value).ok_or_else(|| {
+                        ParamError::new("sort", "must be one of relevance, title, subjects, newest")
+                    })?;
                 }
                 "page" => {
-                    if !value.is_empty() {
-                        query.page = value
-                            .parse::<i64>()
-                            .ok()
-                            .filter(|page| (1..=MAX_PAGE).contains(page))
-                            .ok_or_else(|| {
-                                ParamError::new(
-                                    "page",
-                                    format!("must be a whole number from 1 to {MAX_PAGE}"),
-                                )
-                            })?;
-                    }
+                    query.page = value
+                        .parse::<i64>()
+                        .ok()
+                        .filter(|page| (1..=MAX_PAGE).contains(page))
+                        .ok_or_else(|| {
+                            ParamError::new(
+                                "page",
+                                format!("must be a whole number from 1 to {MAX_PAGE}"),
+                            )
+                        })?;
                 }
                 _ => {}
             }
@@ -245,11 +241,15 @@ impl SearchQuery {
     }
 
     pub fn is_selected(&self, facet: Facet, value: &str) -> bool {
-        self.selected(facet).iter().any(|selected| selected == value)
+        self.selected(facet)
+            .iter()
+            .any(|selected| selected == value)
     }
 
     pub fn has_filters(&self) -> bool {
-        Facet::ALL.iter().any(|facet| !self.selected(*facet).is_empty())
+        Facet::ALL
+            .iter()
+            .any(|facet| !self.selected(*facet).is_empty())
     }
 
     /// The URL query string for this search (page 1 is left out).
@@ -341,11 +341,12 @@ impl SearchQuery {
     }
 }
 
-fn push_value<T: PartialEq>(values: &mut Vec<T>, parameter: &str, value: T) -> Result<(), ParamError>
-where
-    T: AsEmpty,
-{
-    if value.is_empty_value() || values.contains(&value) {
+fn push_value<T: PartialEq>(
+    values: &mut Vec<T>,
+    parameter: &str,
+    value: T,
+) -> Result<(), ParamError> {
+    if values.contains(&value) {
         return Ok(());
     }
     if values.len() >= MAX_FILTER_VALUES {
@@ -356,29 +357,6 @@ where
     }
     values.push(value);
     Ok(())
-}
-
-/// Whether a parsed filter value is blank (`modality=` with nothing after it).
-trait AsEmpty {
-    fn is_empty_value(&self) -> bool;
-}
-
-impl AsEmpty for String {
-    fn is_empty_value(&self) -> bool {
-        self.is_empty()
-    }
-}
-
-impl AsEmpty for SourceKind {
-    fn is_empty_value(&self) -> bool {
-        false
-    }
-}
-
-impl AsEmpty for Option<AccessLevel> {
-    fn is_empty_value(&self) -> bool {
-        false
-    }
 }
 
 fn toggle<T: PartialEq>(values: &mut Vec<T>, value: T) {
@@ -474,7 +452,10 @@ fn push_from_where(
     if skip != Some(Facet::AccessLevel) && !query.access.is_empty() {
         let levels: Vec<AccessLevel> = query.access.iter().flatten().copied().collect();
         let include_unknown = query.access.contains(&None);
-        builder.push(" and (d.access_level = any(").push_bind(levels).push(")");
+        builder
+            .push(" and (d.access_level = any(")
+            .push_bind(levels)
+            .push(")");
         if include_unknown {
             builder.push(" or d.access_level is null");
         }
@@ -499,7 +480,9 @@ async fn fetch_page(db: &PgPool, query: &SearchQuery) -> sqlx::Result<(Vec<Datas
         summary: DatasetSummary,
         total: i64,
     }
-    let mut builder = QueryBuilder::new(format!("select {SUMMARY_COLUMNS}, count(*) over () as total"));
+    let mut builder = QueryBuilder::new(format!(
+        "select {SUMMARY_COLUMNS}, count(*) over () as total"
+    ));
     push_from_where(&mut builder, query, None, "");
     builder.push(" order by ");
     match query.effective_sort() {
@@ -543,13 +526,25 @@ async fn count(db: &PgPool, query: &SearchQuery) -> sqlx::Result<i64> {
 }
 
 /// Counts per value of one facet over the datasets matching every other filter.
-async fn facet_counts(db: &PgPool, query: &SearchQuery, facet: Facet) -> sqlx::Result<Vec<FacetCount>> {
+async fn facet_counts(
+    db: &PgPool,
+    query: &SearchQuery,
+    facet: Facet,
+) -> sqlx::Result<Vec<FacetCount>> {
     let (value, label, join) = match facet {
         Facet::Organization => ("o.slug", "o.name", ""),
         Facet::SourceKind => ("d.source_kind::text", "null", ""),
         Facet::AccessLevel => ("coalesce(d.access_level::text, 'unknown')", "null", ""),
-        Facet::Modality => ("m.value", "null", " cross join lateral unnest(d.modalities) as m(value)"),
-        Facet::BodyPart => ("b.value", "null", " cross join lateral unnest(d.body_parts) as b(value)"),
+        Facet::Modality => (
+            "m.value",
+            "null",
+            " cross join lateral unnest(d.modalities) as m(value)",
+        ),
+        Facet::BodyPart => (
+            "b.value",
+            "null",
+            " cross join lateral unnest(d.body_parts) as b(value)",
+        ),
     };
     let mut builder = QueryBuilder::new(format!(
         "select {value} as value, min({label}) as label, count(*) as count"
@@ -575,7 +570,10 @@ mod tests {
         assert_eq!(query.kinds, vec![SourceKind::ImagingArchive]);
         assert_eq!(query.sort, Sort::Subjects);
         assert_eq!(query.page, 2);
-        assert_eq!(SearchQuery::parse(Some(&query.to_query_string())).unwrap(), query);
+        assert_eq!(
+            SearchQuery::parse(Some(&query.to_query_string())).unwrap(),
+            query
+        );
     }
 
     #[test]
@@ -598,7 +596,13 @@ mod tests {
     #[test]
     fn blank_and_unknown_parameters_are_ignored() {
         let query = SearchQuery::parse(Some("q=&modality=&kind=&utm_source=mail")).unwrap();
-        assert_eq!(query, SearchQuery { page: 1, ..SearchQuery::default() });
+        assert_eq!(
+            query,
+            SearchQuery {
+                page: 1,
+                ..SearchQuery::default()
+            }
+        );
     }
 
     #[test]

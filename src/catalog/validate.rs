@@ -39,8 +39,9 @@ pub fn is_valid_slug(slug: &str) -> bool {
 /// Whether `url` is an absolute http(s) URL with a host and no white space.
 pub fn is_web_url(url: &str) -> bool {
     !url.chars().any(char::is_whitespace)
-        && url::Url::parse(url)
-            .is_ok_and(|parsed| matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some())
+        && url::Url::parse(url).is_ok_and(|parsed| {
+            matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some()
+        })
 }
 
 /// Whether `doi` looks like a DOI name (`10.<registrant>/<suffix>`), without a resolver prefix.
@@ -84,11 +85,20 @@ pub fn check_dataset(fields: &DatasetFields, errors: &mut FieldErrors) {
     {
         errors.add(
             "doi",
-            format!("'{doi}' is not a DOI (expected 10.<digits>/<suffix>, without https://doi.org/)"),
+            format!(
+                "'{doi}' is not a DOI (expected 10.<digits>/<suffix>, without https://doi.org/)"
+            ),
         );
     }
-    if let Some(code) = fields.modalities.iter().find(|code| modality_name(code).is_none()) {
-        errors.add("modalities", format!("'{code}' is not a DICOM modality code"));
+    if let Some(code) = fields
+        .modalities
+        .iter()
+        .find(|code| modality_name(code).is_none())
+    {
+        errors.add(
+            "modalities",
+            format!("'{code}' is not a DICOM modality code"),
+        );
     }
     if let Some(term) = fields
         .data_use_limitations
@@ -150,7 +160,9 @@ mod tests {
 
     #[test]
     fn urls() {
-        assert!(is_web_url("https://www.cancerimagingarchive.net/collection/lidc-idri/"));
+        assert!(is_web_url(
+            "https://www.cancerimagingarchive.net/collection/lidc-idri/"
+        ));
         assert!(!is_web_url("ftp://example.org/data"));
         assert!(!is_web_url("javascript:alert(1)"));
         assert!(!is_web_url("https://exa mple.org"));

@@ -41,7 +41,11 @@ impl Pagination {
 
     /// Index of the first result shown (1-based), or 0 when there are none.
     pub fn first_shown(&self) -> i64 {
-        if self.total == 0 { 0 } else { self.offset() + 1 }
+        if self.total == 0 {
+            0
+        } else {
+            self.offset() + 1
+        }
     }
 
     /// Index of the last result shown.
@@ -94,7 +98,17 @@ mod tests {
         let page = Pagination::new(6, 10, 200);
         assert_eq!(
             page.window(),
-            vec![Some(1), None, Some(4), Some(5), Some(6), Some(7), Some(8), None, Some(20)]
+            vec![
+                Some(1),
+                None,
+                Some(4),
+                Some(5),
+                Some(6),
+                Some(7),
+                Some(8),
+                None,
+                Some(20)
+            ]
         );
     }
 }

@@ -1,0 +1,167 @@
+//! The command line, run as the real binary against a test database.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use serde_json::json;
+
+use crate::helpers::{TestApp, bundled_record};
+
+fn radportal(database_url: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_radportal"));
+    command
+        .env("DATABASE_URL", database_url)
+        .env("RADPORTAL_LOG", "warn");
+    command
+}
+
+#[tokio::test]
+async fn import_command_reports_and_exits_2_on_rejections() {
+    let app = TestApp::spawn().await;
+    let mut bad = bundled_record("lidc-idri");
+    bad["year"] = json!(1066);
+    let file = std::env::temp_dir().join(format!("{}.json", app.database_name));
+    std::fs::write(
+        &file,
+        serde_json::to_vec(&[bundled_record("chexpert"), bad]).unwrap(),
+    )
+    .unwrap();
+
+    let output = radportal(&app.database_url)
+        .arg("import")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(2), "{stdout}");
+    assert!(
+        stdout.contains("2 records: 1 created, 0 updated, 0 unchanged, 1 rejected"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("rejected record 2 (lidc-idri): year: 1066 is not a plausible year"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn import_command_reads_the_bundled_file_twice_without_duplicates() {
+    let app = TestApp::spawn().await;
+    let seed = concat!(env!("CARGO_MANIFEST_DIR"), "/seed/datasets.json");
+
+    let first = radportal(&app.database_url)
+        .args(["import", seed])
+        .output()
+        .unwrap();
+    let second = radportal(&app.database_url)
+        .args(["import", seed])
+        .output()
+        .unwrap();
+
+    assert!(first.status.success());
+    assert!(String::from_utf8_lossy(&first.stdout).contains("320 created"));
+    assert!(
+        String::from_utf8_lossy(&second.stdout).contains("0 created, 0 updated, 320 unchanged")
+    );
+}
+
+#[tokio::test]
+async fn create_admin_makes_an_administrator_with_a_working_password() {
+    let app = TestApp::spawn().await;
+
+    let mut child = radportal(&app.database_url)
+        .args([
+            "create-admin",
+            "--email",
+            "Curator@Example.org",
+            "--name",
+            "Cora Curator",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long enough passphrase\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+
+    assert!(output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stdout)
+            .contains("created administrator Curator@Example.org")
+    );
+    let (is_admin, hash): (bool, String) = sqlx::query_as(
+        "select is_admin, password_hash from users where email = 'curator@example.org'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert!(is_admin);
+    assert!(
+        radportal::auth::password::verify("a long enough passphrase".to_owned(), hash)
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn create_admin_generates_and_prints_a_password() {
+    let app = TestApp::spawn().await;
+
+    let output = radportal(&app.database_url)
+        .args(["create-admin", "--email", "admin@example.org"])
+        .output()
+        .unwrap();
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let password = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("password: "))
+        .expect("the password is printed");
+    let hash: String =
+        sqlx::query_scalar("select password_hash from users where email = 'admin@example.org'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert!(
+        radportal::auth::password::verify(password.to_owned(), hash)
+            .await
+            .unwrap()
+    );
+}
+
+#[test]
+fn an_unreachable_database_gives_one_clear_line() {
+    let output = radportal("postgres://postgres:secret@127.0.0.1:9/radportal")
+        .arg("migrate")
+        .output()
+        .unwrap();
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(
+            "error: cannot reach PostgreSQL at postgres://postgres:***@127.0.0.1:9/radportal"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("secret"));
+}
+
+#[test]
+fn a_malformed_database_url_gives_one_clear_line() {
+    let output = radportal("mysql://nope").arg("migrate").output().unwrap();
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("DATABASE_URL"), "{stderr}");
+}
