@@ -127,6 +127,7 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
             tracing::info!(summary = %report.summary_line(), "loaded the bundled catalog");
         }
     }
+    bootstrap_admin(&pool, &config.admin_email).await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -136,6 +137,23 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     crate::serve(listener, AppState::new(pool, config), shutdown_signal()).await?;
     tracing::info!("shut down cleanly");
     Ok(ExitCode::SUCCESS)
+}
+
+/// On a database without any administrator, creates one and prints its password once.
+async fn bootstrap_admin(pool: &sqlx::PgPool, email: &str) -> anyhow::Result<()> {
+    if crate::auth::db::any_admin(pool).await? {
+        return Ok(());
+    }
+    let email =
+        Email::parse(email).map_err(|error| anyhow::anyhow!("RADPORTAL_ADMIN_EMAIL: {error}"))?;
+    let password = crate::auth::password::generate();
+    let hash = crate::auth::password::hash(password.clone()).await?;
+    crate::auth::db::upsert_admin(pool, &email, "Administrator", &hash).await?;
+    eprintln!(
+        "created the first administrator: {email} with password {password}\n\
+         (shown only this once; set another with `radportal create-admin --email {email} --password-stdin`)"
+    );
+    Ok(())
 }
 
 /// Resolves on Ctrl-C or SIGTERM, so open requests can finish before the process exits.

@@ -45,6 +45,14 @@ pub struct ServeArgs {
     #[arg(long, env = "RADPORTAL_SEED_CATALOG", default_value_t = true, action = clap::ArgAction::Set)]
     pub seed_catalog: bool,
 
+    /// E-mail of the administrator created (with a printed password) when the database has none.
+    #[arg(
+        long,
+        env = "RADPORTAL_ADMIN_EMAIL",
+        default_value = "admin@radportal.local"
+    )]
+    pub admin_email: String,
+
     /// Seconds a request may take before it is answered with 408.
     #[arg(long, env = "RADPORTAL_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
@@ -72,6 +80,7 @@ pub struct Config {
     pub listen: SocketAddr,
     pub base_url: Url,
     pub seed_catalog: bool,
+    pub admin_email: String,
     pub request_timeout: Duration,
     pub max_body_bytes: usize,
 }
@@ -85,6 +94,7 @@ impl Config {
             listen: ([127, 0, 0, 1], 8080).into(),
             base_url: Url::parse("http://localhost:8080").expect("constant URL parses"),
             seed_catalog: true,
+            admin_email: "admin@radportal.local".to_owned(),
             request_timeout: Duration::from_secs(30),
             max_body_bytes: 2 * 1024 * 1024,
         }
@@ -104,6 +114,7 @@ impl From<ServeArgs> for Config {
             listen: args.listen,
             base_url: args.base_url,
             seed_catalog: args.seed_catalog,
+            admin_email: args.admin_email,
             request_timeout: Duration::from_secs(args.request_timeout_secs),
             max_body_bytes: args.max_body_bytes,
         }
@@ -118,6 +129,7 @@ impl fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("base_url", &self.base_url.as_str())
             .field("seed_catalog", &self.seed_catalog)
+            .field("admin_email", &self.admin_email)
             .field("request_timeout", &self.request_timeout)
             .field("max_body_bytes", &self.max_body_bytes)
             .finish()

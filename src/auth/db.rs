@@ -45,3 +45,10 @@ pub async fn upsert_admin(
     };
     Ok((row.user, outcome))
 }
+
+/// Whether any account is an administrator.
+pub async fn any_admin(db: impl PgExecutor<'_>) -> sqlx::Result<bool> {
+    sqlx::query_scalar("select exists (select 1 from users where is_admin and disabled_at is null)")
+        .fetch_one(db)
+        .await
+}

@@ -165,3 +165,62 @@ fn a_malformed_database_url_gives_one_clear_line() {
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("DATABASE_URL"), "{stderr}");
 }
+
+#[tokio::test]
+async fn serve_on_a_fresh_database_loads_the_catalog_creates_an_admin_and_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+
+    let name = format!("radportal_test_{}", uuid::Uuid::new_v4().simple());
+    let url = crate::helpers::database_url(&name);
+    let mut child = radportal(&url)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut password = None;
+    let address = loop {
+        let line = lines.next().expect("serve prints its address").unwrap();
+        if let Some(rest) = line
+            .strip_prefix("created the first administrator: admin@radportal.local with password ")
+        {
+            password = Some(rest.trim().to_owned());
+        }
+        if let Some(address) = line.strip_prefix("radportal is serving on ") {
+            break address.trim().to_owned();
+        }
+    };
+
+    let body = reqwest::get(format!("{address}/datasets"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("1–20 of 320 datasets"));
+    let db = sqlx::PgPool::connect(&url).await.unwrap();
+    let hash: String = sqlx::query_scalar("select password_hash from users where is_admin")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert!(
+        radportal::auth::password::verify(password.expect("password printed"), hash)
+            .await
+            .unwrap()
+    );
+    db.close().await;
+
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "graceful shutdown exits 0: {status}");
+    let admin = sqlx::PgPool::connect(&crate::helpers::admin_url())
+        .await
+        .unwrap();
+    sqlx::query(&format!("drop database if exists \"{name}\" with (force)"))
+        .execute(&admin)
+        .await
+        .unwrap();
+}
