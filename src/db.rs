@@ -43,8 +43,10 @@ pub async fn connect(config: &Config) -> Result<PgPool, StartupError> {
         ));
     }
     let options: PgConnectOptions = raw_url
-        .parse()
-        .map_err(|error: sqlx::Error| StartupError::InvalidUrl(plain_reason(&error)))?;
+        .parse::<PgConnectOptions>()
+        .map_err(|error: sqlx::Error| StartupError::InvalidUrl(plain_reason(&error)))?
+        // How alike a name must be for the typo-tolerant search step (`<%`); see catalog::search.
+        .options([("pg_trgm.word_similarity_threshold", "0.5")]);
     let unreachable = |error: sqlx::Error| StartupError::Unreachable {
         url: shown_url.clone(),
         reason: plain_reason(&error),

@@ -6,7 +6,7 @@ use axum::response::Response;
 
 use super::db::{self, Count, Overview};
 use super::model::{AccessLevel, Dataset, DatasetSummary, Organization, SourceKind, modality_name};
-use super::search::{self, Facet, SearchQuery, SearchResults, Sort};
+use super::search::{self, Facet, SearchQuery, SearchResults, Sort, TextMatch};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::format::{bytes, thousands};
@@ -111,16 +111,45 @@ impl SearchPage {
                     .facets
                     .iter()
                     .find(|f| f.facet == facet)
-                    .and_then(|f| f.values.iter().find(|v| v.value == value))
+                    .and_then(|f| f.values.iter().find(|v| &v.value == value))
                     .and_then(|v| v.label.clone())
-                    .unwrap_or_else(|| facet.value_label(&value));
+                    .unwrap_or_else(|| facet.value_label(value));
                 chips.push((
                     format!("{}: {label}", facet.label()),
-                    self.query.toggled(facet, &value).href(),
+                    self.query.toggled(facet, value).href(),
                 ));
             }
         }
         chips
+    }
+
+    /// Hidden inputs that keep the filters when the text is changed: (parameter, value).
+    fn kept_filters(&self) -> Vec<(&'static str, String)> {
+        Facet::ALL
+            .into_iter()
+            .flat_map(|facet| {
+                self.query
+                    .selected(facet)
+                    .iter()
+                    .map(move |value| (facet.param(), value.clone()))
+            })
+            .collect()
+    }
+
+    fn suggestion_href(&self, suggestion: &str) -> String {
+        self.query.with_text(suggestion).href()
+    }
+
+    fn without_text_href(&self) -> String {
+        self.query.with_text("").href()
+    }
+
+    fn csv_href(&self) -> String {
+        self.query.with_page(1).href_at("/datasets.csv")
+    }
+
+    fn api_href(&self) -> String {
+        self.query.href_at("/api/v1/datasets")
     }
 
     fn sorts(&self) -> Vec<(Sort, bool)> {
@@ -259,12 +288,11 @@ pub async fn show_organization(
     let organization = db::find_organization(&state.db, &slug)
         .await?
         .ok_or(AppError::NotFound)?;
-    let query = SearchQuery {
-        organizations: vec![organization.slug.clone()],
-        page: 1,
-        ..SearchQuery::default()
-    };
-    let results = search::search(&state.db, &query).await?;
+    let mut query = SearchQuery::default();
+    query
+        .add_filter(Facet::Organization, &organization.slug)
+        .map_err(|error| AppError::BadRequest(error.to_string()))?;
+    let results = search::search_facets(&state.db, &query, &[]).await?;
     render(&OrganizationPage {
         layout: Layout::new(organization.name.clone(), Nav::Organizations),
         search_href: query.href(),

@@ -1,6 +1,7 @@
 //! The catalog: organizations and datasets, their pages, search, and importing the exchange format.
 
 pub mod db;
+pub mod duo;
 pub mod handlers;
 pub mod import;
 pub mod model;

@@ -1,11 +1,17 @@
 //! Catalog search: the query a researcher builds from text, filters, sort and page — all of it in the URL —
-//! and its translation into one SQL query for the results and one per facet for the counts.
+//! and its translation into SQL: one query for a page of results, one per facet for the live counts.
+//!
+//! Text is matched in three steps, each tried only when the one before finds nothing: every word
+//! (`websearch_to_tsquery`), any word, then names that look alike (`pg_trgm` word similarity), so a typo
+//! such as "chexpret" still finds CheXpert.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use sqlx::{PgPool, Postgres, QueryBuilder};
 
 use super::db::SUMMARY_COLUMNS;
+use super::duo;
 use super::model::{AccessLevel, DatasetSummary, SourceKind, modality_name};
 use crate::web::pagination::{MAX_PAGE, PER_PAGE, Pagination};
 
@@ -13,24 +19,39 @@ use crate::web::pagination::{MAX_PAGE, PER_PAGE, Pagination};
 pub const MAX_QUERY_CHARS: usize = 200;
 /// Most values accepted for one filter.
 pub const MAX_FILTER_VALUES: usize = 20;
+/// Most results on one page.
+pub const MAX_PER_PAGE: i64 = 100;
+/// The value standing for "not stated" in the access and licence filters.
+pub const NOT_STATED: &str = "unknown";
+
+/// Marks the start and end of a highlighted word in a snippet (replaced by `<mark>` after escaping).
+const MARK_START: char = '\u{2}';
+const MARK_END: char = '\u{3}';
 
 /// A filterable dimension of the catalog, each with a URL parameter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Facet {
     Organization,
     SourceKind,
     AccessLevel,
     Modality,
     BodyPart,
+    Task,
+    License,
+    DataUse,
 }
 
 impl Facet {
-    pub const ALL: [Self; 5] = [
-        Self::SourceKind,
+    /// In the order the search page shows them.
+    pub const ALL: [Self; 8] = [
         Self::AccessLevel,
         Self::Modality,
         Self::BodyPart,
+        Self::Task,
+        Self::SourceKind,
         Self::Organization,
+        Self::License,
+        Self::DataUse,
     ];
 
     /// The URL query parameter.
@@ -41,7 +62,14 @@ impl Facet {
             Self::AccessLevel => "access",
             Self::Modality => "modality",
             Self::BodyPart => "body_part",
+            Self::Task => "task",
+            Self::License => "license",
+            Self::DataUse => "duo",
         }
+    }
+
+    pub fn parse(param: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|facet| facet.param() == param)
     }
 
     pub fn label(self) -> &'static str {
@@ -51,6 +79,9 @@ impl Facet {
             Self::AccessLevel => "Access",
             Self::Modality => "Modality",
             Self::BodyPart => "Body part",
+            Self::Task => "Task",
+            Self::License => "Licence",
+            Self::DataUse => "Data-use limitation",
         }
     }
 
@@ -68,8 +99,34 @@ impl Facet {
                 Some(name) => format!("{value} — {name}"),
                 None => value.to_owned(),
             },
-            Self::BodyPart => capitalise(value),
-            Self::Organization => value.to_owned(),
+            Self::BodyPart | Self::Task => capitalise(value),
+            Self::License if value == NOT_STATED => "Not stated".to_owned(),
+            Self::DataUse => {
+                duo::find(value).map_or_else(|| value.to_owned(), duo::DuoTerm::display)
+            }
+            Self::License | Self::Organization => value.to_owned(),
+        }
+    }
+
+    /// Normalises a value from the URL, or says why it cannot be used.
+    fn parse_value(self, value: &str) -> Result<String, String> {
+        match self {
+            Self::Organization | Self::BodyPart | Self::Task => Ok(value.to_lowercase()),
+            Self::Modality => Ok(value.to_uppercase()),
+            Self::License => Ok(value.to_owned()),
+            Self::SourceKind => SourceKind::parse(value)
+                .map(|kind| kind.as_str().to_owned())
+                .ok_or_else(|| format!("'{value}' is not a source kind")),
+            Self::AccessLevel => match AccessLevel::parse(value) {
+                Some(level) => Ok(level.as_str().to_owned()),
+                None if value == NOT_STATED => Ok(NOT_STATED.to_owned()),
+                None => Err(format!(
+                    "'{value}' is not an access level (open, registration, credentialed, controlled, unknown)"
+                )),
+            },
+            Self::DataUse => duo::find_usable(value)
+                .map(|term| term.id.clone())
+                .ok_or_else(|| format!("'{value}' is not a current DUO permission or modifier")),
         }
     }
 }
@@ -108,23 +165,35 @@ impl Sort {
         }
     }
 
-    fn parse(value: &str) -> Option<Self> {
+    pub fn parse(value: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|sort| sort.param() == value)
     }
 }
 
 /// A search as the URL states it. Build with [`SearchQuery::parse`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SearchQuery {
     pub text: String,
-    pub organizations: Vec<String>,
-    pub kinds: Vec<SourceKind>,
-    /// `None` stands for "access not stated".
-    pub access: Vec<Option<AccessLevel>>,
-    pub modalities: Vec<String>,
-    pub body_parts: Vec<String>,
+    /// Selected values per facet, in their URL form, in the order they were chosen.
+    pub filters: Vec<(Facet, Vec<String>)>,
     pub sort: Sort,
     pub page: i64,
+    pub per_page: i64,
+    /// An explicit offset (the CKAN API's `start`), overriding the page.
+    pub start: Option<i64>,
+}
+
+impl Default for SearchQuery {
+    fn default() -> Self {
+        Self {
+            text: String::new(),
+            filters: Vec::new(),
+            sort: Sort::default(),
+            page: 1,
+            per_page: PER_PAGE,
+            start: None,
+        }
+    }
 }
 
 /// A query parameter that cannot be used, and why.
@@ -136,7 +205,7 @@ pub struct ParamError {
 }
 
 impl ParamError {
-    fn new(parameter: &str, message: impl Into<String>) -> Self {
+    pub fn new(parameter: &str, message: impl Into<String>) -> Self {
         Self {
             parameter: parameter.to_owned(),
             message: message.into(),
@@ -147,10 +216,7 @@ impl ParamError {
 impl SearchQuery {
     /// Reads a search from a URL query string. Unknown parameters are ignored; bad values are errors.
     pub fn parse(raw_query: Option<&str>) -> Result<Self, ParamError> {
-        let mut query = Self {
-            page: 1,
-            ..Self::default()
-        };
+        let mut query = Self::default();
         let pairs = url::form_urlencoded::parse(raw_query.unwrap_or_default().as_bytes());
         for (key, value) in pairs {
             let value = value.trim();
@@ -159,62 +225,70 @@ impl SearchQuery {
                 continue;
             }
             match key.as_ref() {
-                "q" => {
-                    if value.chars().count() > MAX_QUERY_CHARS {
-                        return Err(ParamError::new(
-                            "q",
-                            format!("the search text is limited to {MAX_QUERY_CHARS} characters"),
-                        ));
-                    }
-                    if value.contains('\0') {
-                        return Err(ParamError::new(
-                            "q",
-                            "the search text contains a NUL character",
-                        ));
-                    }
-                    query.text = value.to_owned();
-                }
-                "org" => push_value(&mut query.organizations, "org", value.to_lowercase())?,
-                "kind" => {
-                    let kind = SourceKind::parse(value).ok_or_else(|| {
-                        ParamError::new("kind", format!("'{value}' is not a source kind"))
-                    })?;
-                    push_value(&mut query.kinds, "kind", kind)?;
-                }
-                "access" => {
-                    let level = match value {
-                        "unknown" => None,
-                        other => Some(AccessLevel::parse(other).ok_or_else(|| {
-                            ParamError::new("access", format!("'{other}' is not an access level"))
-                        })?),
-                    };
-                    push_value(&mut query.access, "access", level)?;
-                }
-                "modality" => push_value(&mut query.modalities, "modality", value.to_uppercase())?,
-                "body_part" => {
-                    push_value(&mut query.body_parts, "body_part", value.to_lowercase())?
-                }
+                "q" => query.set_text(value)?,
                 "sort" => {
                     query.sort = Sort::parse(value).ok_or_else(|| {
                         ParamError::new("sort", "must be one of relevance, title, subjects, newest")
                     })?;
                 }
-                "page" => {
-                    query.page = value
-                        .parse::<i64>()
-                        .ok()
-                        .filter(|page| (1..=MAX_PAGE).contains(page))
-                        .ok_or_else(|| {
-                            ParamError::new(
-                                "page",
-                                format!("must be a whole number from 1 to {MAX_PAGE}"),
-                            )
-                        })?;
+                "page" => query.page = parse_number("page", value, 1, MAX_PAGE)?,
+                "per_page" => query.per_page = parse_number("per_page", value, 1, MAX_PER_PAGE)?,
+                other => {
+                    if let Some(facet) = Facet::parse(other) {
+                        query.add_filter(facet, value)?;
+                    }
                 }
-                _ => {}
             }
         }
         Ok(query)
+    }
+
+    /// Sets the search text, checking its length and content.
+    pub fn set_text(&mut self, text: &str) -> Result<(), ParamError> {
+        if text.chars().count() > MAX_QUERY_CHARS {
+            return Err(ParamError::new(
+                "q",
+                format!("the search text is limited to {MAX_QUERY_CHARS} characters"),
+            ));
+        }
+        if text.chars().any(|c| c.is_control()) {
+            return Err(ParamError::new(
+                "q",
+                "the search text contains control characters",
+            ));
+        }
+        self.text = text.trim().to_owned();
+        Ok(())
+    }
+
+    /// The text as searched: British spellings in American form, as the catalog's sources write them.
+    pub fn search_text(&self) -> String {
+        american_spelling(&self.text)
+    }
+
+    /// Adds a value to a facet's filter (ignoring repeats).
+    pub fn add_filter(&mut self, facet: Facet, value: &str) -> Result<(), ParamError> {
+        let value = facet
+            .parse_value(value)
+            .map_err(|message| ParamError::new(facet.param(), message))?;
+        let values = match self.filters.iter_mut().find(|(f, _)| *f == facet) {
+            Some((_, values)) => values,
+            None => {
+                self.filters.push((facet, Vec::new()));
+                &mut self.filters.last_mut().expect("just pushed").1
+            }
+        };
+        if values.contains(&value) {
+            return Ok(());
+        }
+        if values.len() >= MAX_FILTER_VALUES {
+            return Err(ParamError::new(
+                facet.param(),
+                format!("at most {MAX_FILTER_VALUES} values may be selected"),
+            ));
+        }
+        values.push(value);
+        Ok(())
     }
 
     /// The sort in effect: relevance needs text to rank by.
@@ -226,18 +300,11 @@ impl SearchQuery {
     }
 
     /// The values selected for a facet, in their URL form.
-    pub fn selected(&self, facet: Facet) -> Vec<String> {
-        match facet {
-            Facet::Organization => self.organizations.clone(),
-            Facet::SourceKind => self.kinds.iter().map(|k| k.as_str().to_owned()).collect(),
-            Facet::AccessLevel => self
-                .access
-                .iter()
-                .map(|level| level.map_or("unknown", AccessLevel::as_str).to_owned())
-                .collect(),
-            Facet::Modality => self.modalities.clone(),
-            Facet::BodyPart => self.body_parts.clone(),
-        }
+    pub fn selected(&self, facet: Facet) -> &[String] {
+        self.filters
+            .iter()
+            .find(|(f, _)| *f == facet)
+            .map_or(&[], |(_, values)| values.as_slice())
     }
 
     pub fn is_selected(&self, facet: Facet, value: &str) -> bool {
@@ -247,12 +314,15 @@ impl SearchQuery {
     }
 
     pub fn has_filters(&self) -> bool {
-        Facet::ALL
-            .iter()
-            .any(|facet| !self.selected(*facet).is_empty())
+        self.filters.iter().any(|(_, values)| !values.is_empty())
     }
 
-    /// The URL query string for this search (page 1 is left out).
+    /// Rows to skip.
+    pub fn offset(&self) -> i64 {
+        self.start.unwrap_or((self.page - 1) * self.per_page)
+    }
+
+    /// The URL query string for this search (defaults are left out).
     pub fn to_query_string(&self) -> String {
         let mut out = url::form_urlencoded::Serializer::new(String::new());
         if !self.text.is_empty() {
@@ -260,11 +330,14 @@ impl SearchQuery {
         }
         for facet in Facet::ALL {
             for value in self.selected(facet) {
-                out.append_pair(facet.param(), &value);
+                out.append_pair(facet.param(), value);
             }
         }
         if self.sort != Sort::default() {
             out.append_pair("sort", self.sort.param());
+        }
+        if self.per_page != PER_PAGE {
+            out.append_pair("per_page", &self.per_page.to_string());
         }
         if self.page > 1 {
             out.append_pair("page", &self.page.to_string());
@@ -272,14 +345,19 @@ impl SearchQuery {
         out.finish()
     }
 
-    /// `/datasets?…` for this search.
-    pub fn href(&self) -> String {
+    /// `{path}?…` for this search.
+    pub fn href_at(&self, path: &str) -> String {
         let query = self.to_query_string();
-        let mut href = "/datasets".to_owned();
+        let mut href = path.to_owned();
         if !query.is_empty() {
             let _ = write!(href, "?{query}");
         }
         href
+    }
+
+    /// `/datasets?…` for this search.
+    pub fn href(&self) -> String {
+        self.href_at("/datasets")
     }
 
     /// The same search on another page.
@@ -296,29 +374,16 @@ impl SearchQuery {
             page: 1,
             ..self.clone()
         };
-        let toggle_string = |values: &mut Vec<String>| {
-            if let Some(index) = values.iter().position(|v| v == value) {
-                values.remove(index);
-            } else {
-                values.push(value.to_owned());
-            }
-        };
-        match facet {
-            Facet::Organization => toggle_string(&mut next.organizations),
-            Facet::Modality => toggle_string(&mut next.modalities),
-            Facet::BodyPart => toggle_string(&mut next.body_parts),
-            Facet::SourceKind => {
-                if let Some(kind) = SourceKind::parse(value) {
-                    toggle(&mut next.kinds, kind);
+        match next.filters.iter_mut().find(|(f, _)| *f == facet) {
+            Some((_, values)) => match values.iter().position(|v| v == value) {
+                Some(index) => {
+                    values.remove(index);
                 }
-            }
-            Facet::AccessLevel => {
-                let level = AccessLevel::parse(value);
-                if level.is_some() || value == "unknown" {
-                    toggle(&mut next.access, level);
-                }
-            }
+                None => values.push(value.to_owned()),
+            },
+            None => next.filters.push((facet, vec![value.to_owned()])),
         }
+        next.filters.retain(|(_, values)| !values.is_empty());
         next
     }
 
@@ -331,40 +396,65 @@ impl SearchQuery {
         }
     }
 
-    /// The same filters without any text.
-    pub fn without_text(&self) -> Self {
+    /// The same filters with other text, back on page 1.
+    pub fn with_text(&self, text: &str) -> Self {
         Self {
-            text: String::new(),
+            text: text.to_owned(),
             page: 1,
             ..self.clone()
         }
     }
 }
 
-fn push_value<T: PartialEq>(
-    values: &mut Vec<T>,
-    parameter: &str,
-    value: T,
-) -> Result<(), ParamError> {
-    if values.contains(&value) {
-        return Ok(());
-    }
-    if values.len() >= MAX_FILTER_VALUES {
-        return Err(ParamError::new(
-            parameter,
-            format!("at most {MAX_FILTER_VALUES} values may be selected"),
-        ));
-    }
-    values.push(value);
-    Ok(())
+fn parse_number(parameter: &str, value: &str, min: i64, max: i64) -> Result<i64, ParamError> {
+    value
+        .parse::<i64>()
+        .ok()
+        .filter(|number| (min..=max).contains(number))
+        .ok_or_else(|| {
+            ParamError::new(
+                parameter,
+                format!("must be a whole number from {min} to {max}"),
+            )
+        })
 }
 
-fn toggle<T: PartialEq>(values: &mut Vec<T>, value: T) {
-    if let Some(index) = values.iter().position(|v| *v == value) {
-        values.remove(index);
-    } else {
-        values.push(value);
-    }
+/// British spellings common in imaging, mapped to the American ones the catalog's sources use.
+const SPELLINGS: &[(&str, &str)] = &[
+    ("tumour", "tumor"),
+    ("haemorrhage", "hemorrhage"),
+    ("haemorrhagic", "hemorrhagic"),
+    ("paediatric", "pediatric"),
+    ("oesophagus", "esophagus"),
+    ("oesophageal", "esophageal"),
+    ("oedema", "edema"),
+    ("anaemia", "anemia"),
+    ("haematoma", "hematoma"),
+    ("leukaemia", "leukemia"),
+    ("oestrogen", "estrogen"),
+    ("foetal", "fetal"),
+    ("foetus", "fetus"),
+    ("localisation", "localization"),
+    ("segmentations", "segmentation"),
+];
+
+/// Rewrites British spellings word by word (keeping `-`, quotes and case of other words).
+fn american_spelling(text: &str) -> String {
+    text.split(' ')
+        .map(|word| {
+            let lower = word.to_lowercase();
+            SPELLINGS
+                .iter()
+                .find_map(|(british, american)| {
+                    let stem = lower.trim_matches(|c: char| !c.is_alphanumeric());
+                    let plural = stem.strip_suffix('s');
+                    (stem == *british || plural == Some(*british))
+                        .then(|| lower.replace(british, american))
+                })
+                .unwrap_or_else(|| word.to_owned())
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn capitalise(value: &str) -> String {
@@ -375,6 +465,17 @@ fn capitalise(value: &str) -> String {
     }
 }
 
+/// How the text of a search was matched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextMatch {
+    /// Every word (the query's own logic: quotes, `-`, `or`).
+    All,
+    /// No dataset had every word; these have some of them.
+    Any,
+    /// No dataset had any of the words; these have names that look alike.
+    Similar,
+}
+
 /// One value of a facet with the number of matching datasets.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct FacetCount {
@@ -383,40 +484,118 @@ pub struct FacetCount {
     pub count: i64,
 }
 
-/// A facet's values as the page shows them.
+/// A facet's values with their counts.
 #[derive(Clone, Debug)]
 pub struct FacetValues {
     pub facet: Facet,
     pub values: Vec<FacetCount>,
 }
 
+/// One found dataset, with the passage that matched when there was text.
+#[derive(Clone, Debug)]
+pub struct Hit {
+    pub dataset: DatasetSummary,
+    /// Matched text with the matching words between [`MARK_START`] and [`MARK_END`].
+    pub snippet: Option<String>,
+}
+
+impl Hit {
+    /// The snippet as HTML: everything escaped, matching words in `<mark>`.
+    pub fn snippet_html(&self) -> Option<String> {
+        self.snippet.as_deref().map(highlight_html)
+    }
+}
+
 /// One page of results with the total and the facet counts.
 #[derive(Clone, Debug)]
 pub struct SearchResults {
-    pub items: Vec<DatasetSummary>,
+    pub hits: Vec<Hit>,
     pub pagination: Pagination,
     pub facets: Vec<FacetValues>,
+    /// How the text matched; `None` without text.
+    pub text_match: Option<TextMatch>,
+}
+
+impl SearchResults {
+    /// For a result found by look-alike names: the closest name, to offer as "did you mean".
+    pub fn suggestion(&self) -> Option<&str> {
+        match self.text_match {
+            Some(TextMatch::Similar) => self.hits.first().map(|hit| hit.dataset.title.as_str()),
+            _ => None,
+        }
+    }
 }
 
 /// Runs a search: the page of results and every facet's counts.
 pub async fn search(db: &PgPool, query: &SearchQuery) -> sqlx::Result<SearchResults> {
-    let results = fetch_page(db, query);
-    let facets = async {
-        let mut all = Vec::with_capacity(Facet::ALL.len());
-        for facet in Facet::ALL {
-            all.push(FacetValues {
-                facet,
-                values: facet_counts(db, query, facet).await?,
-            });
+    search_facets(db, query, &Facet::ALL).await
+}
+
+/// Runs a search, counting only the given facets.
+pub async fn search_facets(
+    db: &PgPool,
+    query: &SearchQuery,
+    facets: &[Facet],
+) -> sqlx::Result<SearchResults> {
+    let mut text_match = (!query.text.is_empty()).then_some(TextMatch::All);
+    let (mut items, mut total) = fetch_page(db, query, text_match).await?;
+    if total == 0 && text_match.is_some() {
+        if relaxable(&query.text) {
+            text_match = Some(TextMatch::Any);
+            (items, total) = fetch_page(db, query, text_match).await?;
         }
-        Ok::<_, sqlx::Error>(all)
+        if total == 0 {
+            text_match = Some(TextMatch::Similar);
+            (items, total) = fetch_page(db, query, text_match).await?;
+        }
+    }
+    let snippets = match text_match {
+        Some(mode @ (TextMatch::All | TextMatch::Any)) if !items.is_empty() => {
+            fetch_snippets(db, query, mode, &items).await?
+        }
+        _ => HashMap::new(),
     };
-    let ((items, total), facets) = tokio::try_join!(results, facets)?;
+    let mut counted = Vec::with_capacity(facets.len());
+    for facet in facets {
+        counted.push(FacetValues {
+            facet: *facet,
+            values: facet_counts(db, query, text_match, *facet).await?,
+        });
+    }
+    let mut snippets = snippets;
+    let hits = items
+        .into_iter()
+        .map(|dataset| Hit {
+            snippet: snippets.remove(&dataset.slug),
+            dataset,
+        })
+        .collect();
     Ok(SearchResults {
-        items,
-        pagination: Pagination::new(query.page, PER_PAGE, total),
-        facets,
+        hits,
+        pagination: Pagination::new(query.page, query.per_page, total),
+        facets: counted,
+        text_match,
     })
+}
+
+/// Whether "any word" is a meaningful relaxation: several words and no exclusions.
+fn relaxable(text: &str) -> bool {
+    text.split_whitespace().count() > 1
+        && !text.split_whitespace().any(|word| word.starts_with('-'))
+}
+
+/// The tsquery for `text` under a match mode, as SQL with `text` bound.
+fn push_tsquery(builder: &mut QueryBuilder<'_, Postgres>, text: &str, mode: TextMatch) {
+    match mode {
+        TextMatch::Any => builder
+            .push("replace(websearch_to_tsquery('english', ")
+            .push_bind(text.to_owned())
+            .push(")::text, ' & ', ' | ')::tsquery"),
+        _ => builder
+            .push("websearch_to_tsquery('english', ")
+            .push_bind(text.to_owned())
+            .push(")"),
+    };
 }
 
 /// Adds `from … where …` for `query`, leaving out the filter on `skip` (a facet counts its own values
@@ -424,6 +603,7 @@ pub async fn search(db: &PgPool, query: &SearchQuery) -> sqlx::Result<SearchResu
 fn push_from_where(
     builder: &mut QueryBuilder<'_, Postgres>,
     query: &SearchQuery,
+    text_match: Option<TextMatch>,
     skip: Option<Facet>,
     extra_join: &str,
 ) {
@@ -431,49 +611,81 @@ fn push_from_where(
         .push(" from datasets d join organizations o on o.id = d.organization_id")
         .push(extra_join)
         .push(" where d.status = 'published'");
-    if !query.text.is_empty() {
-        builder
-            .push(" and d.search_vector @@ websearch_to_tsquery('english', ")
-            .push_bind(query.text.clone())
-            .push(")");
-    }
-    if skip != Some(Facet::Organization) && !query.organizations.is_empty() {
-        builder
-            .push(" and o.slug = any(")
-            .push_bind(query.organizations.clone())
-            .push(")");
-    }
-    if skip != Some(Facet::SourceKind) && !query.kinds.is_empty() {
-        builder
-            .push(" and d.source_kind = any(")
-            .push_bind(query.kinds.clone())
-            .push(")");
-    }
-    if skip != Some(Facet::AccessLevel) && !query.access.is_empty() {
-        let levels: Vec<AccessLevel> = query.access.iter().flatten().copied().collect();
-        let include_unknown = query.access.contains(&None);
-        builder
-            .push(" and (d.access_level = any(")
-            .push_bind(levels)
-            .push(")");
-        if include_unknown {
-            builder.push(" or d.access_level is null");
+    match text_match {
+        None => {}
+        Some(TextMatch::Similar) => {
+            builder
+                .push(" and ")
+                .push_bind(query.text.to_lowercase())
+                .push(" <% d.search_names");
         }
-        builder.push(")");
+        Some(mode) => {
+            builder.push(" and d.search_vector @@ ");
+            push_tsquery(builder, &query.search_text(), mode);
+        }
     }
-    if skip != Some(Facet::Modality) && !query.modalities.is_empty() {
-        builder
-            .push(" and d.modalities && ")
-            .push_bind(query.modalities.clone());
-    }
-    if skip != Some(Facet::BodyPart) && !query.body_parts.is_empty() {
-        builder
-            .push(" and d.body_parts && ")
-            .push_bind(query.body_parts.clone());
+    for (facet, values) in &query.filters {
+        if Some(*facet) == skip || values.is_empty() {
+            continue;
+        }
+        let values = values.clone();
+        let include_not_stated = values.iter().any(|v| v == NOT_STATED);
+        match facet {
+            Facet::Organization => {
+                builder
+                    .push(" and o.slug = any(")
+                    .push_bind(values)
+                    .push(")");
+            }
+            Facet::SourceKind => {
+                builder
+                    .push(" and d.source_kind::text = any(")
+                    .push_bind(values)
+                    .push(")");
+            }
+            Facet::AccessLevel => {
+                builder
+                    .push(" and (d.access_level::text = any(")
+                    .push_bind(values)
+                    .push(")");
+                if include_not_stated {
+                    builder.push(" or d.access_level is null");
+                }
+                builder.push(")");
+            }
+            Facet::License => {
+                builder
+                    .push(" and (d.license = any(")
+                    .push_bind(values)
+                    .push(")");
+                if include_not_stated {
+                    builder.push(" or d.license is null");
+                }
+                builder.push(")");
+            }
+            Facet::Modality => {
+                builder.push(" and d.modalities && ").push_bind(values);
+            }
+            Facet::BodyPart => {
+                builder.push(" and d.body_parts && ").push_bind(values);
+            }
+            Facet::Task => {
+                builder.push(" and d.task_categories && ").push_bind(values);
+            }
+            Facet::DataUse => {
+                builder
+                    .push(" and d.data_use_limitations && ")
+                    .push_bind(values);
+            }
+        }
     }
 }
 
-async fn fetch_page(db: &PgPool, query: &SearchQuery) -> sqlx::Result<(Vec<DatasetSummary>, i64)> {
+async fn fetch_page(
+    db: &PgPool,
+    query: &SearchQuery,
+    text_match: Option<TextMatch>,
+) -> sqlx::Result<(Vec<DatasetSummary>, i64)> {
     #[derive(sqlx::FromRow)]
     struct Row {
         #[sqlx(flatten)]
@@ -483,22 +695,37 @@ async fn fetch_page(db: &PgPool, query: &SearchQuery) -> sqlx::Result<(Vec<Datas
     let mut builder = QueryBuilder::new(format!(
         "select {SUMMARY_COLUMNS}, count(*) over () as total"
     ));
-    push_from_where(&mut builder, query, None, "");
+    push_from_where(&mut builder, query, text_match, None, "");
     builder.push(" order by ");
-    match query.effective_sort() {
-        Sort::Relevance => {
+    match (query.effective_sort(), text_match) {
+        (Sort::Relevance, Some(TextMatch::Similar)) => {
             builder
-                .push("ts_rank_cd(d.search_vector, websearch_to_tsquery('english', ")
-                .push_bind(query.text.clone())
-                .push(")) desc, lower(d.title)");
+                .push("word_similarity(")
+                .push_bind(query.text.to_lowercase())
+                .push(", d.search_names) desc, lower(d.title)");
         }
-        Sort::Title => {
+        (Sort::Relevance, Some(mode)) => {
+            // Weighted text rank, plus a lift for a name that matches the query outright.
+            builder.push("ts_rank_cd(d.search_vector, ");
+            push_tsquery(&mut builder, &query.search_text(), mode);
+            builder
+                .push(") + case when d.search_names = ")
+                .push_bind(query.text.to_lowercase())
+                .push(" or lower(d.title) = ")
+                .push_bind(query.text.to_lowercase())
+                .push(" or d.slug = ")
+                .push_bind(query.text.to_lowercase())
+                .push(" then 2 else 0 end + word_similarity(")
+                .push_bind(query.text.to_lowercase())
+                .push(", d.search_names) desc, lower(d.title)");
+        }
+        (Sort::Relevance | Sort::Title, _) => {
             builder.push("lower(d.title)");
         }
-        Sort::Subjects => {
+        (Sort::Subjects, _) => {
             builder.push("d.subject_count desc nulls last, lower(d.title)");
         }
-        Sort::Newest => {
+        (Sort::Newest, _) => {
             builder.push(
                 "coalesce(d.last_updated_upstream, make_date(d.year, 1, 1)) desc nulls last, lower(d.title)",
             );
@@ -506,35 +733,87 @@ async fn fetch_page(db: &PgPool, query: &SearchQuery) -> sqlx::Result<(Vec<Datas
     }
     builder
         .push(", d.id limit ")
-        .push_bind(PER_PAGE)
+        .push_bind(query.per_page)
         .push(" offset ")
-        .push_bind((query.page - 1) * PER_PAGE);
+        .push_bind(query.offset());
     let rows: Vec<Row> = builder.build_query_as().fetch_all(db).await?;
     let total = match rows.first() {
         Some(row) => row.total,
         // Past the last page: count anyway so the page can say how many there are.
-        None if query.page > 1 => count(db, query).await?,
+        None if query.offset() > 0 => count(db, query, text_match).await?,
         None => 0,
     };
     Ok((rows.into_iter().map(|row| row.summary).collect(), total))
 }
 
-async fn count(db: &PgPool, query: &SearchQuery) -> sqlx::Result<i64> {
+async fn count(
+    db: &PgPool,
+    query: &SearchQuery,
+    text_match: Option<TextMatch>,
+) -> sqlx::Result<i64> {
     let mut builder = QueryBuilder::new("select count(*)");
-    push_from_where(&mut builder, query, None, "");
+    push_from_where(&mut builder, query, text_match, None, "");
     builder.build_query_scalar().fetch_one(db).await
+}
+
+/// The passage of each shown dataset that matched, with the matching words marked.
+async fn fetch_snippets(
+    db: &PgPool,
+    query: &SearchQuery,
+    mode: TextMatch,
+    items: &[DatasetSummary],
+) -> sqlx::Result<HashMap<String, String>> {
+    let slugs: Vec<String> = items.iter().map(|item| item.slug.clone()).collect();
+    let mut builder = QueryBuilder::new("select slug, ts_headline('english', ");
+    builder.push(
+        "translate(d.summary || ' ' || d.description || ' ' || array_to_string(d.tasks, '; '), \
+         E'\\x02\\x03', ''), ",
+    );
+    push_tsquery(&mut builder, &query.search_text(), mode);
+    builder
+        .push(
+            ", 'StartSel=\u{2}, StopSel=\u{3}, MaxWords=40, MinWords=15, MaxFragments=2, \
+             FragmentDelimiter=\" … \"') from datasets d where d.slug = any(",
+        )
+        .push_bind(slugs)
+        .push(")");
+    let rows: Vec<(String, String)> = builder.build_query_as().fetch_all(db).await?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, snippet)| snippet.contains(MARK_START))
+        .collect())
+}
+
+/// Escapes a snippet for HTML and turns its marks into `<mark>` elements.
+pub fn highlight_html(snippet: &str) -> String {
+    let mut html = String::with_capacity(snippet.len() + 32);
+    for c in snippet.chars() {
+        match c {
+            MARK_START => html.push_str("<mark>"),
+            MARK_END => html.push_str("</mark>"),
+            '&' => html.push_str("&amp;"),
+            '<' => html.push_str("&lt;"),
+            '>' => html.push_str("&gt;"),
+            '"' => html.push_str("&quot;"),
+            '\'' => html.push_str("&#39;"),
+            other => html.push(other),
+        }
+    }
+    html
 }
 
 /// Counts per value of one facet over the datasets matching every other filter.
 async fn facet_counts(
     db: &PgPool,
     query: &SearchQuery,
+    text_match: Option<TextMatch>,
     facet: Facet,
 ) -> sqlx::Result<Vec<FacetCount>> {
     let (value, label, join) = match facet {
-        Facet::Organization => ("o.slug", "o.name", ""),
+        Facet::Organization => ("o.slug", "min(o.name)", ""),
         Facet::SourceKind => ("d.source_kind::text", "null", ""),
         Facet::AccessLevel => ("coalesce(d.access_level::text, 'unknown')", "null", ""),
+        Facet::License => ("coalesce(d.license, 'unknown')", "null", ""),
         Facet::Modality => (
             "m.value",
             "null",
@@ -545,13 +824,34 @@ async fn facet_counts(
             "null",
             " cross join lateral unnest(d.body_parts) as b(value)",
         ),
+        Facet::Task => (
+            "t.value",
+            "null",
+            " cross join lateral unnest(d.task_categories) as t(value)",
+        ),
+        Facet::DataUse => (
+            "u.value",
+            "null",
+            " cross join lateral unnest(d.data_use_limitations) as u(value)",
+        ),
     };
     let mut builder = QueryBuilder::new(format!(
-        "select {value} as value, min({label}) as label, count(*) as count"
+        "select {value} as value, {label} as label, count(*) as count"
     ));
-    push_from_where(&mut builder, query, Some(facet), join);
+    push_from_where(&mut builder, query, text_match, Some(facet), join);
     builder.push(" group by 1 order by 3 desc, 1 limit 40");
-    builder.build_query_as().fetch_all(db).await
+    let mut counts: Vec<FacetCount> = builder.build_query_as().fetch_all(db).await?;
+    // A selected value stays visible (with its count) even when it is not among the top values.
+    for selected in query.selected(facet) {
+        if !counts.iter().any(|count| &count.value == selected) {
+            counts.push(FacetCount {
+                value: selected.clone(),
+                label: None,
+                count: 0,
+            });
+        }
+    }
+    Ok(counts)
 }
 
 #[cfg(test)]
@@ -561,18 +861,23 @@ mod tests {
     #[test]
     fn parses_repeated_filters_and_round_trips() {
         let query = SearchQuery::parse(Some(
-            "q=lung+nodule&modality=CT&modality=mr&access=open&access=unknown&kind=imaging_archive&org=tcia&sort=subjects&page=2",
+            "q=lung+nodule&modality=CT&modality=mr&access=open&access=unknown&kind=imaging_archive&org=tcia&duo=GRU&sort=subjects&page=2",
         ))
         .unwrap();
         assert_eq!(query.text, "lung nodule");
-        assert_eq!(query.modalities, vec!["CT", "MR"]);
-        assert_eq!(query.access, vec![Some(AccessLevel::Open), None]);
-        assert_eq!(query.kinds, vec![SourceKind::ImagingArchive]);
+        assert_eq!(query.selected(Facet::Modality), ["CT", "MR"]);
+        assert_eq!(query.selected(Facet::AccessLevel), ["open", "unknown"]);
+        assert_eq!(query.selected(Facet::SourceKind), ["imaging_archive"]);
+        assert_eq!(query.selected(Facet::DataUse), ["DUO:0000042"]);
         assert_eq!(query.sort, Sort::Subjects);
         assert_eq!(query.page, 2);
+        let again = SearchQuery::parse(Some(&query.to_query_string())).unwrap();
+        for facet in Facet::ALL {
+            assert_eq!(again.selected(facet), query.selected(facet));
+        }
         assert_eq!(
-            SearchQuery::parse(Some(&query.to_query_string())).unwrap(),
-            query
+            (again.text, again.sort, again.page),
+            (query.text, query.sort, query.page)
         );
     }
 
@@ -581,10 +886,13 @@ mod tests {
         for (raw, parameter) in [
             ("kind=spaceship", "kind"),
             ("access=free", "access"),
+            ("duo=GRU-CC", "duo"),
             ("page=0", "page"),
             ("page=abc", "page"),
             ("page=100000", "page"),
+            ("per_page=1000", "per_page"),
             ("sort=random", "sort"),
+            ("q=a%01b", "q"),
         ] {
             let error = SearchQuery::parse(Some(raw)).unwrap_err();
             assert_eq!(error.parameter, parameter, "{raw}");
@@ -596,29 +904,48 @@ mod tests {
     #[test]
     fn blank_and_unknown_parameters_are_ignored() {
         let query = SearchQuery::parse(Some("q=&modality=&kind=&utm_source=mail")).unwrap();
-        assert_eq!(
-            query,
-            SearchQuery {
-                page: 1,
-                ..SearchQuery::default()
-            }
-        );
+        assert_eq!(query, SearchQuery::default());
     }
 
     #[test]
     fn toggling_adds_and_removes_and_resets_the_page() {
         let query = SearchQuery::parse(Some("modality=CT&page=3")).unwrap();
         let more = query.toggled(Facet::Modality, "MR");
-        assert_eq!(more.modalities, vec!["CT", "MR"]);
+        assert_eq!(more.selected(Facet::Modality), ["CT", "MR"]);
         assert_eq!(more.page, 1);
         let fewer = more.toggled(Facet::Modality, "CT");
-        assert_eq!(fewer.modalities, vec!["MR"]);
         assert_eq!(fewer.href(), "/datasets?modality=MR");
+        assert_eq!(fewer.toggled(Facet::Modality, "MR").href(), "/datasets");
     }
 
     #[test]
     fn relevance_falls_back_to_title_without_text() {
-        let query = SearchQuery::parse(None).unwrap();
-        assert_eq!(query.effective_sort(), Sort::Title);
+        assert_eq!(SearchQuery::default().effective_sort(), Sort::Title);
+    }
+
+    #[test]
+    fn snippets_are_escaped_before_marking() {
+        let snippet = format!("<b>lung</b> {MARK_START}nodule{MARK_END} & more");
+        assert_eq!(
+            highlight_html(&snippet),
+            "&lt;b&gt;lung&lt;/b&gt; <mark>nodule</mark> &amp; more"
+        );
+    }
+
+    #[test]
+    fn british_spellings_are_searched_in_american_form() {
+        assert_eq!(american_spelling("brain tumour MRI"), "brain tumor MRI");
+        assert_eq!(american_spelling("Paediatric tumours"), "pediatric tumors");
+        assert_eq!(
+            american_spelling("\"intracranial haemorrhage\" -CT"),
+            "\"intracranial hemorrhage\" -CT"
+        );
+    }
+
+    #[test]
+    fn only_several_words_without_exclusions_are_relaxed() {
+        assert!(relaxable("lung nodule ct"));
+        assert!(!relaxable("lung"));
+        assert!(!relaxable("lung -ct"));
     }
 }

@@ -4,33 +4,6 @@ use super::model::{DatasetFields, modality_name};
 use super::organizations::slugify;
 use crate::validation::FieldErrors;
 
-/// Data-use limitation terms a dataset may carry: GA4GH DUO permissions and modifiers, never obsolete ones.
-pub const DUO_LIMITATION_TERMS: &[&str] = &[
-    "DUO:0000004",
-    "DUO:0000006",
-    "DUO:0000007",
-    "DUO:0000011",
-    "DUO:0000042",
-    "DUO:0000012",
-    "DUO:0000015",
-    "DUO:0000016",
-    "DUO:0000018",
-    "DUO:0000019",
-    "DUO:0000020",
-    "DUO:0000021",
-    "DUO:0000022",
-    "DUO:0000024",
-    "DUO:0000025",
-    "DUO:0000026",
-    "DUO:0000027",
-    "DUO:0000028",
-    "DUO:0000029",
-    "DUO:0000043",
-    "DUO:0000044",
-    "DUO:0000045",
-    "DUO:0000046",
-];
-
 /// Whether `slug` is already in canonical form: lower-case letters and digits joined by single hyphens.
 pub fn is_valid_slug(slug: &str) -> bool {
     slug.len() <= 120 && slugify(slug).as_deref() == Some(slug)
@@ -103,7 +76,7 @@ pub fn check_dataset(fields: &DatasetFields, errors: &mut FieldErrors) {
     if let Some(term) = fields
         .data_use_limitations
         .iter()
-        .find(|term| !DUO_LIMITATION_TERMS.contains(&term.as_str()))
+        .find(|term| !super::duo::find(term).is_some_and(|known| known.is_usable()))
     {
         errors.add(
             "data_use_limitations",
