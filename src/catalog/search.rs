@@ -465,16 +465,27 @@ fn capitalise(value: &str) -> String {
     }
 }
 
-/// How the text of a search was matched.
+/// How the text of a search was matched, as the page explains it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TextMatch {
-    /// Every word (the query's own logic: quotes, `-`, `or`).
+    /// Every word (the query's own logic: quotes, `-`, `or`), or a name or DOI that matches the text.
     All,
-    /// No dataset had every word; these have some of them.
+    /// Few datasets had every word: those come first, then datasets with some of the words.
     Any,
-    /// No dataset had any of the words; these have names that look alike.
+    /// No dataset had the words; these have names that look alike.
     Similar,
 }
+
+/// Which datasets a text query selects (the words, joined by AND or by OR; look-alike names and DOIs
+/// are always included).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum WordLogic {
+    All,
+    Any,
+}
+
+/// Below this many results for all words, a query of several words also shows partial matches.
+const RELAX_BELOW: i64 = 10;
 
 /// One value of a facet with the number of matching datasets.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -514,6 +525,8 @@ pub struct SearchResults {
     pub facets: Vec<FacetValues>,
     /// How the text matched; `None` without text.
     pub text_match: Option<TextMatch>,
+    /// With [`TextMatch::Any`]: how many datasets have every word.
+    pub all_words_total: i64,
 }
 
 impl SearchResults {
@@ -524,6 +537,14 @@ impl SearchResults {
             _ => None,
         }
     }
+}
+
+/// A page of results from one query.
+struct Page {
+    items: Vec<DatasetSummary>,
+    total: i64,
+    /// How many of all matches matched the words (rather than only a look-alike name).
+    word_matches: i64,
 }
 
 /// Runs a search: the page of results and every facet's counts.
@@ -537,21 +558,25 @@ pub async fn search_facets(
     query: &SearchQuery,
     facets: &[Facet],
 ) -> sqlx::Result<SearchResults> {
-    let mut text_match = (!query.text.is_empty()).then_some(TextMatch::All);
-    let (mut items, mut total) = fetch_page(db, query, text_match).await?;
-    if total == 0 && text_match.is_some() {
-        if relaxable(&query.text) {
-            text_match = Some(TextMatch::Any);
-            (items, total) = fetch_page(db, query, text_match).await?;
-        }
-        if total == 0 {
-            text_match = Some(TextMatch::Similar);
-            (items, total) = fetch_page(db, query, text_match).await?;
+    let mut logic = (!query.text.is_empty()).then_some(WordLogic::All);
+    let mut page = fetch_page(db, query, logic).await?;
+    let mut all_words_total = page.word_matches;
+    if logic.is_some() && page.word_matches < RELAX_BELOW && relaxable(&query.text) {
+        let relaxed = fetch_page(db, query, Some(WordLogic::Any)).await?;
+        if relaxed.total > page.total {
+            logic = Some(WordLogic::Any);
+            all_words_total = page.word_matches;
+            page = relaxed;
         }
     }
-    let snippets = match text_match {
-        Some(mode @ (TextMatch::All | TextMatch::Any)) if !items.is_empty() => {
-            fetch_snippets(db, query, mode, &items).await?
+    let text_match = logic.map(|logic| match logic {
+        _ if page.total > 0 && page.word_matches == 0 => TextMatch::Similar,
+        WordLogic::All => TextMatch::All,
+        WordLogic::Any => TextMatch::Any,
+    });
+    let mut snippets = match logic {
+        Some(logic) if !page.items.is_empty() => {
+            fetch_snippets(db, query, logic, &page.items).await?
         }
         _ => HashMap::new(),
     };
@@ -559,11 +584,11 @@ pub async fn search_facets(
     for facet in facets {
         counted.push(FacetValues {
             facet: *facet,
-            values: facet_counts(db, query, text_match, *facet).await?,
+            values: facet_counts(db, query, logic, *facet).await?,
         });
     }
-    let mut snippets = snippets;
-    let hits = items
+    let hits = page
+        .items
         .into_iter()
         .map(|dataset| Hit {
             snippet: snippets.remove(&dataset.slug),
@@ -572,30 +597,60 @@ pub async fn search_facets(
         .collect();
     Ok(SearchResults {
         hits,
-        pagination: Pagination::new(query.page, query.per_page, total),
+        pagination: Pagination::new(query.page, query.per_page, page.total),
         facets: counted,
         text_match,
+        all_words_total,
     })
 }
 
-/// Whether "any word" is a meaningful relaxation: several words and no exclusions.
+/// Whether "any word" is a meaningful relaxation: several words and no exclusions or alternatives.
 fn relaxable(text: &str) -> bool {
-    text.split_whitespace().count() > 1
-        && !text.split_whitespace().any(|word| word.starts_with('-'))
+    let words: Vec<&str> = text.split_whitespace().collect();
+    words.len() > 1
+        && !words
+            .iter()
+            .any(|word| word.starts_with('-') || word.eq_ignore_ascii_case("or"))
 }
 
-/// The tsquery for `text` under a match mode, as SQL with `text` bound.
-fn push_tsquery(builder: &mut QueryBuilder<'_, Postgres>, text: &str, mode: TextMatch) {
-    match mode {
-        TextMatch::Any => builder
+/// The DOI a query names, if it is one: `10.7937/…`, `doi:10.…` or a resolver URL.
+fn doi_in(text: &str) -> Option<String> {
+    let lower = text.trim().to_lowercase();
+    let doi = [
+        "https://doi.org/",
+        "http://doi.org/",
+        "https://dx.doi.org/",
+        "doi:",
+    ]
+    .iter()
+    .find_map(|prefix| lower.strip_prefix(prefix))
+    .unwrap_or(&lower);
+    super::validate::is_doi(doi).then(|| doi.to_owned())
+}
+
+/// The tsquery for the search text under a word logic, with the text bound.
+fn push_tsquery(builder: &mut QueryBuilder<'_, Postgres>, query: &SearchQuery, logic: WordLogic) {
+    let text = query.search_text();
+    match logic {
+        WordLogic::Any => builder
             .push("replace(websearch_to_tsquery('english', ")
-            .push_bind(text.to_owned())
+            .push_bind(text)
             .push(")::text, ' & ', ' | ')::tsquery"),
-        _ => builder
+        WordLogic::All => builder
             .push("websearch_to_tsquery('english', ")
-            .push_bind(text.to_owned())
+            .push_bind(text)
             .push(")"),
     };
+}
+
+/// `d.search_vector @@ <tsquery>`: the dataset has the words.
+fn push_word_match(
+    builder: &mut QueryBuilder<'_, Postgres>,
+    query: &SearchQuery,
+    logic: WordLogic,
+) {
+    builder.push("d.search_vector @@ ");
+    push_tsquery(builder, query, logic);
 }
 
 /// Adds `from … where …` for `query`, leaving out the filter on `skip` (a facet counts its own values
@@ -603,7 +658,7 @@ fn push_tsquery(builder: &mut QueryBuilder<'_, Postgres>, text: &str, mode: Text
 fn push_from_where(
     builder: &mut QueryBuilder<'_, Postgres>,
     query: &SearchQuery,
-    text_match: Option<TextMatch>,
+    logic: Option<WordLogic>,
     skip: Option<Facet>,
     extra_join: &str,
 ) {
@@ -611,18 +666,17 @@ fn push_from_where(
         .push(" from datasets d join organizations o on o.id = d.organization_id")
         .push(extra_join)
         .push(" where d.status = 'published'");
-    match text_match {
-        None => {}
-        Some(TextMatch::Similar) => {
-            builder
-                .push(" and ")
-                .push_bind(query.text.to_lowercase())
-                .push(" <% d.search_names");
+    if let Some(logic) = logic {
+        builder.push(" and (");
+        push_word_match(builder, query, logic);
+        builder
+            .push(" or ")
+            .push_bind(query.text.to_lowercase())
+            .push(" <% d.search_names");
+        if let Some(doi) = doi_in(&query.text) {
+            builder.push(" or lower(d.doi) = ").push_bind(doi);
         }
-        Some(mode) => {
-            builder.push(" and d.search_vector @@ ");
-            push_tsquery(builder, &query.search_text(), mode);
-        }
+        builder.push(")");
     }
     for (facet, values) in &query.filters {
         if Some(*facet) == skip || values.is_empty() {
@@ -681,43 +735,73 @@ fn push_from_where(
     }
 }
 
+/// The relevance score: words matched (with OR logic), weighted text rank, a name or DOI that is the
+/// query, and how alike the names are.
+fn push_relevance(builder: &mut QueryBuilder<'_, Postgres>, query: &SearchQuery, logic: WordLogic) {
+    let lower = query.text.to_lowercase();
+    builder.push("(");
+    if logic == WordLogic::Any {
+        builder
+            .push(
+                "(select count(*) from unnest(tsvector_to_array(to_tsvector('english', ",
+            )
+            .push_bind(query.search_text())
+            .push("))) as word where d.search_vector @@ to_tsquery('simple', quote_literal(word))) + ");
+    }
+    // Normalisation 32 scales the rank into [0, 1), so that each further word matched counts for more.
+    builder.push("ts_rank_cd(d.search_vector, ");
+    push_tsquery(builder, query, logic);
+    builder
+        .push(", 32) + case when lower(d.title) = ")
+        .push_bind(lower.clone())
+        .push(" or d.slug = ")
+        .push_bind(lower.clone())
+        .push(" or ")
+        .push_bind(lower.clone())
+        .push(" = any(d.aliases) then 2 else 0 end");
+    if let Some(doi) = doi_in(&query.text) {
+        builder
+            .push(" + case when lower(d.doi) = ")
+            .push_bind(doi)
+            .push(" then 5 else 0 end");
+    }
+    builder
+        .push(" + word_similarity(")
+        .push_bind(lower)
+        .push(", d.search_names))");
+}
+
 async fn fetch_page(
     db: &PgPool,
     query: &SearchQuery,
-    text_match: Option<TextMatch>,
-) -> sqlx::Result<(Vec<DatasetSummary>, i64)> {
+    logic: Option<WordLogic>,
+) -> sqlx::Result<Page> {
     #[derive(sqlx::FromRow)]
     struct Row {
         #[sqlx(flatten)]
         summary: DatasetSummary,
         total: i64,
+        word_matches: i64,
     }
     let mut builder = QueryBuilder::new(format!(
-        "select {SUMMARY_COLUMNS}, count(*) over () as total"
+        "select {SUMMARY_COLUMNS}, count(*) over () as total, "
     ));
-    push_from_where(&mut builder, query, text_match, None, "");
-    builder.push(" order by ");
-    match (query.effective_sort(), text_match) {
-        (Sort::Relevance, Some(TextMatch::Similar)) => {
-            builder
-                .push("word_similarity(")
-                .push_bind(query.text.to_lowercase())
-                .push(", d.search_names) desc, lower(d.title)");
+    match logic {
+        Some(logic) => {
+            builder.push("count(*) filter (where ");
+            push_word_match(&mut builder, query, logic);
+            builder.push(") over () as word_matches");
         }
-        (Sort::Relevance, Some(mode)) => {
-            // Weighted text rank, plus a lift for a name that matches the query outright.
-            builder.push("ts_rank_cd(d.search_vector, ");
-            push_tsquery(&mut builder, &query.search_text(), mode);
-            builder
-                .push(") + case when d.search_names = ")
-                .push_bind(query.text.to_lowercase())
-                .push(" or lower(d.title) = ")
-                .push_bind(query.text.to_lowercase())
-                .push(" or d.slug = ")
-                .push_bind(query.text.to_lowercase())
-                .push(" then 2 else 0 end + word_similarity(")
-                .push_bind(query.text.to_lowercase())
-                .push(", d.search_names) desc, lower(d.title)");
+        None => {
+            builder.push("0::bigint as word_matches");
+        }
+    }
+    push_from_where(&mut builder, query, logic, None, "");
+    builder.push(" order by ");
+    match (query.effective_sort(), logic) {
+        (Sort::Relevance, Some(logic)) => {
+            push_relevance(&mut builder, query, logic);
+            builder.push(" desc, lower(d.title)");
         }
         (Sort::Relevance | Sort::Title, _) => {
             builder.push("lower(d.title)");
@@ -737,30 +821,41 @@ async fn fetch_page(
         .push(" offset ")
         .push_bind(query.offset());
     let rows: Vec<Row> = builder.build_query_as().fetch_all(db).await?;
-    let total = match rows.first() {
-        Some(row) => row.total,
+    let (total, word_matches) = match rows.first() {
+        Some(row) => (row.total, row.word_matches),
         // Past the last page: count anyway so the page can say how many there are.
-        None if query.offset() > 0 => count(db, query, text_match).await?,
-        None => 0,
+        None if query.offset() > 0 => count(db, query, logic).await?,
+        None => (0, 0),
     };
-    Ok((rows.into_iter().map(|row| row.summary).collect(), total))
+    Ok(Page {
+        items: rows.into_iter().map(|row| row.summary).collect(),
+        total,
+        word_matches,
+    })
 }
 
 async fn count(
     db: &PgPool,
     query: &SearchQuery,
-    text_match: Option<TextMatch>,
-) -> sqlx::Result<i64> {
-    let mut builder = QueryBuilder::new("select count(*)");
-    push_from_where(&mut builder, query, text_match, None, "");
-    builder.build_query_scalar().fetch_one(db).await
+    logic: Option<WordLogic>,
+) -> sqlx::Result<(i64, i64)> {
+    let mut builder = QueryBuilder::new("select count(*), count(*) filter (where ");
+    match logic {
+        Some(logic) => push_word_match(&mut builder, query, logic),
+        None => {
+            builder.push("false");
+        }
+    }
+    builder.push(")");
+    push_from_where(&mut builder, query, logic, None, "");
+    builder.build_query_as().fetch_one(db).await
 }
 
 /// The passage of each shown dataset that matched, with the matching words marked.
 async fn fetch_snippets(
     db: &PgPool,
     query: &SearchQuery,
-    mode: TextMatch,
+    logic: WordLogic,
     items: &[DatasetSummary],
 ) -> sqlx::Result<HashMap<String, String>> {
     let slugs: Vec<String> = items.iter().map(|item| item.slug.clone()).collect();
@@ -769,7 +864,7 @@ async fn fetch_snippets(
         "translate(d.summary || ' ' || d.description || ' ' || array_to_string(d.tasks, '; '), \
          E'\\x02\\x03', ''), ",
     );
-    push_tsquery(&mut builder, &query.search_text(), mode);
+    push_tsquery(&mut builder, query, logic);
     builder
         .push(
             ", 'StartSel=\u{2}, StopSel=\u{3}, MaxWords=40, MinWords=15, MaxFragments=2, \
@@ -806,7 +901,7 @@ pub fn highlight_html(snippet: &str) -> String {
 async fn facet_counts(
     db: &PgPool,
     query: &SearchQuery,
-    text_match: Option<TextMatch>,
+    logic: Option<WordLogic>,
     facet: Facet,
 ) -> sqlx::Result<Vec<FacetCount>> {
     let (value, label, join) = match facet {
@@ -838,7 +933,7 @@ async fn facet_counts(
     let mut builder = QueryBuilder::new(format!(
         "select {value} as value, {label} as label, count(*) as count"
     ));
-    push_from_where(&mut builder, query, text_match, Some(facet), join);
+    push_from_where(&mut builder, query, logic, Some(facet), join);
     builder.push(" group by 1 order by 3 desc, 1 limit 40");
     let mut counts: Vec<FacetCount> = builder.build_query_as().fetch_all(db).await?;
     // A selected value stays visible (with its count) even when it is not among the top values.
@@ -947,5 +1042,23 @@ mod tests {
         assert!(relaxable("lung nodule ct"));
         assert!(!relaxable("lung"));
         assert!(!relaxable("lung -ct"));
+        assert!(!relaxable("lung or liver"));
+    }
+
+    #[test]
+    fn dois_are_recognised_with_or_without_a_resolver() {
+        assert_eq!(
+            doi_in("10.7937/K9/TCIA.2015.LO9QL9SX").as_deref(),
+            Some("10.7937/k9/tcia.2015.lo9ql9sx")
+        );
+        assert_eq!(
+            doi_in("https://doi.org/10.7937/tcia.2019.8kap372n").as_deref(),
+            Some("10.7937/tcia.2019.8kap372n")
+        );
+        assert_eq!(
+            doi_in("doi:10.13026/8360-t248").as_deref(),
+            Some("10.13026/8360-t248")
+        );
+        assert_eq!(doi_in("lung nodule"), None);
     }
 }

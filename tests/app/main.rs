@@ -5,4 +5,5 @@ mod cli;
 mod health;
 mod helpers;
 mod import;
+mod relevance;
 mod search;
