@@ -1,6 +1,9 @@
 //! radportal: a self-hosted portal for AI-radiology data — a searchable catalog of imaging data sources
 //! and governed access to the institution's controlled datasets.
 
+#![recursion_limit = "256"]
+
+pub mod api;
 pub mod auth;
 pub mod catalog;
 pub mod cli;
@@ -25,6 +28,7 @@ pub use state::AppState;
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .merge(catalog::router())
+        .merge(api::router())
         .merge(health::router())
         .fallback(web::not_found);
     web::middleware::apply(routes, &state.config).with_state(state)

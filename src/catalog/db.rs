@@ -159,7 +159,7 @@ static UPDATE_DATASET: LazyLock<String> = LazyLock::new(|| {
 
 static SELECT_DATASET: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "select d.id, {}, o.name as organization_name, d.status, d.version, d.created_at, d.updated_at \
+        "select d.id, {}, o.name as organization_name, o.homepage as organization_homepage, d.status, d.version, d.created_at, d.updated_at \
          from datasets d join organizations o on o.id = d.organization_id",
         *SELECT_FIELDS
     )
@@ -168,7 +168,7 @@ static SELECT_DATASET: LazyLock<String> = LazyLock::new(|| {
 /// Columns of `DatasetSummary`, for any query over `datasets d join organizations o`.
 pub const SUMMARY_COLUMNS: &str = "d.slug, d.title, d.summary, o.slug as organization_slug, \
      o.name as organization_name, d.source_kind, d.access_level, d.modalities, d.body_parts, \
-     d.subject_count, d.image_count, d.year";
+     d.subject_count, d.image_count, d.year, d.license, d.doi";
 
 /// A dataset by slug, whatever its status.
 pub async fn find_dataset(db: impl PgExecutor<'_>, slug: &str) -> sqlx::Result<Option<Dataset>> {
@@ -176,6 +176,36 @@ pub async fn find_dataset(db: impl PgExecutor<'_>, slug: &str) -> sqlx::Result<O
         .bind(slug)
         .fetch_optional(db)
         .await
+}
+
+/// Published or retired datasets by slug, in the order of `slugs`.
+pub async fn find_datasets(
+    db: impl PgExecutor<'_>,
+    slugs: &[String],
+) -> sqlx::Result<Vec<Dataset>> {
+    sqlx::query_as(&format!(
+        "{} join unnest($1::text[]) with ordinality as wanted(slug, position) on wanted.slug = d.slug
+         where d.status <> 'draft' order by wanted.position",
+        *SELECT_DATASET
+    ))
+    .bind(slugs)
+    .fetch_all(db)
+    .await
+}
+
+/// Slugs of published datasets, alphabetically.
+pub async fn published_slugs(
+    db: impl PgExecutor<'_>,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "select slug from datasets where status = 'published' order by slug limit $1 offset $2",
+    )
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db)
+    .await
 }
 
 /// Creates the organization if its slug is new; returns its id either way. Curated names are kept.
@@ -310,12 +340,30 @@ pub fn diff_fields(before: Option<&DatasetFields>, after: &DatasetFields) -> Map
     changes
 }
 
-/// How many revisions a dataset has.
-pub async fn revision_count(db: impl PgExecutor<'_>, dataset_id: i64) -> sqlx::Result<i64> {
-    sqlx::query_scalar("select count(*) from dataset_revisions where dataset_id = $1")
-        .bind(dataset_id)
-        .fetch_one(db)
-        .await
+/// Published datasets that share anatomy and modality with `dataset`, most alike first.
+pub async fn related_datasets(
+    db: &PgPool,
+    dataset: &Dataset,
+    limit: i64,
+) -> sqlx::Result<Vec<DatasetSummary>> {
+    let fields = &dataset.fields;
+    sqlx::query_as(&format!(
+        "select {SUMMARY_COLUMNS} from datasets d join organizations o on o.id = d.organization_id
+         where d.status = 'published' and d.id <> $1
+           and d.body_parts && $2 and (d.modalities && $3 or cardinality($3) = 0)
+         order by cardinality(array(select unnest(d.body_parts) intersect select unnest($2::text[]))) * 3
+                + cardinality(array(select unnest(d.modalities) intersect select unnest($3::text[]))) * 2
+                + cardinality(array(select unnest(d.task_categories) intersect select unnest(task_categories($4::text[])))) desc,
+                d.subject_count desc nulls last, d.slug
+         limit $5"
+    ))
+    .bind(dataset.id)
+    .bind(&fields.body_parts)
+    .bind(&fields.modalities)
+    .bind(&fields.tasks)
+    .bind(limit)
+    .fetch_all(db)
+    .await
 }
 
 /// Number of datasets, to decide whether a fresh database needs the bundled catalog.

@@ -2,9 +2,11 @@
 
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
-use axum::response::Response;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 
 use super::db::{self, Count, Overview};
+use super::metadata;
 use super::model::{AccessLevel, Dataset, DatasetSummary, Organization, SourceKind, modality_name};
 use super::search::{self, Facet, SearchQuery, SearchResults, Sort, TextMatch};
 use crate::error::AppError;
@@ -198,10 +200,11 @@ pub async fn list_datasets(
 pub struct DatasetPage {
     pub layout: Layout,
     pub dataset: Dataset,
-    pub organization_homepage: Option<String>,
     pub description_html: String,
     pub instructions_html: String,
-    pub revisions: i64,
+    pub json_ld: String,
+    pub citation: String,
+    pub related: Vec<DatasetSummary>,
 }
 
 impl Show for DatasetPage {}
@@ -241,14 +244,20 @@ pub async fn show_dataset(
         .await?
         .filter(|dataset| dataset.status != super::model::DatasetStatus::Draft)
         .ok_or(AppError::NotFound)?;
-    let organization = db::find_organization(&state.db, &dataset.fields.organization_slug).await?;
-    let revisions = db::revision_count(&state.db, dataset.id).await?;
+    let related = db::related_datasets(&state.db, &dataset, 5).await?;
+    let base_url = crate::api::v1::base(&state);
+    let json_ld = metadata::script_json(&metadata::schema_org(
+        &dataset,
+        dataset.organization_homepage.as_deref(),
+        &base_url,
+    ));
     render(&DatasetPage {
         layout: Layout::new(dataset.fields.title.clone(), Nav::Datasets),
-        organization_homepage: organization.and_then(|org| org.homepage),
         description_html: to_safe_html(&dataset.fields.description),
         instructions_html: to_safe_html(&dataset.fields.access_instructions),
-        revisions,
+        citation: metadata::citation(&dataset.fields, &dataset.organization_name),
+        json_ld,
+        related,
         dataset,
     })
 }
@@ -292,11 +301,74 @@ pub async fn show_organization(
     query
         .add_filter(Facet::Organization, &organization.slug)
         .map_err(|error| AppError::BadRequest(error.to_string()))?;
-    let results = search::search_facets(&state.db, &query, &[]).await?;
+    let results = search::search_with(&state.db, &query, search::Extras::NONE).await?;
     render(&OrganizationPage {
         layout: Layout::new(organization.name.clone(), Nav::Organizations),
         search_href: query.href(),
         organization,
         results,
     })
+}
+
+/// Most rows one CSV export holds.
+const CSV_MAX_ROWS: i64 = 10_000;
+
+/// The current search as CSV (`/datasets.csv?…`, the same parameters as `/datasets`).
+pub async fn export_csv(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, AppError> {
+    let mut query = SearchQuery::parse(raw.as_deref())
+        .map_err(|error| AppError::BadRequest(format!("The search could not be read: {error}.")))?;
+    query.page = 1;
+    query.per_page = CSV_MAX_ROWS;
+    let results = search::search_with(&state.db, &query, search::Extras::NONE).await?;
+    let body = metadata::csv(&results.hits, &crate::api::v1::base(&state))
+        .map_err(|error| AppError::Internal(error.into()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"radportal-datasets.csv\"",
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// Datasets per page of the DCAT catalog.
+const DCAT_PAGE_SIZE: i64 = 1000;
+
+/// The catalog in DCAT (JSON-LD), a thousand datasets per page.
+pub async fn dcat_catalog(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, AppError> {
+    let mut page = 1;
+    for (key, value) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        if key == "page" {
+            page = value
+                .parse::<i64>()
+                .ok()
+                .filter(|page| (1..=10_000).contains(page))
+                .ok_or_else(|| {
+                    AppError::BadRequest(
+                        "parameter 'page': must be a whole number from 1 to 10000".to_owned(),
+                    )
+                })?;
+        }
+    }
+    let slugs =
+        db::published_slugs(&state.db, DCAT_PAGE_SIZE + 1, (page - 1) * DCAT_PAGE_SIZE).await?;
+    let next_page = (slugs.len() as i64 > DCAT_PAGE_SIZE).then_some(page + 1);
+    let slugs = &slugs[..slugs.len().min(DCAT_PAGE_SIZE as usize)];
+    let datasets = db::find_datasets(&state.db, slugs).await?;
+    let catalog = metadata::dcat_catalog(&datasets, &crate::api::v1::base(&state), page, next_page);
+    Ok((
+        [(header::CONTENT_TYPE, "application/ld+json")],
+        catalog.to_string(),
+    )
+        .into_response())
 }

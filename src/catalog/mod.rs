@@ -4,6 +4,7 @@ pub mod db;
 pub mod duo;
 pub mod handlers;
 pub mod import;
+pub mod metadata;
 pub mod model;
 pub mod organizations;
 pub mod search;
@@ -19,6 +20,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(handlers::home))
         .route("/datasets", get(handlers::list_datasets))
+        .route("/datasets.csv", get(handlers::export_csv))
+        .route("/catalog.jsonld", get(handlers::dcat_catalog))
         .route("/datasets/{slug}", get(handlers::show_dataset))
         .route("/organizations", get(handlers::list_organizations))
         .route("/organizations/{slug}", get(handlers::show_organization))

@@ -278,6 +278,7 @@ pub struct Dataset {
     #[sqlx(flatten)]
     pub fields: DatasetFields,
     pub organization_name: String,
+    pub organization_homepage: Option<String>,
     pub status: DatasetStatus,
     pub version: i32,
     pub created_at: OffsetDateTime,
@@ -299,6 +300,8 @@ pub struct DatasetSummary {
     pub subject_count: Option<i64>,
     pub image_count: Option<i64>,
     pub year: Option<i32>,
+    pub license: Option<String>,
+    pub doi: Option<String>,
 }
 
 /// An organization that publishes datasets.

@@ -547,17 +547,45 @@ struct Page {
     word_matches: i64,
 }
 
-/// Runs a search: the page of results and every facet's counts.
-pub async fn search(db: &PgPool, query: &SearchQuery) -> sqlx::Result<SearchResults> {
-    search_facets(db, query, &Facet::ALL).await
+/// What a search computes besides the page of results.
+#[derive(Clone, Copy, Debug)]
+pub struct Extras<'a> {
+    /// Facets to count.
+    pub facets: &'a [Facet],
+    /// Whether to fetch highlighted snippets.
+    pub snippets: bool,
+    /// Whether a facet's counts ignore the facet's own filter (so that its other values show how many
+    /// datasets choosing them would add), rather than counting within the filtered result (as Solr does).
+    pub disjunctive: bool,
 }
 
-/// Runs a search, counting only the given facets.
-pub async fn search_facets(
+impl Extras<'static> {
+    /// Everything: every facet and the snippets, as the search page shows them.
+    pub const ALL: Self = Self {
+        facets: &Facet::ALL,
+        snippets: true,
+        disjunctive: true,
+    };
+    /// Only the results (exports, lists).
+    pub const NONE: Self = Self {
+        facets: &[],
+        snippets: false,
+        disjunctive: true,
+    };
+}
+
+/// Runs a search: the page of results and every facet's counts.
+pub async fn search(db: &PgPool, query: &SearchQuery) -> sqlx::Result<SearchResults> {
+    search_with(db, query, Extras::ALL).await
+}
+
+/// Runs a search, computing only the given extras.
+pub async fn search_with(
     db: &PgPool,
     query: &SearchQuery,
-    facets: &[Facet],
+    extras: Extras<'_>,
 ) -> sqlx::Result<SearchResults> {
+    let facets = extras.facets;
     let mut logic = (!query.text.is_empty()).then_some(WordLogic::All);
     let mut page = fetch_page(db, query, logic).await?;
     let mut all_words_total = page.word_matches;
@@ -584,7 +612,7 @@ pub async fn search_facets(
     for facet in facets {
         counted.push(FacetValues {
             facet: *facet,
-            values: facet_counts(db, query, logic, *facet).await?,
+            values: facet_counts(db, query, logic, *facet, extras.disjunctive).await?,
         });
     }
     let hits = page
@@ -903,6 +931,7 @@ async fn facet_counts(
     query: &SearchQuery,
     logic: Option<WordLogic>,
     facet: Facet,
+    disjunctive: bool,
 ) -> sqlx::Result<Vec<FacetCount>> {
     let (value, label, join) = match facet {
         Facet::Organization => ("o.slug", "min(o.name)", ""),
@@ -933,7 +962,13 @@ async fn facet_counts(
     let mut builder = QueryBuilder::new(format!(
         "select {value} as value, {label} as label, count(*) as count"
     ));
-    push_from_where(&mut builder, query, logic, Some(facet), join);
+    push_from_where(
+        &mut builder,
+        query,
+        logic,
+        disjunctive.then_some(facet),
+        join,
+    );
     builder.push(" group by 1 order by 3 desc, 1 limit 40");
     let mut counts: Vec<FacetCount> = builder.build_query_as().fetch_all(db).await?;
     // A selected value stays visible (with its count) even when it is not among the top values.

@@ -1,9 +1,12 @@
 //! Integration tests: a real server on a free port over a fresh PostgreSQL database per test.
 
+mod api;
 mod catalog_pages;
+mod ckan;
 mod cli;
 mod health;
 mod helpers;
 mod import;
+mod metadata;
 mod relevance;
 mod search;

@@ -1,0 +1,675 @@
+//! A CKAN-compatible Action API subset (`package_search`, `package_show`, `package_list`,
+//! `organization_list`, `organization_show`, `status_show`), so that CKAN clients and harvesters can read
+//! the catalog unchanged. Answers use CKAN's envelope: `{"help", "success", "result" | "error"}`.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::v1::base;
+use crate::catalog::db;
+use crate::catalog::model::{Dataset, DatasetStatus, Organization};
+use crate::catalog::search::{self, Facet, SearchQuery, Sort};
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// The CKAN version whose Action API this imitates.
+const CKAN_VERSION: &str = "2.10.4";
+/// Most rows one `package_search` returns.
+const MAX_ROWS: i64 = 1000;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/3/action/{action}", get(action).post(action))
+        .route("/api/action/{action}", get(action).post(action))
+}
+
+/// A failed action, as CKAN reports it.
+enum CkanError {
+    NotFound,
+    /// A parameter is missing or wrong: field → messages.
+    Validation(Vec<(String, String)>),
+    /// `q`, `fq` or `sort` cannot be understood.
+    SearchQuery(String),
+    UnknownAction(String),
+    Internal(AppError),
+}
+
+impl<E: Into<AppError>> From<E> for CkanError {
+    fn from(error: E) -> Self {
+        match error.into() {
+            AppError::NotFound => Self::NotFound,
+            other => Self::Internal(other),
+        }
+    }
+}
+
+/// The action's parameters, from the query string (GET) or a JSON object body (POST).
+struct Params(HashMap<String, Value>);
+
+impl Params {
+    fn read(raw_query: Option<&str>, body: &[u8]) -> Result<Self, CkanError> {
+        let mut params = HashMap::new();
+        for (key, value) in url::form_urlencoded::parse(raw_query.unwrap_or_default().as_bytes()) {
+            // A repeated key (`facet.field=a&facet.field=b`) becomes a list.
+            let value = Value::String(value.into_owned());
+            match params.get_mut(key.as_ref()) {
+                Some(Value::Array(values)) => values.push(value),
+                Some(existing) => *existing = Value::Array(vec![existing.take(), value]),
+                None => {
+                    params.insert(key.into_owned(), value);
+                }
+            }
+        }
+        if !body.iter().all(u8::is_ascii_whitespace) {
+            match serde_json::from_slice::<Value>(body) {
+                Ok(Value::Object(object)) => params.extend(object),
+                _ => {
+                    // Form-encoded bodies are accepted too.
+                    let text = std::str::from_utf8(body).map_err(|_| {
+                        CkanError::Validation(vec![("body".into(), "must be UTF-8".into())])
+                    })?;
+                    if !text.contains('=') {
+                        return Err(CkanError::Validation(vec![(
+                            "body".into(),
+                            "must be a JSON object".into(),
+                        )]));
+                    }
+                    for (key, value) in url::form_urlencoded::parse(text.as_bytes()) {
+                        params.insert(key.into_owned(), Value::String(value.into_owned()));
+                    }
+                }
+            }
+        }
+        Ok(Self(params))
+    }
+
+    fn string(&self, key: &str) -> Option<String> {
+        match self.0.get(key)? {
+            Value::String(value) => Some(value.clone()),
+            Value::Null => None,
+            other => Some(other.to_string()),
+        }
+    }
+
+    fn required(&self, key: &str) -> Result<String, CkanError> {
+        self.string(key)
+            .filter(|value| !value.trim().is_empty())
+            .ok_or_else(|| {
+                CkanError::Validation(vec![(key.to_owned(), "Missing value".to_owned())])
+            })
+    }
+
+    fn integer(&self, key: &str, default: i64, min: i64, max: i64) -> Result<i64, CkanError> {
+        let Some(raw) = self.string(key) else {
+            return Ok(default);
+        };
+        let value: i64 = raw.trim().parse().map_err(|_| {
+            CkanError::Validation(vec![(key.to_owned(), "Invalid integer".to_owned())])
+        })?;
+        if value < min {
+            return Err(CkanError::Validation(vec![(
+                key.to_owned(),
+                format!("Must be at least {min}"),
+            )]));
+        }
+        Ok(value.min(max))
+    }
+
+    fn boolean(&self, key: &str) -> bool {
+        match self.0.get(key) {
+            Some(Value::Bool(value)) => *value,
+            Some(Value::String(value)) => {
+                matches!(value.to_lowercase().as_str(), "true" | "1" | "yes")
+            }
+            _ => false,
+        }
+    }
+
+    /// A list given as a JSON array, as a string holding a JSON array (CKAN's GET convention), as a
+    /// repeated query parameter, or as one bare value.
+    fn list(&self, key: &str) -> Result<Vec<String>, CkanError> {
+        let invalid = || {
+            CkanError::Validation(vec![(
+                key.to_owned(),
+                "Must be a JSON list of strings".to_owned(),
+            )])
+        };
+        let value = match self.0.get(key) {
+            None | Some(Value::Null) => return Ok(Vec::new()),
+            Some(Value::String(text)) if text.trim_start().starts_with('[') => {
+                serde_json::from_str(text).map_err(|_| invalid())?
+            }
+            Some(Value::String(text)) => Value::Array(vec![Value::String(text.clone())]),
+            Some(other) => other.clone(),
+        };
+        match value {
+            Value::Array(items) => items
+                .into_iter()
+                .map(|item| item.as_str().map(str::to_owned).ok_or_else(invalid))
+                .collect(),
+            _ => Err(invalid()),
+        }
+    }
+}
+
+async fn action(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    let help = format!("{}/api/3/action/help_show?name={name}", base(&state));
+    let result = match Params::read(raw.as_deref(), &body) {
+        Ok(params) => run(&state, &name, &params).await,
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(result) => {
+            Json(json!({"help": help, "success": true, "result": result})).into_response()
+        }
+        Err(error) => error_response(&help, error),
+    }
+}
+
+async fn run(state: &AppState, name: &str, params: &Params) -> Result<Value, CkanError> {
+    match name {
+        "status_show" => Ok(status_show(state)),
+        "package_search" => package_search(state, params).await,
+        "package_show" => package_show(state, params).await,
+        "package_list" => package_list(state, params).await,
+        "organization_list" => organization_list(state, params).await,
+        "organization_show" => organization_show(state, params).await,
+        other => Err(CkanError::UnknownAction(other.to_owned())),
+    }
+}
+
+fn error_response(help: &str, error: CkanError) -> Response {
+    let (status, error) = match error {
+        CkanError::NotFound => (
+            StatusCode::NOT_FOUND,
+            json!({"__type": "Not Found Error", "message": "Not found"}),
+        ),
+        CkanError::UnknownAction(name) => (
+            StatusCode::BAD_REQUEST,
+            json!({"__type": "Bad request - Action Error", "message": format!("Action name not known: {name}")}),
+        ),
+        CkanError::Validation(fields) => {
+            let mut error = serde_json::Map::new();
+            error.insert("__type".into(), json!("Validation Error"));
+            for (field, message) in fields {
+                error.insert(field, json!([message]));
+            }
+            (StatusCode::CONFLICT, Value::Object(error))
+        }
+        CkanError::SearchQuery(message) => (
+            StatusCode::CONFLICT,
+            json!({"__type": "Search Query Error", "message": format!("Search Query is invalid: {message}")}),
+        ),
+        CkanError::Internal(error) => {
+            let status = error.status();
+            tracing::error!(%error, %status, "CKAN action failed");
+            (
+                status,
+                json!({"__type": "Internal Error", "message": error.public_message()}),
+            )
+        }
+    };
+    (
+        status,
+        Json(json!({"help": help, "success": false, "error": error})),
+    )
+        .into_response()
+}
+
+fn status_show(state: &AppState) -> Value {
+    json!({
+        "ckan_version": CKAN_VERSION,
+        "site_title": "radportal",
+        "site_description": "A catalog of AI-radiology data sources and governed access to controlled datasets.",
+        "site_url": base(state),
+        "locale_default": "en",
+        "error_emails_to": null,
+        "extensions": [],
+    })
+}
+
+/// A CKAN facet field name → our facet. `tags` are the modalities, body parts and conditions; CKAN's
+/// `license_id` is our licence.
+fn facet_for(field: &str) -> Option<Facet> {
+    match field {
+        "organization" | "owner_org" => Some(Facet::Organization),
+        "source_kind" => Some(Facet::SourceKind),
+        "access_level" => Some(Facet::AccessLevel),
+        "modality" | "tags" => Some(Facet::Modality),
+        "body_part" => Some(Facet::BodyPart),
+        "task" => Some(Facet::Task),
+        "license_id" => Some(Facet::License),
+        "duo" => Some(Facet::DataUse),
+        _ => None,
+    }
+}
+
+/// Reads CKAN's Solr-style filter: `field:value` terms joined by spaces or `AND`, values optionally quoted.
+fn parse_fq(fq: &str, query: &mut SearchQuery) -> Result<(), CkanError> {
+    let mut rest = fq.trim();
+    while !rest.is_empty() {
+        rest = rest.trim_start_matches(['+', ' ']);
+        if let Some(after) = rest.strip_prefix("AND ") {
+            rest = after.trim_start();
+            continue;
+        }
+        if rest.is_empty() {
+            break;
+        }
+        let (field, after) = rest
+            .split_once(':')
+            .ok_or_else(|| CkanError::SearchQuery(format!("expected field:value in '{fq}'")))?;
+        let (value, after) = if let Some(quoted) = after.strip_prefix('"') {
+            let end = quoted
+                .find('"')
+                .ok_or_else(|| CkanError::SearchQuery("unterminated quote in fq".to_owned()))?;
+            (&quoted[..end], &quoted[end + 1..])
+        } else {
+            match after.find(' ') {
+                Some(end) => (&after[..end], &after[end..]),
+                None => (after, ""),
+            }
+        };
+        let field = field.trim();
+        if field == "dataset_type" || field == "state" || field == "capacity" {
+            // CKAN clients often add these; every public dataset here is an active, public dataset.
+            rest = after;
+            continue;
+        }
+        let facet = facet_for(field)
+            .ok_or_else(|| CkanError::SearchQuery(format!("unknown field '{field}' in fq")))?;
+        query
+            .add_filter(facet, value)
+            .map_err(|error| CkanError::SearchQuery(error.to_string()))?;
+        rest = after;
+    }
+    Ok(())
+}
+
+fn parse_sort(sort: Option<String>) -> Result<Sort, CkanError> {
+    let Some(sort) = sort else {
+        return Ok(Sort::Relevance);
+    };
+    let first = sort
+        .split(',')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_lowercase();
+    match first.as_str() {
+        "" | "score desc" | "rank desc" => Ok(Sort::Relevance),
+        "title_string asc" | "name asc" | "title asc" => Ok(Sort::Title),
+        "metadata_modified desc" | "metadata_created desc" => Ok(Sort::Newest),
+        other => Err(CkanError::SearchQuery(format!("cannot sort by '{other}'"))),
+    }
+}
+
+async fn package_search(state: &AppState, params: &Params) -> Result<Value, CkanError> {
+    let mut query = SearchQuery::default();
+    if let Some(text) = params.string("q") {
+        let text = text.trim();
+        if !matches!(text, "" | "*:*" | "*") {
+            query
+                .set_text(text)
+                .map_err(|error| CkanError::SearchQuery(error.message))?;
+        }
+    }
+    if let Some(fq) = params.string("fq") {
+        parse_fq(&fq, &mut query)?;
+    }
+    query.sort = parse_sort(params.string("sort"))?;
+    query.per_page = params.integer("rows", 10, 0, MAX_ROWS)?;
+    query.start = Some(params.integer("start", 0, 0, i64::MAX / 2)?);
+    let facet_fields = params.list("facet.field")?;
+    let facet_limit = params.integer("facet.limit", 50, -1, 1000)?;
+    let facets: Vec<Facet> = facet_fields.iter().filter_map(|f| facet_for(f)).collect();
+
+    // `rows=0` asks for the count and facets only.
+    let rows = query.per_page;
+    query.per_page = rows.max(1);
+    let results = search::search_with(
+        &state.db,
+        &query,
+        search::Extras {
+            facets: &facets,
+            snippets: false,
+            disjunctive: false,
+        },
+    )
+    .await?;
+    let slugs: Vec<String> = if rows == 0 {
+        Vec::new()
+    } else {
+        results
+            .hits
+            .iter()
+            .map(|hit| hit.dataset.slug.clone())
+            .collect()
+    };
+    let datasets = db::find_datasets(&state.db, &slugs).await?;
+    let base = base(state);
+    let packages: Vec<Value> = datasets
+        .iter()
+        .map(|dataset| package(dataset, &base))
+        .collect();
+
+    let mut facets_out = serde_json::Map::new();
+    let mut search_facets = serde_json::Map::new();
+    for field in &facet_fields {
+        let counted = facet_for(field)
+            .and_then(|facet| results.facets.iter().find(|values| values.facet == facet));
+        let mut items: Vec<(String, String, i64)> = counted
+            .map(|values| {
+                values
+                    .values
+                    .iter()
+                    .map(|count| {
+                        let label = count
+                            .label
+                            .clone()
+                            .unwrap_or_else(|| values.facet.value_label(&count.value));
+                        (count.value.clone(), label, count.count)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if facet_limit >= 0 {
+            items.truncate(facet_limit as usize);
+        }
+        facets_out.insert(
+            field.clone(),
+            Value::Object(
+                items
+                    .iter()
+                    .map(|(name, _, count)| (name.clone(), json!(count)))
+                    .collect(),
+            ),
+        );
+        search_facets.insert(
+            field.clone(),
+            json!({
+                "title": field,
+                "items": items.iter().map(|(name, label, count)| json!({"name": name, "display_name": label, "count": count})).collect::<Vec<_>>(),
+            }),
+        );
+    }
+    Ok(json!({
+        "count": results.pagination.total,
+        "sort": params.string("sort").unwrap_or_else(|| "score desc, metadata_modified desc".to_owned()),
+        "facets": facets_out,
+        "search_facets": search_facets,
+        "results": packages,
+    }))
+}
+
+async fn package_show(state: &AppState, params: &Params) -> Result<Value, CkanError> {
+    let id = params.required("id")?;
+    let dataset = db::find_dataset(&state.db, id.trim())
+        .await?
+        .filter(|dataset| dataset.status != DatasetStatus::Draft)
+        .ok_or(CkanError::NotFound)?;
+    Ok(package(&dataset, &base(state)))
+}
+
+async fn package_list(state: &AppState, params: &Params) -> Result<Value, CkanError> {
+    let limit = params.integer("limit", i64::MAX / 2, 0, i64::MAX / 2)?;
+    let offset = params.integer("offset", 0, 0, i64::MAX / 2)?;
+    Ok(json!(db::published_slugs(&state.db, limit, offset).await?))
+}
+
+async fn organization_list(state: &AppState, params: &Params) -> Result<Value, CkanError> {
+    let mut organizations = db::list_organizations(&state.db).await?;
+    let sort = params
+        .string("sort")
+        .unwrap_or_else(|| "name asc".to_owned());
+    match sort.trim() {
+        "name asc" | "name" | "title asc" | "title" => {
+            organizations.sort_by(|a, b| a.slug.cmp(&b.slug))
+        }
+        "package_count desc" | "package_count" => organizations.sort_by(|a, b| {
+            b.dataset_count
+                .cmp(&a.dataset_count)
+                .then(a.slug.cmp(&b.slug))
+        }),
+        other => {
+            return Err(CkanError::Validation(vec![(
+                "sort".to_owned(),
+                format!("cannot sort organizations by '{other}'"),
+            )]));
+        }
+    }
+    let limit = params.integer("limit", 1000, 0, 1000)? as usize;
+    let offset = params.integer("offset", 0, 0, i64::MAX / 2)? as usize;
+    let page = organizations.into_iter().skip(offset).take(limit);
+    if params.boolean("all_fields") {
+        let base = base(state);
+        Ok(Value::Array(
+            page.map(|org| organization(&org, &base)).collect(),
+        ))
+    } else {
+        Ok(Value::Array(page.map(|org| json!(org.slug)).collect()))
+    }
+}
+
+async fn organization_show(state: &AppState, params: &Params) -> Result<Value, CkanError> {
+    let id = params.required("id")?;
+    let found = db::find_organization(&state.db, id.trim())
+        .await?
+        .ok_or(CkanError::NotFound)?;
+    let base = base(state);
+    let mut org = organization(&found, &base);
+    if params.boolean("include_datasets") {
+        let mut query = SearchQuery::default();
+        query
+            .add_filter(Facet::Organization, &found.slug)
+            .map_err(|error| CkanError::SearchQuery(error.to_string()))?;
+        query.per_page = MAX_ROWS;
+        let results = search::search_with(&state.db, &query, search::Extras::NONE).await?;
+        let slugs: Vec<String> = results
+            .hits
+            .iter()
+            .map(|hit| hit.dataset.slug.clone())
+            .collect();
+        let datasets = db::find_datasets(&state.db, &slugs).await?;
+        org["packages"] = Value::Array(
+            datasets
+                .iter()
+                .map(|dataset| package(dataset, &base))
+                .collect(),
+        );
+    }
+    Ok(org)
+}
+
+/// CKAN's timestamp format: ISO 8601 without a zone, in UTC.
+fn ckan_time(at: OffsetDateTime) -> String {
+    at.to_offset(time::UtcOffset::UTC)
+        .format(&Rfc3339)
+        .map(|formatted| formatted.trim_end_matches('Z').to_owned())
+        .unwrap_or_default()
+}
+
+fn organization(org: &Organization, base: &str) -> Value {
+    json!({
+        "id": org.slug,
+        "name": org.slug,
+        "title": org.name,
+        "display_name": org.name,
+        "description": org.description,
+        "type": "organization",
+        "is_organization": true,
+        "state": "active",
+        "approval_status": "approved",
+        "image_url": "",
+        "package_count": org.dataset_count,
+        "homepage": org.homepage,
+        "url": format!("{base}/organizations/{}", org.slug),
+    })
+}
+
+/// A dataset as a CKAN package dictionary.
+fn package(dataset: &Dataset, base: &str) -> Value {
+    let fields = &dataset.fields;
+    let mut tags: Vec<&String> = fields.modalities.iter().collect();
+    tags.extend(&fields.body_parts);
+    tags.extend(&fields.conditions);
+    let tags: Vec<Value> = tags
+        .into_iter()
+        .map(|tag| json!({"name": tag, "display_name": tag, "state": "active", "vocabulary_id": null}))
+        .collect();
+    let mut resources = Vec::new();
+    for (position, url) in fields
+        .landing_url
+        .iter()
+        .chain(&fields.alt_urls)
+        .enumerate()
+    {
+        resources.push(json!({
+            "id": format!("{}-{position}", fields.slug),
+            "package_id": fields.slug,
+            "name": if position == 0 { "Landing page".to_owned() } else { format!("Mirror {position}") },
+            "url": url,
+            "format": "HTML",
+            "resource_type": "documentation",
+            "position": position,
+            "state": "active",
+        }));
+    }
+    let mut extras = vec![
+        ("source_kind", json!(fields.source_kind)),
+        ("access_level", json!(fields.access_level)),
+        ("doi", json!(fields.doi)),
+        ("subject_count", json!(fields.subject_count)),
+        ("image_count", json!(fields.image_count)),
+        ("study_count", json!(fields.study_count)),
+        ("year", json!(fields.year)),
+        ("modalities", json!(fields.modalities.join(", "))),
+        (
+            "data_use_limitations",
+            json!(fields.data_use_limitations.join(", ")),
+        ),
+    ];
+    extras.retain(|(_, value)| !value.is_null() && value != "");
+    let extras: Vec<Value> = extras
+        .into_iter()
+        .map(|(key, value)| {
+            let value = match value {
+                Value::String(text) => text,
+                other => other.to_string(),
+            };
+            json!({"key": key, "value": value})
+        })
+        .collect();
+    let notes = if fields.description.is_empty() {
+        fields.summary.clone()
+    } else {
+        fields.description.clone()
+    };
+    let org = json!({
+        "id": fields.organization_slug,
+        "name": fields.organization_slug,
+        "title": dataset.organization_name,
+        "type": "organization",
+        "is_organization": true,
+        "state": "active",
+        "approval_status": "approved",
+        "image_url": "",
+        "description": "",
+    });
+    json!({
+        "id": fields.slug,
+        "name": fields.slug,
+        "title": fields.title,
+        "notes": notes,
+        "url": fields.landing_url,
+        "type": "dataset",
+        "state": if dataset.status == DatasetStatus::Retired { "deleted" } else { "active" },
+        "private": false,
+        "isopen": fields.access_level == Some(crate::catalog::model::AccessLevel::Open),
+        "license_id": fields.license.clone().unwrap_or_else(|| "notspecified".to_owned()),
+        "license_title": fields.license.clone().unwrap_or_else(|| "License not specified".to_owned()),
+        "version": null,
+        "author": dataset.organization_name,
+        "author_email": null,
+        "maintainer": null,
+        "maintainer_email": null,
+        "metadata_created": ckan_time(dataset.created_at),
+        "metadata_modified": ckan_time(dataset.updated_at),
+        "owner_org": fields.organization_slug,
+        "organization": org,
+        "num_tags": tags.len(),
+        "tags": tags,
+        "groups": [],
+        "num_resources": resources.len(),
+        "resources": resources,
+        "extras": extras,
+        "relationships_as_object": [],
+        "relationships_as_subject": [],
+        "ckan_url": format!("{base}/datasets/{}", fields.slug),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fq_reads_fields_quotes_and_and() {
+        let mut query = SearchQuery::default();
+        parse_fq(
+            r#"organization:tcia AND modality:"CT" +access_level:open dataset_type:dataset"#,
+            &mut query,
+        )
+        .ok()
+        .unwrap();
+        assert_eq!(query.selected(Facet::Organization), ["tcia"]);
+        assert_eq!(query.selected(Facet::Modality), ["CT"]);
+        assert_eq!(query.selected(Facet::AccessLevel), ["open"]);
+    }
+
+    #[test]
+    fn fq_refuses_unknown_fields_and_bad_values() {
+        let mut query = SearchQuery::default();
+        assert!(matches!(
+            parse_fq("colour:blue", &mut query),
+            Err(CkanError::SearchQuery(_))
+        ));
+        assert!(matches!(
+            parse_fq("access_level:free", &mut query),
+            Err(CkanError::SearchQuery(_))
+        ));
+        assert!(matches!(
+            parse_fq("modality:\"CT", &mut query),
+            Err(CkanError::SearchQuery(_))
+        ));
+    }
+
+    #[test]
+    fn sorts_map_to_ours() {
+        assert_eq!(parse_sort(None).ok(), Some(Sort::Relevance));
+        assert_eq!(
+            parse_sort(Some("title_string asc".into())).ok(),
+            Some(Sort::Title)
+        );
+        assert_eq!(
+            parse_sort(Some("metadata_modified desc".into())).ok(),
+            Some(Sort::Newest)
+        );
+        assert!(parse_sort(Some("colour asc".into())).is_err());
+    }
+}

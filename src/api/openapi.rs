@@ -1,0 +1,251 @@
+//! The OpenAPI 3.1 document of `/api/v1`, served at `/api/v1/openapi.json`. The integration tests hold
+//! real responses against its schemas.
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+
+use super::v1::base;
+use crate::catalog::model::{AccessLevel, SourceKind};
+use crate::state::AppState;
+
+pub async fn document(State(state): State<AppState>) -> Json<Value> {
+    Json(spec(&base(&state)))
+}
+
+/// The document, with `base_url` as its server.
+pub fn spec(base_url: &str) -> Value {
+    let kinds: Vec<&str> = SourceKind::ALL.iter().map(|kind| kind.as_str()).collect();
+    let levels: Vec<&str> = AccessLevel::ALL
+        .iter()
+        .map(|level| level.as_str())
+        .collect();
+    let mut access_filter = levels.clone();
+    access_filter.push("unknown");
+    let list_param = |name: &str, description: &str| {
+        json!({
+            "name": name, "in": "query", "required": false, "description": description,
+            "style": "form", "explode": true,
+            "schema": {"type": "array", "items": {"type": "string"}}
+        })
+    };
+    let nullable = |schema: Value| json!({"anyOf": [schema, {"type": "null"}]});
+    let strings = json!({"type": "array", "items": {"type": "string"}});
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "radportal API",
+            "version": "1.0.0",
+            "description": "The catalog of AI-radiology datasets: search with the same query, filters, facets and sort as the search page; full dataset records; organizations. Several values of one filter combine with OR, different filters with AND."
+        },
+        "servers": [{"url": base_url}],
+        "paths": {
+            "/api/v1/datasets": {
+                "get": {
+                    "operationId": "listDatasets",
+                    "summary": "Search datasets",
+                    "parameters": [
+                        {"name": "q", "in": "query", "required": false, "description": "Search text (websearch syntax: quotes for phrases, - to exclude, or). At most 200 characters.", "schema": {"type": "string", "maxLength": 200}},
+                        list_param("org", "Organization slugs."),
+                        {"name": "kind", "in": "query", "required": false, "style": "form", "explode": true, "description": "Source kinds.", "schema": {"type": "array", "items": {"type": "string", "enum": kinds}}},
+                        {"name": "access", "in": "query", "required": false, "style": "form", "explode": true, "description": "Access levels; `unknown` for not stated.", "schema": {"type": "array", "items": {"type": "string", "enum": access_filter}}},
+                        list_param("modality", "DICOM modality codes (CT, MR, PT, DX ...)."),
+                        list_param("body_part", "Body parts (lower case)."),
+                        list_param("task", "Task categories (segmentation, classification ...)."),
+                        list_param("license", "Licences; `unknown` for not stated."),
+                        list_param("duo", "GA4GH DUO data-use limitation terms, by id or shorthand."),
+                        {"name": "sort", "in": "query", "required": false, "schema": {"type": "string", "enum": ["relevance", "title", "subjects", "newest"], "default": "relevance"}},
+                        {"name": "page", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 1}},
+                        {"name": "per_page", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}}
+                    ],
+                    "responses": {
+                        "200": {"description": "A page of results with facet counts.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DatasetList"}}}},
+                        "400": {"description": "A parameter cannot be used; `error.parameter` names it.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                    }
+                }
+            },
+            "/api/v1/datasets/{slug}": {
+                "get": {
+                    "operationId": "getDataset",
+                    "summary": "A dataset's full record",
+                    "parameters": [{"name": "slug", "in": "path", "required": true, "schema": {"type": "string"}}],
+                    "responses": {
+                        "200": {"description": "The dataset.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DatasetRecord"}}}},
+                        "404": {"description": "No such public dataset.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                    }
+                }
+            },
+            "/api/v1/organizations": {
+                "get": {
+                    "operationId": "listOrganizations",
+                    "summary": "Organizations with their number of published datasets",
+                    "responses": {
+                        "200": {"description": "All organizations.", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Organization"}}}}}
+                    }
+                }
+            }
+        },
+        "components": {
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "required": ["status", "code", "message"],
+                            "properties": {
+                                "status": {"type": "integer"},
+                                "code": {"type": "string", "enum": ["invalid_parameter", "bad_request", "not_found", "unavailable", "internal_error"]},
+                                "message": {"type": "string"},
+                                "parameter": {"type": "string"}
+                            },
+                            "additionalProperties": false
+                        }
+                    },
+                    "additionalProperties": false
+                },
+                "OrganizationRef": {
+                    "type": "object",
+                    "required": ["slug", "name"],
+                    "properties": {"slug": {"type": "string"}, "name": {"type": "string"}},
+                    "additionalProperties": false
+                },
+                "Organization": {
+                    "type": "object",
+                    "required": ["slug", "name", "homepage", "description", "dataset_count", "url"],
+                    "properties": {
+                        "slug": {"type": "string"},
+                        "name": {"type": "string"},
+                        "homepage": nullable(json!({"type": "string", "format": "uri"})),
+                        "description": {"type": "string"},
+                        "dataset_count": {"type": "integer", "minimum": 0},
+                        "url": {"type": "string", "format": "uri"}
+                    },
+                    "additionalProperties": false
+                },
+                "DatasetItem": {
+                    "type": "object",
+                    "required": ["slug", "title", "summary", "organization", "source_kind", "access_level", "modalities", "body_parts", "subject_count", "image_count", "year", "license", "doi", "url", "api_url"],
+                    "properties": {
+                        "slug": {"type": "string"},
+                        "title": {"type": "string"},
+                        "summary": {"type": "string"},
+                        "organization": {"$ref": "#/components/schemas/OrganizationRef"},
+                        "source_kind": {"type": "string", "enum": kinds},
+                        "access_level": nullable(json!({"type": "string", "enum": levels})),
+                        "modalities": strings,
+                        "body_parts": strings,
+                        "subject_count": nullable(json!({"type": "integer", "minimum": 0})),
+                        "image_count": nullable(json!({"type": "integer", "minimum": 0})),
+                        "year": nullable(json!({"type": "integer"})),
+                        "license": nullable(json!({"type": "string"})),
+                        "doi": nullable(json!({"type": "string"})),
+                        "url": {"type": "string", "format": "uri"},
+                        "api_url": {"type": "string", "format": "uri"}
+                    },
+                    "additionalProperties": false
+                },
+                "FacetItem": {
+                    "type": "object",
+                    "required": ["value", "label", "count"],
+                    "properties": {"value": {"type": "string"}, "label": {"type": "string"}, "count": {"type": "integer", "minimum": 0}},
+                    "additionalProperties": false
+                },
+                "DatasetList": {
+                    "type": "object",
+                    "required": ["total", "page", "per_page", "text_match", "results", "facets", "links"],
+                    "properties": {
+                        "total": {"type": "integer", "minimum": 0},
+                        "page": {"type": "integer", "minimum": 1},
+                        "per_page": {"type": "integer", "minimum": 1},
+                        "text_match": nullable(json!({"type": "string", "enum": ["all", "any", "similar"]})),
+                        "results": {"type": "array", "items": {"$ref": "#/components/schemas/DatasetItem"}},
+                        "facets": {
+                            "type": "object",
+                            "description": "Facet parameter → values with counts over the other filters.",
+                            "propertyNames": {"enum": ["org", "kind", "access", "modality", "body_part", "task", "license", "duo"]},
+                            "additionalProperties": {"type": "array", "items": {"$ref": "#/components/schemas/FacetItem"}}
+                        },
+                        "links": {
+                            "type": "object",
+                            "required": ["self", "next", "prev"],
+                            "properties": {
+                                "self": {"type": "string"},
+                                "next": nullable(json!({"type": "string"})),
+                                "prev": nullable(json!({"type": "string"}))
+                            },
+                            "additionalProperties": false
+                        }
+                    },
+                    "additionalProperties": false
+                },
+                "DatasetRecord": {
+                    "type": "object",
+                    "description": "Every fact of a dataset. `null` means not stated by the sources.",
+                    "required": ["slug", "title", "aliases", "summary", "description", "organization_slug", "organization", "source_kind", "access_level", "modalities", "body_parts", "tasks", "sources", "status", "version", "created_at", "updated_at", "url"],
+                    "properties": {
+                        "slug": {"type": "string"},
+                        "title": {"type": "string"},
+                        "aliases": strings,
+                        "summary": {"type": "string"},
+                        "description": {"type": "string", "description": "Markdown."},
+                        "organization_slug": {"type": "string"},
+                        "organization": {"$ref": "#/components/schemas/OrganizationRef"},
+                        "publisher_raw": nullable(json!({"type": "string"})),
+                        "landing_url": nullable(json!({"type": "string", "format": "uri"})),
+                        "alt_urls": strings,
+                        "doi": nullable(json!({"type": "string"})),
+                        "citation": nullable(json!({"type": "string"})),
+                        "source_kind": {"type": "string", "enum": kinds},
+                        "record_type": nullable(json!({"type": "string"})),
+                        "access_level": nullable(json!({"type": "string", "enum": levels})),
+                        "access_raw": nullable(json!({"type": "string"})),
+                        "license": nullable(json!({"type": "string"})),
+                        "license_raw": nullable(json!({"type": "string"})),
+                        "data_use_limitations": strings,
+                        "access_instructions": {"type": "string"},
+                        "modalities": strings,
+                        "modality_raw": nullable(json!({"type": "string"})),
+                        "body_parts": strings,
+                        "tasks": strings,
+                        "annotation_objects": strings,
+                        "conditions": strings,
+                        "formats": strings,
+                        "species": nullable(json!({"type": "string"})),
+                        "dimensionality": nullable(json!({"type": "string"})),
+                        "label_category_count": nullable(json!({"type": "integer"})),
+                        "challenge": nullable(json!({"type": "string"})),
+                        "supporting_data": strings,
+                        "subject_count": nullable(json!({"type": "integer", "minimum": 0})),
+                        "study_count": nullable(json!({"type": "integer", "minimum": 0})),
+                        "image_count": nullable(json!({"type": "integer", "minimum": 0})),
+                        "case_count": nullable(json!({"type": "integer", "minimum": 0})),
+                        "size_bytes": nullable(json!({"type": "integer", "minimum": 0})),
+                        "count_notes": nullable(json!({"type": "string"})),
+                        "deidentification": nullable(json!({"type": "string"})),
+                        "contains_phi": {"type": "boolean"},
+                        "year": nullable(json!({"type": "integer"})),
+                        "release_date_raw": nullable(json!({"type": "string"})),
+                        "last_updated_upstream": nullable(json!({"type": "string", "format": "date"})),
+                        "upstream_status": nullable(json!({"type": "string"})),
+                        "idc_collection_id": nullable(json!({"type": "string"})),
+                        "idc_subject_count": nullable(json!({"type": "integer"})),
+                        "idc_image_types": nullable(json!({"type": "string"})),
+                        "idc_supporting_data": nullable(json!({"type": "string"})),
+                        "idc_access": nullable(json!({"type": "string"})),
+                        "idc_updated": nullable(json!({"type": "string", "format": "date"})),
+                        "notes": nullable(json!({"type": "string"})),
+                        "sources": strings,
+                        "status": {"type": "string", "enum": ["published", "retired"]},
+                        "version": {"type": "integer", "minimum": 1},
+                        "created_at": {"type": "string", "format": "date-time"},
+                        "updated_at": {"type": "string", "format": "date-time"},
+                        "url": {"type": "string", "format": "uri"}
+                    },
+                    "additionalProperties": false
+                }
+            }
+        }
+    })
+}

@@ -1,0 +1,112 @@
+//! The CKAN-compatible Action API, checked over HTTP and with the real `ckanapi` client library.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::TestApp;
+
+/// The Python with `ckanapi` installed (`scripts/test` prepares one); `RADPORTAL_TEST_PYTHON` overrides.
+fn python() -> String {
+    std::env::var("RADPORTAL_TEST_PYTHON").unwrap_or_else(|_| {
+        let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/target/test-venv/bin/python");
+        if std::path::Path::new(venv).exists() {
+            venv.to_owned()
+        } else {
+            "python3".to_owned()
+        }
+    })
+}
+
+#[tokio::test]
+async fn ckan_client_library_reads_the_catalog() {
+    let app = TestApp::with_catalog().await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ckan/check_client.py");
+    let address = app.address.clone();
+
+    let output = tokio::process::Command::new(python())
+        .args([script, &address])
+        .output()
+        .await
+        .expect("python runs (scripts/test installs ckanapi into target/test-venv)");
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "ckanapi check failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("ckanapi client check passed"));
+}
+
+#[tokio::test]
+async fn envelope_and_errors_follow_ckan() {
+    let app = TestApp::with_catalog().await;
+
+    let ok: Value = app
+        .get("/api/3/action/package_show?id=chexpert")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ok["success"], true);
+    assert!(
+        ok["help"]
+            .as_str()
+            .unwrap()
+            .ends_with("help_show?name=package_show")
+    );
+    assert_eq!(ok["result"]["name"], "chexpert");
+
+    let missing = app.get("/api/3/action/package_show?id=nope").await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let missing: Value = missing.json().await.unwrap();
+    assert_eq!(
+        (
+            missing["success"].clone(),
+            missing["error"]["__type"].clone()
+        ),
+        (Value::Bool(false), "Not Found Error".into())
+    );
+
+    let invalid = app.get("/api/3/action/package_search?rows=many").await;
+    assert_eq!(invalid.status(), StatusCode::CONFLICT);
+    let invalid: Value = invalid.json().await.unwrap();
+    assert_eq!(invalid["error"]["__type"], "Validation Error");
+    assert_eq!(invalid["error"]["rows"][0], "Invalid integer");
+
+    let unknown = app.get("/api/3/action/package_delete?id=chexpert").await;
+    assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
+    let body: Value = unknown.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("package_delete")
+    );
+}
+
+#[tokio::test]
+async fn package_search_counts_and_facets_agree_with_the_database() {
+    let app = TestApp::with_catalog().await;
+    let expected: i64 = sqlx::query_scalar(
+        "select count(*) from datasets where access_level = 'open' and 'CT' = any(modalities)",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+
+    let body: Value = app
+        .client
+        .post(app.url("/api/3/action/package_search"))
+        .json(&serde_json::json!({"fq": "access_level:open tags:CT", "rows": 3, "facet.field": ["access_level"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(body["result"]["count"], expected);
+    assert_eq!(body["result"]["results"].as_array().unwrap().len(), 3);
+    assert_eq!(body["result"]["facets"]["access_level"]["open"], expected);
+}
