@@ -4,13 +4,16 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
+use crate::catalog::index::IndexHandle;
 use crate::config::Config;
 
-/// Everything a handler may need: the database pool and the configuration.
+/// Everything a handler may need: the database pool, the configuration and the search index.
 #[derive(Clone)]
 pub struct AppState {
     pub db: PgPool,
     pub config: Arc<Config>,
+    /// This instance's in-memory search index (reloaded when the catalog changes).
+    pub search_index: Arc<IndexHandle>,
 }
 
 impl AppState {
@@ -18,6 +21,7 @@ impl AppState {
         Self {
             db,
             config: Arc::new(config),
+            search_index: Arc::new(IndexHandle::default()),
         }
     }
 }

@@ -344,6 +344,7 @@ async fn package_search(state: &AppState, params: &Params) -> Result<Value, Ckan
     query.per_page = rows.max(1);
     let results = search::search_with(
         &state.db,
+        &state.search_index,
         &query,
         search::Extras {
             facets: &facets,
@@ -479,7 +480,9 @@ async fn organization_show(state: &AppState, params: &Params) -> Result<Value, C
             .add_filter(Facet::Organization, &found.slug)
             .map_err(|error| CkanError::SearchQuery(error.to_string()))?;
         query.per_page = MAX_ROWS;
-        let results = search::search_with(&state.db, &query, search::Extras::NONE).await?;
+        let results =
+            search::search_with(&state.db, &state.search_index, &query, search::Extras::NONE)
+                .await?;
         let slugs: Vec<String> = results
             .hits
             .iter()

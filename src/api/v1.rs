@@ -43,6 +43,7 @@ pub async fn list_datasets(
     let query = SearchQuery::parse(raw.as_deref())?;
     let results = search::search_with(
         &state.db,
+        &state.search_index,
         &query,
         search::Extras {
             snippets: false,

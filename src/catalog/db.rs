@@ -178,6 +178,24 @@ pub async fn find_dataset(db: impl PgExecutor<'_>, slug: &str) -> sqlx::Result<O
         .await
 }
 
+/// Summaries of published datasets by id, in the order of `ids`.
+pub async fn summaries_by_ids(
+    db: impl PgExecutor<'_>,
+    ids: &[i64],
+) -> sqlx::Result<Vec<DatasetSummary>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_as(&format!(
+        "select {SUMMARY_COLUMNS} from datasets d join organizations o on o.id = d.organization_id
+         join unnest($1::bigint[]) with ordinality as wanted(id, position) on wanted.id = d.id
+         order by wanted.position"
+    ))
+    .bind(ids)
+    .fetch_all(db)
+    .await
+}
+
 /// Published or retired datasets by slug, in the order of `slugs`.
 pub async fn find_datasets(
     db: impl PgExecutor<'_>,
@@ -340,30 +358,40 @@ pub fn diff_fields(before: Option<&DatasetFields>, after: &DatasetFields) -> Map
     changes
 }
 
-/// Published datasets that share anatomy and modality with `dataset`, most alike first.
+/// Published datasets with the same main anatomy and main modality as `dataset`, largest first; when
+/// there are too few, others with the same main anatomy. Each step reads one range of an index.
 pub async fn related_datasets(
     db: &PgPool,
     dataset: &Dataset,
     limit: i64,
 ) -> sqlx::Result<Vec<DatasetSummary>> {
     let fields = &dataset.fields;
-    sqlx::query_as(&format!(
-        "select {SUMMARY_COLUMNS} from datasets d join organizations o on o.id = d.organization_id
-         where d.status = 'published' and d.id <> $1
-           and d.body_parts && $2 and (d.modalities && $3 or cardinality($3) = 0)
-         order by cardinality(array(select unnest(d.body_parts) intersect select unnest($2::text[]))) * 3
-                + cardinality(array(select unnest(d.modalities) intersect select unnest($3::text[]))) * 2
-                + cardinality(array(select unnest(d.task_categories) intersect select unnest(task_categories($4::text[])))) desc,
-                d.subject_count desc nulls last, d.slug
-         limit $5"
-    ))
-    .bind(dataset.id)
-    .bind(&fields.body_parts)
-    .bind(&fields.modalities)
-    .bind(&fields.tasks)
-    .bind(limit)
-    .fetch_all(db)
-    .await
+    let Some(body_part) = fields.body_parts.first() else {
+        return Ok(Vec::new());
+    };
+    let same_modality = "d.primary_modality = $2";
+    let other_modality = "d.primary_modality is distinct from $2";
+    let mut related = Vec::new();
+    for modality_condition in [same_modality, other_modality] {
+        let wanted = limit - related.len() as i64;
+        if wanted <= 0 {
+            break;
+        }
+        let found: Vec<DatasetSummary> = sqlx::query_as(&format!(
+            "select {SUMMARY_COLUMNS} from datasets d join organizations o on o.id = d.organization_id
+             where d.status = 'published' and d.primary_body_part = $1 and {modality_condition}
+               and d.id <> $3
+             order by d.subject_count desc nulls last, d.id limit $4"
+        ))
+        .bind(body_part)
+        .bind(fields.modalities.first())
+        .bind(dataset.id)
+        .bind(wanted)
+        .fetch_all(db)
+        .await?;
+        related.extend(found);
+    }
+    Ok(related)
 }
 
 /// Number of datasets, to decide whether a fresh database needs the bundled catalog.

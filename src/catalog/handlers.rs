@@ -182,7 +182,7 @@ pub async fn list_datasets(
 ) -> Result<Response, AppError> {
     let query = SearchQuery::parse(raw.as_deref())
         .map_err(|error| AppError::BadRequest(format!("The search could not be read: {error}.")))?;
-    let results = search::search(&state.db, &query).await?;
+    let results = search::search(&state.db, &state.search_index, &query).await?;
     let title = if query.text.is_empty() {
         "Datasets".to_owned()
     } else {
@@ -301,7 +301,8 @@ pub async fn show_organization(
     query
         .add_filter(Facet::Organization, &organization.slug)
         .map_err(|error| AppError::BadRequest(error.to_string()))?;
-    let results = search::search_with(&state.db, &query, search::Extras::NONE).await?;
+    let results =
+        search::search_with(&state.db, &state.search_index, &query, search::Extras::NONE).await?;
     render(&OrganizationPage {
         layout: Layout::new(organization.name.clone(), Nav::Organizations),
         search_href: query.href(),
@@ -322,7 +323,8 @@ pub async fn export_csv(
         .map_err(|error| AppError::BadRequest(format!("The search could not be read: {error}.")))?;
     query.page = 1;
     query.per_page = CSV_MAX_ROWS;
-    let results = search::search_with(&state.db, &query, search::Extras::NONE).await?;
+    let results =
+        search::search_with(&state.db, &state.search_index, &query, search::Extras::NONE).await?;
     let body = metadata::csv(&results.hits, &crate::api::v1::base(&state))
         .map_err(|error| AppError::Internal(error.into()))?;
     Ok((

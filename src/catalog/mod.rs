@@ -4,6 +4,7 @@ pub mod db;
 pub mod duo;
 pub mod handlers;
 pub mod import;
+pub mod index;
 pub mod metadata;
 pub mod model;
 pub mod organizations;

@@ -10,8 +10,8 @@ use std::fmt::Write as _;
 
 use sqlx::{PgPool, Postgres, QueryBuilder};
 
-use super::db::SUMMARY_COLUMNS;
 use super::duo;
+use super::index::{IndexHandle, TextHit};
 use super::model::{AccessLevel, DatasetSummary, SourceKind, modality_name};
 use crate::web::pagination::{MAX_PAGE, PER_PAGE, Pagination};
 
@@ -539,14 +539,6 @@ impl SearchResults {
     }
 }
 
-/// A page of results from one query.
-struct Page {
-    items: Vec<DatasetSummary>,
-    total: i64,
-    /// How many of all matches matched the words (rather than only a look-alike name).
-    word_matches: i64,
-}
-
 /// What a search computes besides the page of results.
 #[derive(Clone, Copy, Debug)]
 pub struct Extras<'a> {
@@ -575,48 +567,59 @@ impl Extras<'static> {
 }
 
 /// Runs a search: the page of results and every facet's counts.
-pub async fn search(db: &PgPool, query: &SearchQuery) -> sqlx::Result<SearchResults> {
-    search_with(db, query, Extras::ALL).await
+pub async fn search(
+    db: &PgPool,
+    index: &IndexHandle,
+    query: &SearchQuery,
+) -> sqlx::Result<SearchResults> {
+    search_with(db, index, query, Extras::ALL).await
 }
 
 /// Runs a search, computing only the given extras.
+///
+/// PostgreSQL matches the text (when there is any) and ranks it; the in-memory index applies the
+/// filters, counts the facets, sorts and cuts the page; PostgreSQL then supplies the page's rows.
 pub async fn search_with(
     db: &PgPool,
+    index: &IndexHandle,
     query: &SearchQuery,
     extras: Extras<'_>,
 ) -> sqlx::Result<SearchResults> {
-    let facets = extras.facets;
+    let index = index.current(db).await?;
     let mut logic = (!query.text.is_empty()).then_some(WordLogic::All);
-    let mut page = fetch_page(db, query, logic).await?;
-    let mut all_words_total = page.word_matches;
-    if logic.is_some() && page.word_matches < RELAX_BELOW && relaxable(&query.text) {
-        let relaxed = fetch_page(db, query, Some(WordLogic::Any)).await?;
-        if relaxed.total > page.total {
+    let hits = match logic {
+        Some(logic) => Some(text_hits(db, query, logic).await?),
+        None => None,
+    };
+    let mut evaluation = index.evaluate(query, hits.as_deref(), extras.facets, extras.disjunctive);
+    let mut all_words_total = evaluation.word_matches;
+    if logic.is_some() && evaluation.word_matches < RELAX_BELOW && relaxable(&query.text) {
+        let relaxed_hits = text_hits(db, query, WordLogic::Any).await?;
+        let relaxed = index.evaluate(
+            query,
+            Some(&relaxed_hits),
+            extras.facets,
+            extras.disjunctive,
+        );
+        if relaxed.total > evaluation.total {
             logic = Some(WordLogic::Any);
-            all_words_total = page.word_matches;
-            page = relaxed;
+            all_words_total = evaluation.word_matches;
+            evaluation = relaxed;
         }
     }
     let text_match = logic.map(|logic| match logic {
-        _ if page.total > 0 && page.word_matches == 0 => TextMatch::Similar,
+        _ if evaluation.total > 0 && evaluation.word_matches == 0 => TextMatch::Similar,
         WordLogic::All => TextMatch::All,
         WordLogic::Any => TextMatch::Any,
     });
+    let items = super::db::summaries_by_ids(db, &evaluation.page).await?;
     let mut snippets = match logic {
-        Some(logic) if !page.items.is_empty() => {
-            fetch_snippets(db, query, logic, &page.items).await?
+        Some(logic) if extras.snippets && !items.is_empty() => {
+            fetch_snippets(db, query, logic, &items).await?
         }
         _ => HashMap::new(),
     };
-    let mut counted = Vec::with_capacity(facets.len());
-    for facet in facets {
-        counted.push(FacetValues {
-            facet: *facet,
-            values: facet_counts(db, query, logic, *facet, extras.disjunctive).await?,
-        });
-    }
-    let hits = page
-        .items
+    let hits = items
         .into_iter()
         .map(|dataset| Hit {
             snippet: snippets.remove(&dataset.slug),
@@ -625,8 +628,8 @@ pub async fn search_with(
         .collect();
     Ok(SearchResults {
         hits,
-        pagination: Pagination::new(query.page, query.per_page, page.total),
-        facets: counted,
+        pagination: Pagination::new(query.page, query.per_page, evaluation.total),
+        facets: evaluation.facets,
         text_match,
         all_words_total,
     })
@@ -671,98 +674,6 @@ fn push_tsquery(builder: &mut QueryBuilder<'_, Postgres>, query: &SearchQuery, l
     };
 }
 
-/// `d.search_vector @@ <tsquery>`: the dataset has the words.
-fn push_word_match(
-    builder: &mut QueryBuilder<'_, Postgres>,
-    query: &SearchQuery,
-    logic: WordLogic,
-) {
-    builder.push("d.search_vector @@ ");
-    push_tsquery(builder, query, logic);
-}
-
-/// Adds `from … where …` for `query`, leaving out the filter on `skip` (a facet counts its own values
-/// against the other filters, so that selecting one value does not hide the others).
-fn push_from_where(
-    builder: &mut QueryBuilder<'_, Postgres>,
-    query: &SearchQuery,
-    logic: Option<WordLogic>,
-    skip: Option<Facet>,
-    extra_join: &str,
-) {
-    builder
-        .push(" from datasets d join organizations o on o.id = d.organization_id")
-        .push(extra_join)
-        .push(" where d.status = 'published'");
-    if let Some(logic) = logic {
-        builder.push(" and (");
-        push_word_match(builder, query, logic);
-        builder
-            .push(" or ")
-            .push_bind(query.text.to_lowercase())
-            .push(" <% d.search_names");
-        if let Some(doi) = doi_in(&query.text) {
-            builder.push(" or lower(d.doi) = ").push_bind(doi);
-        }
-        builder.push(")");
-    }
-    for (facet, values) in &query.filters {
-        if Some(*facet) == skip || values.is_empty() {
-            continue;
-        }
-        let values = values.clone();
-        let include_not_stated = values.iter().any(|v| v == NOT_STATED);
-        match facet {
-            Facet::Organization => {
-                builder
-                    .push(" and o.slug = any(")
-                    .push_bind(values)
-                    .push(")");
-            }
-            Facet::SourceKind => {
-                builder
-                    .push(" and d.source_kind::text = any(")
-                    .push_bind(values)
-                    .push(")");
-            }
-            Facet::AccessLevel => {
-                builder
-                    .push(" and (d.access_level::text = any(")
-                    .push_bind(values)
-                    .push(")");
-                if include_not_stated {
-                    builder.push(" or d.access_level is null");
-                }
-                builder.push(")");
-            }
-            Facet::License => {
-                builder
-                    .push(" and (d.license = any(")
-                    .push_bind(values)
-                    .push(")");
-                if include_not_stated {
-                    builder.push(" or d.license is null");
-                }
-                builder.push(")");
-            }
-            Facet::Modality => {
-                builder.push(" and d.modalities && ").push_bind(values);
-            }
-            Facet::BodyPart => {
-                builder.push(" and d.body_parts && ").push_bind(values);
-            }
-            Facet::Task => {
-                builder.push(" and d.task_categories && ").push_bind(values);
-            }
-            Facet::DataUse => {
-                builder
-                    .push(" and d.data_use_limitations && ")
-                    .push_bind(values);
-            }
-        }
-    }
-}
-
 /// The relevance score: words matched (with OR logic), weighted text rank, a name or DOI that is the
 /// query, and how alike the names are.
 fn push_relevance(builder: &mut QueryBuilder<'_, Postgres>, query: &SearchQuery, logic: WordLogic) {
@@ -770,11 +681,11 @@ fn push_relevance(builder: &mut QueryBuilder<'_, Postgres>, query: &SearchQuery,
     builder.push("(");
     if logic == WordLogic::Any {
         builder
-            .push(
-                "(select count(*) from unnest(tsvector_to_array(to_tsvector('english', ",
-            )
+            .push("(select count(*) from unnest(tsvector_to_array(to_tsvector('english', ")
             .push_bind(query.search_text())
-            .push("))) as word where d.search_vector @@ to_tsquery('simple', quote_literal(word))) + ");
+            .push(
+                "))) as word where d.search_vector @@ to_tsquery('simple', quote_literal(word))) + ",
+            );
     }
     // Normalisation 32 scales the rank into [0, 1), so that each further word matched counts for more.
     builder.push("ts_rank_cd(d.search_vector, ");
@@ -799,84 +710,38 @@ fn push_relevance(builder: &mut QueryBuilder<'_, Postgres>, query: &SearchQuery,
         .push(", d.search_names))");
 }
 
-async fn fetch_page(
+/// Every published dataset the text matches (its words, a look-alike name, or its DOI), with its
+/// relevance and whether the words matched.
+async fn text_hits(
     db: &PgPool,
     query: &SearchQuery,
-    logic: Option<WordLogic>,
-) -> sqlx::Result<Page> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        #[sqlx(flatten)]
-        summary: DatasetSummary,
-        total: i64,
-        word_matches: i64,
-    }
-    let mut builder = QueryBuilder::new(format!(
-        "select {SUMMARY_COLUMNS}, count(*) over () as total, "
-    ));
-    match logic {
-        Some(logic) => {
-            builder.push("count(*) filter (where ");
-            push_word_match(&mut builder, query, logic);
-            builder.push(") over () as word_matches");
-        }
-        None => {
-            builder.push("0::bigint as word_matches");
-        }
-    }
-    push_from_where(&mut builder, query, logic, None, "");
-    builder.push(" order by ");
-    match (query.effective_sort(), logic) {
-        (Sort::Relevance, Some(logic)) => {
-            push_relevance(&mut builder, query, logic);
-            builder.push(" desc, lower(d.title)");
-        }
-        (Sort::Relevance | Sort::Title, _) => {
-            builder.push("lower(d.title)");
-        }
-        (Sort::Subjects, _) => {
-            builder.push("d.subject_count desc nulls last, lower(d.title)");
-        }
-        (Sort::Newest, _) => {
-            builder.push(
-                "coalesce(d.last_updated_upstream, make_date(d.year, 1, 1)) desc nulls last, lower(d.title)",
-            );
-        }
-    }
+    logic: WordLogic,
+) -> sqlx::Result<Vec<TextHit>> {
+    let mut builder = QueryBuilder::new("select d.id, ");
+    push_relevance(&mut builder, query, logic);
+    builder.push("::real as score, d.search_vector @@ ");
+    push_tsquery(&mut builder, query, logic);
+    builder.push(
+        " as word_match from datasets d where d.status = 'published' and (d.search_vector @@ ",
+    );
+    push_tsquery(&mut builder, query, logic);
     builder
-        .push(", d.id limit ")
-        .push_bind(query.per_page)
-        .push(" offset ")
-        .push_bind(query.offset());
-    let rows: Vec<Row> = builder.build_query_as().fetch_all(db).await?;
-    let (total, word_matches) = match rows.first() {
-        Some(row) => (row.total, row.word_matches),
-        // Past the last page: count anyway so the page can say how many there are.
-        None if query.offset() > 0 => count(db, query, logic).await?,
-        None => (0, 0),
-    };
-    Ok(Page {
-        items: rows.into_iter().map(|row| row.summary).collect(),
-        total,
-        word_matches,
-    })
-}
-
-async fn count(
-    db: &PgPool,
-    query: &SearchQuery,
-    logic: Option<WordLogic>,
-) -> sqlx::Result<(i64, i64)> {
-    let mut builder = QueryBuilder::new("select count(*), count(*) filter (where ");
-    match logic {
-        Some(logic) => push_word_match(&mut builder, query, logic),
-        None => {
-            builder.push("false");
-        }
+        .push(" or ")
+        .push_bind(query.text.to_lowercase())
+        .push(" <% d.search_names");
+    if let Some(doi) = doi_in(&query.text) {
+        builder.push(" or lower(d.doi) = ").push_bind(doi);
     }
     builder.push(")");
-    push_from_where(&mut builder, query, logic, None, "");
-    builder.build_query_as().fetch_one(db).await
+    let rows: Vec<(i64, f32, bool)> = builder.build_query_as().fetch_all(db).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, score, word_match)| TextHit {
+            id,
+            score,
+            word_match,
+        })
+        .collect())
 }
 
 /// The passage of each shown dataset that matched, with the matching words marked.
@@ -923,65 +788,6 @@ pub fn highlight_html(snippet: &str) -> String {
         }
     }
     html
-}
-
-/// Counts per value of one facet over the datasets matching every other filter.
-async fn facet_counts(
-    db: &PgPool,
-    query: &SearchQuery,
-    logic: Option<WordLogic>,
-    facet: Facet,
-    disjunctive: bool,
-) -> sqlx::Result<Vec<FacetCount>> {
-    let (value, label, join) = match facet {
-        Facet::Organization => ("o.slug", "min(o.name)", ""),
-        Facet::SourceKind => ("d.source_kind::text", "null", ""),
-        Facet::AccessLevel => ("coalesce(d.access_level::text, 'unknown')", "null", ""),
-        Facet::License => ("coalesce(d.license, 'unknown')", "null", ""),
-        Facet::Modality => (
-            "m.value",
-            "null",
-            " cross join lateral unnest(d.modalities) as m(value)",
-        ),
-        Facet::BodyPart => (
-            "b.value",
-            "null",
-            " cross join lateral unnest(d.body_parts) as b(value)",
-        ),
-        Facet::Task => (
-            "t.value",
-            "null",
-            " cross join lateral unnest(d.task_categories) as t(value)",
-        ),
-        Facet::DataUse => (
-            "u.value",
-            "null",
-            " cross join lateral unnest(d.data_use_limitations) as u(value)",
-        ),
-    };
-    let mut builder = QueryBuilder::new(format!(
-        "select {value} as value, {label} as label, count(*) as count"
-    ));
-    push_from_where(
-        &mut builder,
-        query,
-        logic,
-        disjunctive.then_some(facet),
-        join,
-    );
-    builder.push(" group by 1 order by 3 desc, 1 limit 40");
-    let mut counts: Vec<FacetCount> = builder.build_query_as().fetch_all(db).await?;
-    // A selected value stays visible (with its count) even when it is not among the top values.
-    for selected in query.selected(facet) {
-        if !counts.iter().any(|count| &count.value == selected) {
-            counts.push(FacetCount {
-                value: selected.clone(),
-                label: None,
-                count: 0,
-            });
-        }
-    }
-    Ok(counts)
 }
 
 #[cfg(test)]
