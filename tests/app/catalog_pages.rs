@@ -166,7 +166,8 @@ async fn markup_in_catalog_text_is_shown_as_text_never_run() {
         "shown as text"
     );
     assert!(
-        page.texts("script:not([type='application/ld+json'])").is_empty(),
+        page.texts("script:not([type='application/ld+json'])")
+            .is_empty(),
         "no script element in the page but the JSON-LD data"
     );
     assert!(
