@@ -10,6 +10,7 @@ use sqlx::PgPool;
 use tokio::sync::Mutex;
 
 use super::search::{Facet, FacetCount, FacetValues, SearchQuery, Sort};
+use super::textindex::{InvertedIndex, TsQuery};
 
 /// Facets in index order.
 const FACETS: [Facet; 8] = Facet::ALL;
@@ -52,6 +53,10 @@ struct Row {
     newest: Option<i32>,
     /// Position in title order.
     title_rank: u32,
+    /// Lower-case title, aliases and slug, for name matches.
+    names: Box<str>,
+    title: Box<str>,
+    slug: Box<str>,
 }
 
 /// A snapshot of the published catalog.
@@ -61,6 +66,8 @@ pub struct CatalogIndex {
     values: Vec<u32>,
     dictionaries: Vec<Dictionary>,
     by_id: HashMap<i64, u32>,
+    text: InvertedIndex,
+    by_doi: HashMap<String, u32>,
 }
 
 /// A text match from PostgreSQL: a dataset id, its relevance, and whether the words (rather than only a
@@ -99,6 +106,10 @@ impl CatalogIndex {
             data_use_limitations: Vec<String>,
             subject_count: Option<i64>,
             newest: Option<i32>,
+            search_names: String,
+            title: String,
+            slug: String,
+            doi: Option<String>,
         }
         let mut tx = db.begin().await?;
         // One snapshot for the version and the rows.
@@ -114,10 +125,22 @@ impl CatalogIndex {
                     coalesce(d.access_level::text, 'unknown') as access_level,
                     coalesce(d.license, 'unknown') as license,
                     d.modalities, d.body_parts, d.task_categories, d.data_use_limitations, d.subject_count,
-                    (coalesce(d.last_updated_upstream, make_date(d.year, 1, 1)) - date '1970-01-01') as newest
+                    (coalesce(d.last_updated_upstream, make_date(d.year, 1, 1)) - date '1970-01-01') as newest,
+                    d.search_names, lower(d.title) as title, d.slug, lower(d.doi) as doi
              from datasets d join organizations o on o.id = d.organization_id
              where d.status = 'published'
              order by lower(d.title), d.id",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        // Every lexeme of every published dataset with its best weight (3 = A … 0 = D).
+        let lexemes: Vec<(i64, Vec<String>, Vec<i16>)> = sqlx::query_as(
+            "select d.id, array_agg(u.lexeme),
+                    array_agg(case when 'A' = any(u.weights) then 3 when 'B' = any(u.weights) then 2
+                                   when 'C' = any(u.weights) then 1 else 0 end::smallint)
+             from datasets d cross join lateral unnest(d.search_vector) as u
+             where d.status = 'published'
+             group by d.id",
         )
         .fetch_all(&mut *tx)
         .await?;
@@ -128,6 +151,7 @@ impl CatalogIndex {
         let mut rows = Vec::with_capacity(sources.len());
         let mut values = Vec::with_capacity(sources.len() * 8);
         let mut by_id = HashMap::with_capacity(sources.len());
+        let mut by_doi = HashMap::new();
         for (rank, source) in sources.into_iter().enumerate() {
             let mut starts = [0u32; FACETS.len() + 1];
             for (slot, facet) in FACETS.iter().enumerate() {
@@ -162,20 +186,37 @@ impl CatalogIndex {
             }
             starts[FACETS.len()] = values.len() as u32;
             by_id.insert(source.id, rows.len() as u32);
+            if let Some(doi) = &source.doi {
+                by_doi.insert(doi.clone(), rows.len() as u32);
+            }
             rows.push(Row {
                 id: source.id,
                 starts,
                 subject_count: source.subject_count,
                 newest: source.newest,
                 title_rank: rank as u32,
+                names: source.search_names.into(),
+                title: source.title.into(),
+                slug: source.slug.into(),
             });
         }
+        let mut text = InvertedIndex::default();
+        for (id, words, weights) in lexemes {
+            if let Some(row) = by_id.get(&id) {
+                for (word, weight) in words.iter().zip(weights) {
+                    text.add(*row, word, weight.clamp(0, 3) as u8);
+                }
+            }
+        }
+        text.finish();
         Ok(Self {
             version,
             rows,
             values,
             dictionaries,
             by_id,
+            text,
+            by_doi,
         })
     }
 
@@ -189,6 +230,66 @@ impl CatalogIndex {
 
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
+    }
+
+    /// Datasets whose words match `query`, scored: the summed weights of the words found (scaled into
+    /// [0, 1)), plus, with `count_words`, the number of distinct words found; a title or slug that is
+    /// the text adds 2, and each word of the text found in the names adds a share of 1. A dataset
+    /// whose DOI is `doi` is added with a score of 5.
+    pub fn text_hits(
+        &self,
+        query: Option<&TsQuery>,
+        count_words: bool,
+        text: &str,
+        doi: Option<&str>,
+    ) -> Vec<TextHit> {
+        let (rows, (weights, counts)) = match query {
+            Some(query) => (
+                self.text.matching(query, self.rows.len() as u32),
+                self.text.scores(query, self.rows.len()),
+            ),
+            None => (Vec::new(), (Vec::new(), Vec::new())),
+        };
+        let lower = text.to_lowercase();
+        let words: Vec<&str> = lower
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|word| !word.is_empty())
+            .collect();
+        let mut hits: Vec<TextHit> = rows
+            .into_iter()
+            .map(|index| {
+                let row = &self.rows[index as usize];
+                let weight = weights[index as usize];
+                let mut score = weight / (weight + 1.0);
+                if count_words {
+                    score += f32::from(counts[index as usize]);
+                }
+                if *row.title == *lower || *row.slug == *lower {
+                    score += 2.0;
+                }
+                if !words.is_empty() {
+                    let found = words.iter().filter(|word| row.names.contains(*word)).count();
+                    score += found as f32 / words.len() as f32;
+                }
+                TextHit {
+                    id: row.id,
+                    score,
+                    word_match: true,
+                }
+            })
+            .collect();
+        if let Some(index) = doi.and_then(|doi| self.by_doi.get(doi)) {
+            let id = self.rows[*index as usize].id;
+            match hits.iter_mut().find(|hit| hit.id == id) {
+                Some(hit) => hit.score += 5.0,
+                None => hits.push(TextHit {
+                    id,
+                    score: 5.0,
+                    word_match: true,
+                }),
+            }
+        }
+        hits
     }
 
     fn row_values(&self, row: &Row, slot: usize) -> &[u32] {
@@ -376,6 +477,8 @@ impl Default for IndexHandle {
                 values: Vec::new(),
                 dictionaries: FACETS.iter().map(|_| Dictionary::default()).collect(),
                 by_id: HashMap::new(),
+                text: InvertedIndex::default(),
+                by_doi: HashMap::new(),
             })),
             reload: Mutex::new(()),
         }

@@ -9,6 +9,7 @@ pub mod metadata;
 pub mod model;
 pub mod organizations;
 pub mod search;
+pub mod textindex;
 pub mod validate;
 
 use axum::Router;

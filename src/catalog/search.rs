@@ -12,6 +12,7 @@ use sqlx::{PgPool, Postgres, QueryBuilder};
 
 use super::duo;
 use super::index::{IndexHandle, TextHit};
+use super::textindex::TsQuery;
 use super::model::{AccessLevel, DatasetSummary, SourceKind, modality_name};
 use crate::web::pagination::{MAX_PAGE, PER_PAGE, Pagination};
 
@@ -586,26 +587,54 @@ pub async fn search_with(
     extras: Extras<'_>,
 ) -> sqlx::Result<SearchResults> {
     let index = index.current(db).await?;
-    let mut logic = (!query.text.is_empty()).then_some(WordLogic::All);
-    let hits = match logic {
-        Some(logic) => Some(text_hits(db, query, logic).await?),
-        None => None,
-    };
-    let mut evaluation = index.evaluate(query, hits.as_deref(), extras.facets, extras.disjunctive);
-    let mut all_words_total = evaluation.word_matches;
-    if logic.is_some() && evaluation.word_matches < RELAX_BELOW && relaxable(&query.text) {
-        let relaxed_hits = text_hits(db, query, WordLogic::Any).await?;
-        let relaxed = index.evaluate(
-            query,
-            Some(&relaxed_hits),
-            extras.facets,
-            extras.disjunctive,
-        );
-        if relaxed.total > evaluation.total {
-            logic = Some(WordLogic::Any);
-            all_words_total = evaluation.word_matches;
-            evaluation = relaxed;
+    let mut logic = None;
+    let mut all_words_total = 0;
+    let evaluation = if query.text.is_empty() {
+        index.evaluate(query, None, extras.facets, extras.disjunctive)
+    } else {
+        let parsed = parse_text(db, query).await?;
+        let doi = doi_in(&query.text);
+        let mut hits = index.text_hits(parsed.as_ref(), false, &query.text, doi.as_deref());
+        if query.text.contains('"') && parsed.as_ref().is_some_and(TsQuery::has_phrase) {
+            hits = keep_exact_phrases(db, query, hits).await?;
         }
+        let strict = index.evaluate(query, Some(&hits), extras.facets, extras.disjunctive);
+        logic = Some(WordLogic::All);
+        all_words_total = strict.word_matches;
+        if strict.word_matches >= RELAX_BELOW {
+            strict
+        } else {
+            // Few datasets have every word: add those with some of them, and look-alike names.
+            let relax = relaxable(&query.text) && parsed.is_some();
+            let mut widened = match (&parsed, relax) {
+                (Some(parsed), true) => {
+                    index.text_hits(Some(&parsed.relaxed()), true, &query.text, doi.as_deref())
+                }
+                _ => hits,
+            };
+            for (id, similarity) in similar_names(db, query).await? {
+                match widened.iter_mut().find(|hit| hit.id == id) {
+                    Some(hit) => hit.score += similarity,
+                    None => widened.push(TextHit {
+                        id,
+                        score: similarity,
+                        word_match: false,
+                    }),
+                }
+            }
+            let wide = index.evaluate(query, Some(&widened), extras.facets, extras.disjunctive);
+            if wide.total > strict.total {
+                if relax {
+                    logic = Some(WordLogic::Any);
+                }
+                wide
+            } else {
+                strict
+            }
+        }
+    };
+    if logic == Some(WordLogic::All) {
+        all_words_total = evaluation.word_matches;
     }
     let text_match = logic.map(|logic| match logic {
         _ if evaluation.total > 0 && evaluation.word_matches == 0 => TextMatch::Similar,
@@ -674,74 +703,43 @@ fn push_tsquery(builder: &mut QueryBuilder<'_, Postgres>, query: &SearchQuery, l
     };
 }
 
-/// The relevance score: words matched (with OR logic), weighted text rank, a name or DOI that is the
-/// query, and how alike the names are.
-fn push_relevance(builder: &mut QueryBuilder<'_, Postgres>, query: &SearchQuery, logic: WordLogic) {
-    let lower = query.text.to_lowercase();
-    builder.push("(");
-    if logic == WordLogic::Any {
-        builder
-            .push("(select count(*) from unnest(tsvector_to_array(to_tsvector('english', ")
-            .push_bind(query.search_text())
-            .push(
-                "))) as word where d.search_vector @@ to_tsquery('simple', quote_literal(word))) + ",
-            );
-    }
-    // Normalisation 32 scales the rank into [0, 1), so that each further word matched counts for more.
-    builder.push("ts_rank_cd(d.search_vector, ");
-    push_tsquery(builder, query, logic);
-    builder
-        .push(", 32) + case when lower(d.title) = ")
-        .push_bind(lower.clone())
-        .push(" or d.slug = ")
-        .push_bind(lower.clone())
-        .push(" or ")
-        .push_bind(lower.clone())
-        .push(" = any(d.aliases) then 2 else 0 end");
-    if let Some(doi) = doi_in(&query.text) {
-        builder
-            .push(" + case when lower(d.doi) = ")
-            .push_bind(doi)
-            .push(" then 5 else 0 end");
-    }
-    builder
-        .push(" + word_similarity(")
-        .push_bind(lower)
-        .push(", d.search_names))");
+/// PostgreSQL's reading of the text: stop words dropped, words stemmed, web-search syntax applied.
+async fn parse_text(db: &PgPool, query: &SearchQuery) -> sqlx::Result<Option<TsQuery>> {
+    let text: String = sqlx::query_scalar("select websearch_to_tsquery('english', $1)::text")
+        .bind(query.search_text())
+        .fetch_one(db)
+        .await?;
+    Ok(TsQuery::parse(&text))
 }
 
-/// Every published dataset the text matches (its words, a look-alike name, or its DOI), with its
-/// relevance and whether the words matched.
-async fn text_hits(
-    db: &PgPool,
-    query: &SearchQuery,
-    logic: WordLogic,
-) -> sqlx::Result<Vec<TextHit>> {
-    let mut builder = QueryBuilder::new("select d.id, ");
-    push_relevance(&mut builder, query, logic);
-    builder.push("::real as score, d.search_vector @@ ");
-    push_tsquery(&mut builder, query, logic);
-    builder.push(
-        " as word_match from datasets d where d.status = 'published' and (d.search_vector @@ ",
-    );
-    push_tsquery(&mut builder, query, logic);
-    builder
-        .push(" or ")
-        .push_bind(query.text.to_lowercase())
-        .push(" <% d.search_names");
-    if let Some(doi) = doi_in(&query.text) {
-        builder.push(" or lower(d.doi) = ").push_bind(doi);
+/// Most candidates whose quoted phrases are checked word order by word order in PostgreSQL.
+const MAX_PHRASE_CHECKS: usize = 5000;
+
+/// Keeps the hits whose document has the quoted phrases in order (the index matched their words).
+async fn keep_exact_phrases(db: &PgPool, query: &SearchQuery, hits: Vec<TextHit>) -> sqlx::Result<Vec<TextHit>> {
+    if hits.len() > MAX_PHRASE_CHECKS {
+        return Ok(hits);
     }
-    builder.push(")");
-    let rows: Vec<(i64, f32, bool)> = builder.build_query_as().fetch_all(db).await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, score, word_match)| TextHit {
-            id,
-            score,
-            word_match,
-        })
-        .collect())
+    let ids: Vec<i64> = hits.iter().map(|hit| hit.id).collect();
+    let exact: Vec<i64> = sqlx::query_scalar(
+        "select id from datasets where id = any($1) and search_vector @@ websearch_to_tsquery('english', $2)",
+    )
+    .bind(&ids)
+    .bind(query.search_text())
+    .fetch_all(db)
+    .await?;
+    Ok(hits.into_iter().filter(|hit| exact.contains(&hit.id) || hit.score >= 5.0).collect())
+}
+
+/// Published datasets whose names look like the text (`pg_trgm` word similarity), with the similarity.
+async fn similar_names(db: &PgPool, query: &SearchQuery) -> sqlx::Result<Vec<(i64, f32)>> {
+    sqlx::query_as(
+        "select id, word_similarity($1, search_names)::real from datasets
+         where status = 'published' and $1 <% search_names",
+    )
+    .bind(query.text.to_lowercase())
+    .fetch_all(db)
+    .await
 }
 
 /// The passage of each shown dataset that matched, with the matching words marked.
