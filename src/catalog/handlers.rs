@@ -204,7 +204,7 @@ pub struct DatasetPage {
     pub instructions_html: String,
     pub json_ld: String,
     pub citation: String,
-    pub related: Vec<DatasetSummary>,
+    pub related: std::sync::Arc<Vec<DatasetSummary>>,
 }
 
 impl Show for DatasetPage {}
@@ -244,7 +244,7 @@ pub async fn show_dataset(
         .await?
         .filter(|dataset| dataset.status != super::model::DatasetStatus::Draft)
         .ok_or(AppError::NotFound)?;
-    let related = db::related_datasets(&state.db, &dataset, 5).await?;
+    let related = state.related.get(&state.db, &dataset).await?;
     let base_url = crate::api::v1::base(&state);
     let json_ld = metadata::script_json(&metadata::schema_org(
         &dataset,

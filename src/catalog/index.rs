@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use futures_util::TryStreamExt;
 use sqlx::PgPool;
 use tokio::sync::Mutex;
 
@@ -53,10 +54,8 @@ struct Row {
     newest: Option<i32>,
     /// Position in title order.
     title_rank: u32,
-    /// Lower-case title, aliases and slug, for name matches.
+    /// Lower-case title, aliases and slug (`search_names`), for name matches.
     names: Box<str>,
-    title: Box<str>,
-    slug: Box<str>,
 }
 
 /// A snapshot of the published catalog.
@@ -107,8 +106,6 @@ impl CatalogIndex {
             subject_count: Option<i64>,
             newest: Option<i32>,
             search_names: String,
-            title: String,
-            slug: String,
             doi: Option<String>,
         }
         let mut tx = db.begin().await?;
@@ -119,22 +116,65 @@ impl CatalogIndex {
         let version: i64 = sqlx::query_scalar("select version from catalog_state")
             .fetch_one(&mut *tx)
             .await?;
-        let sources: Vec<Source> = sqlx::query_as(
+        let mut index = Self::empty(version);
+        // Rows are streamed, so that loading a large catalog never holds it twice.
+        let mut sources = sqlx::query_as::<_, Source>(
             "select d.id, o.slug as organization_slug, o.name as organization_name,
                     d.source_kind::text as source_kind,
                     coalesce(d.access_level::text, 'unknown') as access_level,
                     coalesce(d.license, 'unknown') as license,
                     d.modalities, d.body_parts, d.task_categories, d.data_use_limitations, d.subject_count,
                     (coalesce(d.last_updated_upstream, make_date(d.year, 1, 1)) - date '1970-01-01') as newest,
-                    d.search_names, lower(d.title) as title, d.slug, lower(d.doi) as doi
+                    d.search_names, lower(d.doi) as doi
              from datasets d join organizations o on o.id = d.organization_id
              where d.status = 'published'
              order by lower(d.title), d.id",
         )
-        .fetch_all(&mut *tx)
-        .await?;
+        .fetch(&mut *tx);
+        while let Some(source) = sources.try_next().await? {
+            let row_number = index.rows.len() as u32;
+            let mut starts = [0u32; FACETS.len() + 1];
+            for (slot, facet) in FACETS.iter().enumerate() {
+                starts[slot] = index.values.len() as u32;
+                let dictionary = &mut index.dictionaries[slot];
+                let values = &mut index.values;
+                let mut push_all = |items: &[String]| {
+                    for item in items {
+                        values.push(dictionary.id(item, None));
+                    }
+                };
+                match facet {
+                    Facet::Organization => {
+                        let id = dictionary
+                            .id(&source.organization_slug, Some(&source.organization_name));
+                        values.push(id);
+                    }
+                    Facet::SourceKind => push_all(std::slice::from_ref(&source.source_kind)),
+                    Facet::AccessLevel => push_all(std::slice::from_ref(&source.access_level)),
+                    Facet::License => push_all(std::slice::from_ref(&source.license)),
+                    Facet::Modality => push_all(&source.modalities),
+                    Facet::BodyPart => push_all(&source.body_parts),
+                    Facet::Task => push_all(&source.task_categories),
+                    Facet::DataUse => push_all(&source.data_use_limitations),
+                }
+            }
+            starts[FACETS.len()] = index.values.len() as u32;
+            index.by_id.insert(source.id, row_number);
+            if let Some(doi) = source.doi {
+                index.by_doi.insert(doi, row_number);
+            }
+            index.rows.push(Row {
+                id: source.id,
+                starts,
+                subject_count: source.subject_count,
+                newest: source.newest,
+                title_rank: row_number,
+                names: source.search_names.into(),
+            });
+        }
+        drop(sources);
         // Every lexeme of every published dataset with its best weight (3 = A … 0 = D).
-        let lexemes: Vec<(i64, Vec<String>, Vec<i16>)> = sqlx::query_as(
+        let mut lexemes = sqlx::query_as::<_, (i64, Vec<String>, Vec<i16>)>(
             "select d.id, array_agg(u.lexeme),
                     array_agg(case when 'A' = any(u.weights) then 3 when 'B' = any(u.weights) then 2
                                    when 'C' = any(u.weights) then 1 else 0 end::smallint)
@@ -142,82 +182,33 @@ impl CatalogIndex {
              where d.status = 'published'
              group by d.id",
         )
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-
-        let mut dictionaries: Vec<Dictionary> =
-            FACETS.iter().map(|_| Dictionary::default()).collect();
-        let mut rows = Vec::with_capacity(sources.len());
-        let mut values = Vec::with_capacity(sources.len() * 8);
-        let mut by_id = HashMap::with_capacity(sources.len());
-        let mut by_doi = HashMap::new();
-        for (rank, source) in sources.into_iter().enumerate() {
-            let mut starts = [0u32; FACETS.len() + 1];
-            for (slot, facet) in FACETS.iter().enumerate() {
-                starts[slot] = values.len() as u32;
-                let dictionary = &mut dictionaries[slot];
-                match facet {
-                    Facet::Organization => values.push(
-                        dictionary.id(&source.organization_slug, Some(&source.organization_name)),
-                    ),
-                    Facet::SourceKind => values.push(dictionary.id(&source.source_kind, None)),
-                    Facet::AccessLevel => values.push(dictionary.id(&source.access_level, None)),
-                    Facet::License => values.push(dictionary.id(&source.license, None)),
-                    Facet::Modality => {
-                        values.extend(source.modalities.iter().map(|v| dictionary.id(v, None)))
-                    }
-                    Facet::BodyPart => {
-                        values.extend(source.body_parts.iter().map(|v| dictionary.id(v, None)))
-                    }
-                    Facet::Task => values.extend(
-                        source
-                            .task_categories
-                            .iter()
-                            .map(|v| dictionary.id(v, None)),
-                    ),
-                    Facet::DataUse => values.extend(
-                        source
-                            .data_use_limitations
-                            .iter()
-                            .map(|v| dictionary.id(v, None)),
-                    ),
-                }
-            }
-            starts[FACETS.len()] = values.len() as u32;
-            by_id.insert(source.id, rows.len() as u32);
-            if let Some(doi) = &source.doi {
-                by_doi.insert(doi.clone(), rows.len() as u32);
-            }
-            rows.push(Row {
-                id: source.id,
-                starts,
-                subject_count: source.subject_count,
-                newest: source.newest,
-                title_rank: rank as u32,
-                names: source.search_names.into(),
-                title: source.title.into(),
-                slug: source.slug.into(),
-            });
-        }
-        let mut text = InvertedIndex::default();
-        for (id, words, weights) in lexemes {
-            if let Some(row) = by_id.get(&id) {
+        .fetch(&mut *tx);
+        while let Some((id, words, weights)) = lexemes.try_next().await? {
+            if let Some(row) = index.by_id.get(&id) {
                 for (word, weight) in words.iter().zip(weights) {
-                    text.add(*row, word, weight.clamp(0, 3) as u8);
+                    index.text.add(*row, word, weight.clamp(0, 3) as u8);
                 }
             }
         }
-        text.finish();
-        Ok(Self {
+        drop(lexemes);
+        tx.commit().await?;
+        index.text.finish();
+        index.rows.shrink_to_fit();
+        index.values.shrink_to_fit();
+        Ok(index)
+    }
+
+    /// An index of nothing, at `version`.
+    fn empty(version: i64) -> Self {
+        Self {
             version,
-            rows,
-            values,
-            dictionaries,
-            by_id,
-            text,
-            by_doi,
-        })
+            rows: Vec::new(),
+            values: Vec::new(),
+            dictionaries: FACETS.iter().map(|_| Dictionary::default()).collect(),
+            by_id: HashMap::new(),
+            text: InvertedIndex::default(),
+            by_doi: HashMap::new(),
+        }
     }
 
     pub fn version(&self) -> i64 {
@@ -264,11 +255,22 @@ impl CatalogIndex {
                 if count_words {
                     score += f32::from(counts[index as usize]);
                 }
-                if *row.title == *lower || *row.slug == *lower {
+                // search_names is "title aliases slug": the title or the slug is the text.
+                let names = &*row.names;
+                if names
+                    .strip_prefix(lower.as_str())
+                    .is_some_and(|rest| rest.starts_with(' '))
+                    || names
+                        .strip_suffix(lower.as_str())
+                        .is_some_and(|rest| rest.ends_with(' '))
+                {
                     score += 2.0;
                 }
                 if !words.is_empty() {
-                    let found = words.iter().filter(|word| row.names.contains(*word)).count();
+                    let found = words
+                        .iter()
+                        .filter(|word| row.names.contains(*word))
+                        .count();
                     score += found as f32 / words.len() as f32;
                 }
                 TextHit {
@@ -471,15 +473,7 @@ pub struct IndexHandle {
 impl Default for IndexHandle {
     fn default() -> Self {
         Self {
-            current: RwLock::new(Arc::new(CatalogIndex {
-                version: -1,
-                rows: Vec::new(),
-                values: Vec::new(),
-                dictionaries: FACETS.iter().map(|_| Dictionary::default()).collect(),
-                by_id: HashMap::new(),
-                text: InvertedIndex::default(),
-                by_doi: HashMap::new(),
-            })),
+            current: RwLock::new(Arc::new(CatalogIndex::empty(-1))),
             reload: Mutex::new(()),
         }
     }

@@ -8,6 +8,7 @@ pub mod index;
 pub mod metadata;
 pub mod model;
 pub mod organizations;
+pub mod related;
 pub mod search;
 pub mod textindex;
 pub mod validate;

@@ -12,8 +12,8 @@ use sqlx::{PgPool, Postgres, QueryBuilder};
 
 use super::duo;
 use super::index::{IndexHandle, TextHit};
-use super::textindex::TsQuery;
 use super::model::{AccessLevel, DatasetSummary, SourceKind, modality_name};
+use super::textindex::TsQuery;
 use crate::web::pagination::{MAX_PAGE, PER_PAGE, Pagination};
 
 /// Longest text query accepted.
@@ -716,7 +716,11 @@ async fn parse_text(db: &PgPool, query: &SearchQuery) -> sqlx::Result<Option<TsQ
 const MAX_PHRASE_CHECKS: usize = 5000;
 
 /// Keeps the hits whose document has the quoted phrases in order (the index matched their words).
-async fn keep_exact_phrases(db: &PgPool, query: &SearchQuery, hits: Vec<TextHit>) -> sqlx::Result<Vec<TextHit>> {
+async fn keep_exact_phrases(
+    db: &PgPool,
+    query: &SearchQuery,
+    hits: Vec<TextHit>,
+) -> sqlx::Result<Vec<TextHit>> {
     if hits.len() > MAX_PHRASE_CHECKS {
         return Ok(hits);
     }
@@ -728,7 +732,10 @@ async fn keep_exact_phrases(db: &PgPool, query: &SearchQuery, hits: Vec<TextHit>
     .bind(query.search_text())
     .fetch_all(db)
     .await?;
-    Ok(hits.into_iter().filter(|hit| exact.contains(&hit.id) || hit.score >= 5.0).collect())
+    Ok(hits
+        .into_iter()
+        .filter(|hit| exact.contains(&hit.id) || hit.score >= 5.0)
+        .collect())
 }
 
 /// Published datasets whose names look like the text (`pg_trgm` word similarity), with the similarity.

@@ -23,7 +23,10 @@ impl TsQuery {
         if tokens.is_empty() {
             return None;
         }
-        let mut parser = Parser { tokens, position: 0 };
+        let mut parser = Parser {
+            tokens,
+            position: 0,
+        };
         let query = parser.or()?;
         (parser.position == parser.tokens.len()).then_some(query)
     }
@@ -114,7 +117,10 @@ fn tokenize(text: &str) -> Option<Vec<Token>> {
                 // Weight or prefix markers (`:*`, `:AB`) are not produced by websearch_to_tsquery.
                 if chars.peek() == Some(&':') {
                     chars.next();
-                    while chars.peek().is_some_and(|c| c.is_ascii_alphabetic() || *c == '*') {
+                    while chars
+                        .peek()
+                        .is_some_and(|c| c.is_ascii_alphabetic() || *c == '*')
+                    {
                         chars.next();
                     }
                 }
@@ -150,7 +156,11 @@ impl Parser {
         while self.eat(&Token::Or) {
             parts.push(self.and()?);
         }
-        Some(if parts.len() == 1 { parts.remove(0) } else { TsQuery::Or(parts) })
+        Some(if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            TsQuery::Or(parts)
+        })
     }
 
     fn and(&mut self) -> Option<TsQuery> {
@@ -158,7 +168,11 @@ impl Parser {
         while self.eat(&Token::And) {
             parts.push(self.phrase()?);
         }
-        Some(if parts.len() == 1 { parts.remove(0) } else { TsQuery::And(parts) })
+        Some(if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            TsQuery::And(parts)
+        })
     }
 
     fn phrase(&mut self) -> Option<TsQuery> {
@@ -166,7 +180,11 @@ impl Parser {
         while self.eat(&Token::Follows) {
             parts.push(self.unary()?);
         }
-        Some(if parts.len() == 1 { parts.remove(0) } else { TsQuery::Phrase(parts) })
+        Some(if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            TsQuery::Phrase(parts)
+        })
     }
 
     fn unary(&mut self) -> Option<TsQuery> {
@@ -190,11 +208,18 @@ impl Parser {
 }
 
 /// Lexeme → the datasets (row numbers, ascending) that contain it, with the lexeme's best weight there
-/// (3 = A: title, aliases; 2 = B: facts; 1 = C: summary; 0 = D: description).
+/// (3 = A: title, aliases; 2 = B: facts; 1 = C: summary; 0 = D: description), packed as
+/// `row | weight << 30` so that a posting takes four bytes.
 #[derive(Default)]
 pub struct InvertedIndex {
     lexemes: HashMap<Box<str>, u32>,
-    postings: Vec<Vec<(u32, u8)>>,
+    postings: Vec<Vec<u32>>,
+}
+
+const ROW_MASK: u32 = (1 << 30) - 1;
+
+fn unpack(posting: u32) -> (u32, u8) {
+    (posting & ROW_MASK, (posting >> 30) as u8)
 }
 
 /// What a weight class adds to a dataset's score, as PostgreSQL's default `ts_rank` weights.
@@ -211,18 +236,20 @@ impl InvertedIndex {
                 id
             }
         };
-        self.postings[id as usize].push((row, weight.min(3)));
+        self.postings[id as usize].push((row & ROW_MASK) | (u32::from(weight.min(3)) << 30));
     }
 
     /// Sorts every posting list by row; call once after the last `add`.
     pub fn finish(&mut self) {
         for posting in &mut self.postings {
-            posting.sort_unstable_by_key(|(row, _)| *row);
+            posting.sort_unstable_by_key(|posting| posting & ROW_MASK);
             posting.shrink_to_fit();
         }
+        self.postings.shrink_to_fit();
+        self.lexemes.shrink_to_fit();
     }
 
-    fn posting(&self, lexeme: &str) -> &[(u32, u8)] {
+    fn posting(&self, lexeme: &str) -> &[u32] {
         self.lexemes
             .get(lexeme)
             .map_or(&[], |id| self.postings[*id as usize].as_slice())
@@ -231,21 +258,30 @@ impl InvertedIndex {
     /// The rows (ascending) matching `query` among `rows` datasets.
     pub fn matching(&self, query: &TsQuery, rows: u32) -> Vec<u32> {
         match query {
-            TsQuery::Term(term) => self.posting(term).iter().map(|(row, _)| *row).collect(),
-            TsQuery::Not(inner) => difference(&(0..rows).collect::<Vec<_>>(), &self.matching(inner, rows)),
+            TsQuery::Term(term) => self
+                .posting(term)
+                .iter()
+                .map(|posting| unpack(*posting).0)
+                .collect(),
+            TsQuery::Not(inner) => {
+                difference(&(0..rows).collect::<Vec<_>>(), &self.matching(inner, rows))
+            }
             TsQuery::Or(parts) => parts
                 .iter()
                 .map(|part| self.matching(part, rows))
                 .reduce(|a, b| union(&a, &b))
                 .unwrap_or_default(),
             TsQuery::And(parts) | TsQuery::Phrase(parts) => {
-                let (negative, positive): (Vec<&TsQuery>, Vec<&TsQuery>) =
-                    parts.iter().partition(|part| matches!(part, TsQuery::Not(_)));
+                let (negative, positive): (Vec<&TsQuery>, Vec<&TsQuery>) = parts
+                    .iter()
+                    .partition(|part| matches!(part, TsQuery::Not(_)));
                 let mut result = if positive.is_empty() {
                     (0..rows).collect()
                 } else {
-                    let mut lists: Vec<Vec<u32>> =
-                        positive.iter().map(|part| self.matching(part, rows)).collect();
+                    let mut lists: Vec<Vec<u32>> = positive
+                        .iter()
+                        .map(|part| self.matching(part, rows))
+                        .collect();
                     lists.sort_by_key(Vec::len);
                     let mut result = lists.remove(0);
                     for list in &lists {
@@ -268,9 +304,10 @@ impl InvertedIndex {
         let mut weights = vec![0f32; rows];
         let mut counts = vec![0u8; rows];
         for term in query.positive_terms() {
-            for (row, weight) in self.posting(term) {
-                weights[*row as usize] += WEIGHT_VALUES[*weight as usize];
-                counts[*row as usize] = counts[*row as usize].saturating_add(1);
+            for posting in self.posting(term) {
+                let (row, weight) = unpack(*posting);
+                weights[row as usize] += WEIGHT_VALUES[weight as usize];
+                counts[row as usize] = counts[row as usize].saturating_add(1);
             }
         }
         (weights, counts)
@@ -345,7 +382,10 @@ mod tests {
                 TsQuery::Not(Box::new(term("ct")))
             ]))
         );
-        assert_eq!(TsQuery::parse("'lung' | 'liver'"), Some(TsQuery::Or(vec![term("lung"), term("liver")])));
+        assert_eq!(
+            TsQuery::parse("'lung' | 'liver'"),
+            Some(TsQuery::Or(vec![term("lung"), term("liver")]))
+        );
         assert_eq!(TsQuery::parse("'alzheimer''s'"), Some(term("alzheimer's")));
         assert_eq!(TsQuery::parse(""), None);
         assert_eq!(TsQuery::parse("'a' &"), None);
@@ -354,7 +394,11 @@ mod tests {
     fn index() -> InvertedIndex {
         let mut index = InvertedIndex::default();
         // row 0: lung ct (title), row 1: lung mr, row 2: liver ct
-        for (row, lexemes) in [(0, ["lung", "ct"]), (1, ["lung", "mr"]), (2, ["liver", "ct"])] {
+        for (row, lexemes) in [
+            (0, ["lung", "ct"]),
+            (1, ["lung", "mr"]),
+            (2, ["liver", "ct"]),
+        ] {
             for (position, lexeme) in lexemes.iter().enumerate() {
                 index.add(row, lexeme, if position == 0 { 3 } else { 1 });
             }
@@ -372,7 +416,12 @@ mod tests {
         assert_eq!(q("'ct' & !'lung'"), vec![2]);
         assert_eq!(q("!'ct'"), vec![1]);
         assert_eq!(q("'nothing'"), Vec::<u32>::new());
-        assert_eq!(q("'lung' & 'ct'").len(), index.matching(&TsQuery::parse("'lung' <-> 'ct'").unwrap(), 3).len());
+        assert_eq!(
+            q("'lung' & 'ct'").len(),
+            index
+                .matching(&TsQuery::parse("'lung' <-> 'ct'").unwrap(), 3)
+                .len()
+        );
     }
 
     #[test]
