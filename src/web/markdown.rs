@@ -1,19 +1,28 @@
 //! Markdown to sanitised HTML for descriptions, access instructions and agreements.
 
+use std::sync::LazyLock;
+
 use pulldown_cmark::{Options, Parser, html};
+
+/// The sanitiser, built once: its tag and attribute allow-lists are costly to assemble per call.
+static SANITISER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
+    let mut builder = ammonia::Builder::default();
+    builder.link_rel(Some("noopener noreferrer nofollow"));
+    builder
+});
 
 /// Renders Markdown and removes anything unsafe (scripts, event handlers, `javascript:` links).
 pub fn to_safe_html(markdown: &str) -> String {
+    if markdown.trim().is_empty() {
+        return String::new();
+    }
     let parser = Parser::new_ext(
         markdown,
         Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH,
     );
     let mut unsafe_html = String::with_capacity(markdown.len() * 3 / 2);
     html::push_html(&mut unsafe_html, parser);
-    ammonia::Builder::default()
-        .link_rel(Some("noopener noreferrer nofollow"))
-        .clean(&unsafe_html)
-        .to_string()
+    SANITISER.clean(&unsafe_html).to_string()
 }
 
 #[cfg(test)]
