@@ -11,7 +11,7 @@ use sqlx::PgPool;
 use tokio::sync::Mutex;
 
 use super::search::{Facet, FacetCount, FacetValues, SearchQuery, Sort};
-use super::textindex::{InvertedIndex, TsQuery};
+use super::textindex::{InvertedIndex, Scores, TsQuery};
 
 /// Facets in index order.
 const FACETS: [Facet; 8] = Facet::ALL;
@@ -69,11 +69,11 @@ pub struct CatalogIndex {
     by_doi: HashMap<String, u32>,
 }
 
-/// A text match from PostgreSQL: a dataset id, its relevance, and whether the words (rather than only a
+/// A text match: a row of the index, its relevance, and whether the words (rather than only a
 /// look-alike name) matched.
 #[derive(Clone, Copy, Debug)]
 pub struct TextHit {
-    pub id: i64,
+    pub row: u32,
     pub score: f32,
     pub word_match: bool,
 }
@@ -234,64 +234,73 @@ impl CatalogIndex {
         text: &str,
         doi: Option<&str>,
     ) -> Vec<TextHit> {
-        let (rows, (weights, counts)) = match query {
+        let (rows, scores) = match query {
             Some(query) => (
                 self.text.matching(query, self.rows.len() as u32),
                 self.text.scores(query, self.rows.len()),
             ),
-            None => (Vec::new(), (Vec::new(), Vec::new())),
+            None => (Vec::new(), Scores::default()),
         };
         let lower = text.to_lowercase();
-        let words: Vec<&str> = lower
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|word| !word.is_empty())
-            .collect();
         let mut hits: Vec<TextHit> = rows
             .into_iter()
-            .map(|index| {
-                let row = &self.rows[index as usize];
-                let weight = weights[index as usize];
+            .map(|row| {
+                let index = row as usize;
+                let weight = scores.weights[index];
                 let mut score = weight / (weight + 1.0);
                 if count_words {
-                    score += f32::from(counts[index as usize]);
+                    score += f32::from(scores.counts[index]);
                 }
-                // search_names is "title aliases slug": the title or the slug is the text.
-                let names = &*row.names;
-                if names
-                    .strip_prefix(lower.as_str())
-                    .is_some_and(|rest| rest.starts_with(' '))
-                    || names
-                        .strip_suffix(lower.as_str())
-                        .is_some_and(|rest| rest.ends_with(' '))
-                {
-                    score += 2.0;
+                if scores.terms > 0 {
+                    score += f32::from(scores.in_names[index]) / f32::from(scores.terms);
                 }
-                if !words.is_empty() {
-                    let found = words
-                        .iter()
-                        .filter(|word| row.names.contains(*word))
-                        .count();
-                    score += found as f32 / words.len() as f32;
+                // Every word is in the names: see whether the title or the slug is the text itself
+                // (search_names is "title aliases slug").
+                if scores.in_names[index] == scores.terms {
+                    let names = &*self.rows[index].names;
+                    if names
+                        .strip_prefix(lower.as_str())
+                        .is_some_and(|rest| rest.starts_with(' '))
+                        || names
+                            .strip_suffix(lower.as_str())
+                            .is_some_and(|rest| rest.ends_with(' '))
+                    {
+                        score += 2.0;
+                    }
                 }
                 TextHit {
-                    id: row.id,
+                    row,
                     score,
                     word_match: true,
                 }
             })
             .collect();
-        if let Some(index) = doi.and_then(|doi| self.by_doi.get(doi)) {
-            let id = self.rows[*index as usize].id;
-            match hits.iter_mut().find(|hit| hit.id == id) {
+        if let Some(row) = doi.and_then(|doi| self.by_doi.get(doi)) {
+            match hits.iter_mut().find(|hit| hit.row == *row) {
                 Some(hit) => hit.score += 5.0,
                 None => hits.push(TextHit {
-                    id,
+                    row: *row,
                     score: 5.0,
                     word_match: true,
                 }),
             }
         }
         hits
+    }
+
+    /// The dataset id of a row.
+    pub fn row_id(&self, row: u32) -> i64 {
+        self.rows[row as usize].id
+    }
+
+    /// A hit for the dataset with id `id` (found outside the index, e.g. by name similarity), if it is
+    /// published.
+    pub fn hit_for_id(&self, id: i64, score: f32) -> Option<TextHit> {
+        self.by_id.get(&id).map(|row| TextHit {
+            row: *row,
+            score,
+            word_match: false,
+        })
     }
 
     fn row_values(&self, row: &Row, slot: usize) -> &[u32] {
@@ -378,9 +387,7 @@ impl CatalogIndex {
             }
             Some(hits) => {
                 for hit in hits {
-                    if let Some(index) = self.by_id.get(&hit.id) {
-                        visit(*index, hit.score, hit.word_match);
-                    }
+                    visit(hit.row, hit.score, hit.word_match);
                 }
             }
         }

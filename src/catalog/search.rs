@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use sqlx::{PgPool, Postgres, QueryBuilder};
 
 use super::duo;
-use super::index::{IndexHandle, TextHit};
+use super::index::{CatalogIndex, IndexHandle, TextHit};
 use super::model::{AccessLevel, DatasetSummary, SourceKind, modality_name};
 use super::textindex::TsQuery;
 use crate::web::pagination::{MAX_PAGE, PER_PAGE, Pagination};
@@ -596,7 +596,7 @@ pub async fn search_with(
         let doi = doi_in(&query.text);
         let mut hits = index.text_hits(parsed.as_ref(), false, &query.text, doi.as_deref());
         if query.text.contains('"') && parsed.as_ref().is_some_and(TsQuery::has_phrase) {
-            hits = keep_exact_phrases(db, query, hits).await?;
+            hits = keep_exact_phrases(db, &index, query, hits).await?;
         }
         let strict = index.evaluate(query, Some(&hits), extras.facets, extras.disjunctive);
         logic = Some(WordLogic::All);
@@ -613,13 +613,12 @@ pub async fn search_with(
                 _ => hits,
             };
             for (id, similarity) in similar_names(db, query).await? {
-                match widened.iter_mut().find(|hit| hit.id == id) {
+                let Some(similar) = index.hit_for_id(id, similarity) else {
+                    continue;
+                };
+                match widened.iter_mut().find(|hit| hit.row == similar.row) {
                     Some(hit) => hit.score += similarity,
-                    None => widened.push(TextHit {
-                        id,
-                        score: similarity,
-                        word_match: false,
-                    }),
+                    None => widened.push(similar),
                 }
             }
             let wide = index.evaluate(query, Some(&widened), extras.facets, extras.disjunctive);
@@ -718,23 +717,26 @@ const MAX_PHRASE_CHECKS: usize = 5000;
 /// Keeps the hits whose document has the quoted phrases in order (the index matched their words).
 async fn keep_exact_phrases(
     db: &PgPool,
+    index: &CatalogIndex,
     query: &SearchQuery,
     hits: Vec<TextHit>,
 ) -> sqlx::Result<Vec<TextHit>> {
     if hits.len() > MAX_PHRASE_CHECKS {
         return Ok(hits);
     }
-    let ids: Vec<i64> = hits.iter().map(|hit| hit.id).collect();
-    let exact: Vec<i64> = sqlx::query_scalar(
+    let ids: Vec<i64> = hits.iter().map(|hit| index.row_id(hit.row)).collect();
+    let exact: std::collections::HashSet<i64> = sqlx::query_scalar(
         "select id from datasets where id = any($1) and search_vector @@ websearch_to_tsquery('english', $2)",
     )
     .bind(&ids)
     .bind(query.search_text())
     .fetch_all(db)
-    .await?;
+    .await?
+    .into_iter()
+    .collect();
     Ok(hits
         .into_iter()
-        .filter(|hit| exact.contains(&hit.id) || hit.score >= 5.0)
+        .filter(|hit| exact.contains(&index.row_id(hit.row)) || hit.score >= 5.0)
         .collect())
 }
 

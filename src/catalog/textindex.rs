@@ -299,19 +299,39 @@ impl InvertedIndex {
         }
     }
 
-    /// Per row: the summed weight of the query's terms it contains, and how many of them it contains.
-    pub fn scores(&self, query: &TsQuery, rows: usize) -> (Vec<f32>, Vec<u8>) {
-        let mut weights = vec![0f32; rows];
-        let mut counts = vec![0u8; rows];
+    /// Per row: the summed weight of the query's terms it contains, how many of them it contains, and
+    /// how many of them are in its names (weight A).
+    pub fn scores(&self, query: &TsQuery, rows: usize) -> Scores {
+        let mut scores = Scores {
+            weights: vec![0f32; rows],
+            counts: vec![0u8; rows],
+            in_names: vec![0u8; rows],
+            terms: 0,
+        };
         for term in query.positive_terms() {
+            scores.terms += 1;
             for posting in self.posting(term) {
                 let (row, weight) = unpack(*posting);
-                weights[row as usize] += WEIGHT_VALUES[weight as usize];
-                counts[row as usize] = counts[row as usize].saturating_add(1);
+                let row = row as usize;
+                scores.weights[row] += WEIGHT_VALUES[weight as usize];
+                scores.counts[row] = scores.counts[row].saturating_add(1);
+                if weight == 3 {
+                    scores.in_names[row] = scores.in_names[row].saturating_add(1);
+                }
             }
         }
-        (weights, counts)
+        scores
     }
+}
+
+/// Per-row figures for ranking, indexed by row number.
+#[derive(Default)]
+pub struct Scores {
+    pub weights: Vec<f32>,
+    pub counts: Vec<u8>,
+    pub in_names: Vec<u8>,
+    /// Distinct terms the query looks for.
+    pub terms: u8,
 }
 
 fn intersection(a: &[u32], b: &[u32]) -> Vec<u32> {
@@ -427,9 +447,11 @@ mod tests {
     #[test]
     fn scores_weight_title_words_higher() {
         let index = index();
-        let (weights, counts) = index.scores(&TsQuery::parse("'lung' & 'ct'").unwrap(), 3);
-        assert_eq!(counts, vec![2, 1, 1]);
-        assert!(weights[0] > weights[1] && weights[1] > weights[2]);
+        let scores = index.scores(&TsQuery::parse("'lung' & 'ct'").unwrap(), 3);
+        assert_eq!(scores.counts, vec![2, 1, 1]);
+        assert_eq!(scores.in_names, vec![1, 1, 0]);
+        assert_eq!(scores.terms, 2);
+        assert!(scores.weights[0] > scores.weights[1] && scores.weights[1] > scores.weights[2]);
     }
 
     #[test]

@@ -10,9 +10,9 @@ use serde::Deserialize;
 
 use crate::helpers::TestApp;
 
-/// Mean nDCG@10 must stay at or above this (measured 0.724 over 51 queries).
+/// Mean nDCG@10 must stay at or above this (measured 0.713 over 51 queries).
 const MIN_MEAN_NDCG_AT_10: f64 = 0.70;
-/// Mean recall@5 must stay at or above this (measured 0.677).
+/// Mean recall@5 must stay at or above this (measured 0.673).
 const MIN_MEAN_RECALL_AT_5: f64 = 0.65;
 
 #[derive(Deserialize)]
