@@ -44,7 +44,7 @@ impl Dictionary {
     }
 }
 
-/// One published dataset's filterable and sortable fields.
+/// One published dataset's filterable and sortable fields. Rows are kept in title order.
 struct Row {
     id: i64,
     /// `values[starts[f]..starts[f + 1]]` are the dataset's value ids for facet slot `f`.
@@ -52,8 +52,6 @@ struct Row {
     subject_count: Option<i64>,
     /// Days since the epoch of the upstream update (or the year), for "newest".
     newest: Option<i32>,
-    /// Position in title order.
-    title_rank: u32,
     /// Lower-case title, aliases and slug (`search_names`), for name matches.
     names: Box<str>,
 }
@@ -67,6 +65,9 @@ pub struct CatalogIndex {
     by_id: HashMap<i64, u32>,
     text: InvertedIndex,
     by_doi: HashMap<String, u32>,
+    facet_bits: Vec<Vec<Vec<u64>>>,
+    by_subjects: Vec<u32>,
+    by_newest: Vec<u32>,
 }
 
 /// A text match: a row of the index, its relevance, and whether the words (rather than only a
@@ -168,7 +169,6 @@ impl CatalogIndex {
                 starts,
                 subject_count: source.subject_count,
                 newest: source.newest,
-                title_rank: row_number,
                 names: source.search_names.into(),
             });
         }
@@ -194,7 +194,7 @@ impl CatalogIndex {
         tx.commit().await?;
         index.text.finish();
         index.rows.shrink_to_fit();
-        index.values.shrink_to_fit();
+        index.build_bitsets();
         Ok(index)
     }
 
@@ -208,6 +208,9 @@ impl CatalogIndex {
             by_id: HashMap::new(),
             text: InvertedIndex::default(),
             by_doi: HashMap::new(),
+            facet_bits: Vec::new(),
+            by_subjects: Vec::new(),
+            by_newest: Vec::new(),
         }
     }
 
@@ -303,11 +306,59 @@ impl CatalogIndex {
         })
     }
 
-    fn row_values(&self, row: &Row, slot: usize) -> &[u32] {
-        &self.values[row.starts[slot] as usize..row.starts[slot + 1] as usize]
+    /// Rows having each value of each facet, as bitsets (`facet_bits[slot][value]`).
+    fn build_bitsets(&mut self) {
+        let words = self.rows.len().div_ceil(64);
+        self.facet_bits = self
+            .dictionaries
+            .iter()
+            .map(|dictionary| vec![vec![0u64; words]; dictionary.values.len()])
+            .collect();
+        for (index, row) in self.rows.iter().enumerate() {
+            for slot in 0..FACETS.len() {
+                for value in &self.values[row.starts[slot] as usize..row.starts[slot + 1] as usize]
+                {
+                    self.facet_bits[slot][*value as usize][index / 64] |= 1 << (index % 64);
+                }
+            }
+        }
+        let mut by_subjects: Vec<u32> = (0..self.rows.len() as u32).collect();
+        by_subjects.sort_by(|a, b| {
+            self.rows[*b as usize]
+                .subject_count
+                .cmp(&self.rows[*a as usize].subject_count)
+                .then(a.cmp(b))
+        });
+        let mut by_newest: Vec<u32> = (0..self.rows.len() as u32).collect();
+        by_newest.sort_by(|a, b| {
+            self.rows[*b as usize]
+                .newest
+                .cmp(&self.rows[*a as usize].newest)
+                .then(a.cmp(b))
+        });
+        self.by_subjects = by_subjects;
+        self.by_newest = by_newest;
+        // The per-row values were only needed to build the bitsets.
+        self.values = Vec::new();
+    }
+
+    /// A bitset with every row set.
+    fn all_rows(&self) -> Vec<u64> {
+        let mut bits = vec![u64::MAX; self.rows.len().div_ceil(64)];
+        let tail = self.rows.len() % 64;
+        if tail != 0
+            && let Some(last) = bits.last_mut()
+        {
+            *last = (1u64 << tail) - 1;
+        }
+        bits
     }
 
     /// Filters, counts facets, sorts and pages. `text` holds the text matches when the query has text.
+    ///
+    /// Every filter value and the text are bitsets over the rows, so a facet count is the population
+    /// count of one AND; rows are stored in title order, and orders by subjects and by date are kept
+    /// precomputed, so a page is read off in order without sorting the matches.
     pub fn evaluate(
         &self,
         query: &SearchQuery,
@@ -315,131 +366,74 @@ impl CatalogIndex {
         facets: &[Facet],
         disjunctive: bool,
     ) -> Evaluation {
-        // Each active filter as the set of value ids it accepts (a value the index has never seen
-        // accepts nothing).
-        let filters: Vec<(usize, Vec<u32>)> = query
+        let words = self.rows.len().div_ceil(64);
+        let (base, word_bits) = match text {
+            None => (self.all_rows(), vec![0u64; words]),
+            Some(hits) => {
+                let mut base = vec![0u64; words];
+                let mut word_bits = vec![0u64; words];
+                for hit in hits {
+                    let (word, bit) = (hit.row as usize / 64, 1u64 << (hit.row % 64));
+                    base[word] |= bit;
+                    if hit.word_match {
+                        word_bits[word] |= bit;
+                    }
+                }
+                (base, word_bits)
+            }
+        };
+        // Each active filter as the rows it accepts (a value the index has never seen accepts none).
+        let filters: Vec<(usize, Vec<u64>)> = query
             .filters
             .iter()
             .filter(|(_, values)| !values.is_empty())
             .map(|(facet, values)| {
                 let slot = facet_slot(*facet);
-                let ids = values
-                    .iter()
-                    .filter_map(|value| self.dictionaries[slot].ids.get(value).copied())
-                    .collect();
-                (slot, ids)
-            })
-            .collect();
-        let counted: Vec<usize> = facets.iter().map(|facet| facet_slot(*facet)).collect();
-        let mut counts: Vec<Vec<u32>> = FACETS
-            .iter()
-            .enumerate()
-            .map(|(slot, _)| {
-                if counted.contains(&slot) {
-                    vec![0; self.dictionaries[slot].values.len()]
-                } else {
-                    Vec::new()
+                let mut accepted = vec![0u64; words];
+                for value in values {
+                    if let Some(id) = self.dictionaries[slot].ids.get(value) {
+                        or_into(&mut accepted, &self.facet_bits[slot][*id as usize]);
+                    }
                 }
+                (slot, accepted)
             })
             .collect();
-
-        let mut matches: Vec<(u32, f32, bool)> = Vec::new();
-        let mut visit = |index: u32, score: f32, word_match: bool| {
-            let row = &self.rows[index as usize];
-            let mut failed: Option<usize> = None;
-            let mut failures = 0;
+        let restricted = |skip: Option<usize>| {
+            let mut bits = base.clone();
             for (slot, accepted) in &filters {
-                if !self
-                    .row_values(row, *slot)
-                    .iter()
-                    .any(|v| accepted.contains(v))
-                {
-                    failures += 1;
-                    failed = Some(*slot);
-                    if failures > 1 {
-                        return;
-                    }
+                if Some(*slot) != skip {
+                    and_into(&mut bits, accepted);
                 }
             }
-            match failed {
-                None => {
-                    matches.push((index, score, word_match));
-                    for slot in &counted {
-                        for value in self.row_values(row, *slot) {
-                            counts[*slot][*value as usize] += 1;
-                        }
-                    }
-                }
-                // Fails only its own facet's filter: it counts for that facet's other values.
-                Some(slot) if disjunctive && counted.contains(&slot) => {
-                    for value in self.row_values(row, slot) {
-                        counts[slot][*value as usize] += 1;
-                    }
-                }
-                Some(_) => {}
-            }
+            bits
         };
-        match text {
-            None => {
-                for index in 0..self.rows.len() as u32 {
-                    visit(index, 0.0, false);
-                }
-            }
-            Some(hits) => {
-                for hit in hits {
-                    visit(hit.row, hit.score, hit.word_match);
-                }
-            }
-        }
-
-        let total = matches.len() as i64;
-        let word_matches = matches.iter().filter(|(_, _, word)| *word).count() as i64;
-        let sort = match (query.effective_sort(), text.is_some()) {
-            (Sort::Relevance, false) => Sort::Title,
-            (sort, _) => sort,
-        };
-        let compare = |a: &(u32, f32, bool), b: &(u32, f32, bool)| {
-            let (ra, rb) = (&self.rows[a.0 as usize], &self.rows[b.0 as usize]);
-            let by_title = ra.title_rank.cmp(&rb.title_rank);
-            match sort {
-                Sort::Relevance => b.1.total_cmp(&a.1).then(by_title),
-                Sort::Title => by_title,
-                Sort::Subjects => rb.subject_count.cmp(&ra.subject_count).then(by_title),
-                Sort::Newest => rb.newest.cmp(&ra.newest).then(by_title),
-            }
-        };
-        let offset = query.offset().max(0) as usize;
-        let end = offset
-            .saturating_add(query.per_page.max(0) as usize)
-            .min(matches.len());
-        let page = if offset >= matches.len() {
-            Vec::new()
-        } else {
-            // Only the rows up to the end of the page need ordering.
-            if end < matches.len() {
-                matches.select_nth_unstable_by(end, compare);
-                matches.truncate(end);
-            }
-            matches.sort_unstable_by(compare);
-            matches[offset..end]
-                .iter()
-                .map(|(index, _, _)| self.rows[*index as usize].id)
-                .collect()
-        };
+        let matches = restricted(None);
+        let total = popcount(&matches);
+        let word_matches = popcount_and(&matches, &word_bits);
 
         let facets = facets
             .iter()
             .map(|facet| {
                 let slot = facet_slot(*facet);
+                let own_filter = filters.iter().any(|(s, _)| *s == slot);
+                let domain = if disjunctive && own_filter {
+                    restricted(Some(slot))
+                } else {
+                    matches.clone()
+                };
                 let dictionary = &self.dictionaries[slot];
-                let mut values: Vec<FacetCount> = counts[slot]
+                let counts: Vec<i64> = self.facet_bits[slot]
+                    .iter()
+                    .map(|bits| popcount_and(&domain, bits))
+                    .collect();
+                let mut values: Vec<FacetCount> = counts
                     .iter()
                     .enumerate()
                     .filter(|(_, count)| **count > 0)
                     .map(|(id, count)| FacetCount {
                         value: dictionary.values[id].clone(),
                         label: dictionary.labels[id].clone(),
-                        count: i64::from(*count),
+                        count: *count,
                     })
                     .collect();
                 values.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
@@ -451,8 +445,7 @@ impl CatalogIndex {
                         values.push(FacetCount {
                             value: selected.clone(),
                             label: id.and_then(|id| dictionary.labels[id].clone()),
-                            count: id
-                                .map_or(0, |id| counts[slot].get(id).copied().unwrap_or(0).into()),
+                            count: id.map_or(0, |id| counts[id]),
                         });
                     }
                 }
@@ -462,13 +455,96 @@ impl CatalogIndex {
                 }
             })
             .collect();
+
+        let offset = query.offset().max(0) as usize;
+        let wanted = query.per_page.max(0) as usize;
+        let is_set = |row: u32| matches[row as usize / 64] & (1 << (row % 64)) != 0;
+        let page: Vec<u32> = match (query.effective_sort(), text) {
+            (Sort::Relevance, Some(hits)) => {
+                let mut ranked: Vec<&TextHit> = hits.iter().filter(|hit| is_set(hit.row)).collect();
+                let end = offset.saturating_add(wanted).min(ranked.len());
+                let compare = |a: &&TextHit, b: &&TextHit| {
+                    b.score.total_cmp(&a.score).then(a.row.cmp(&b.row))
+                };
+                if offset >= ranked.len() {
+                    Vec::new()
+                } else {
+                    if end < ranked.len() {
+                        ranked.select_nth_unstable_by(end, compare);
+                        ranked.truncate(end);
+                    }
+                    ranked.sort_unstable_by(compare);
+                    ranked[offset..end].iter().map(|hit| hit.row).collect()
+                }
+            }
+            (Sort::Relevance | Sort::Title, _) => {
+                set_rows(&matches).skip(offset).take(wanted).collect()
+            }
+            (Sort::Subjects, _) => self
+                .by_subjects
+                .iter()
+                .copied()
+                .filter(|row| is_set(*row))
+                .skip(offset)
+                .take(wanted)
+                .collect(),
+            (Sort::Newest, _) => self
+                .by_newest
+                .iter()
+                .copied()
+                .filter(|row| is_set(*row))
+                .skip(offset)
+                .take(wanted)
+                .collect(),
+        };
         Evaluation {
-            page,
+            page: page
+                .into_iter()
+                .map(|row| self.rows[row as usize].id)
+                .collect(),
             total,
             word_matches,
             facets,
         }
     }
+}
+
+fn or_into(target: &mut [u64], bits: &[u64]) {
+    for (t, b) in target.iter_mut().zip(bits) {
+        *t |= b;
+    }
+}
+
+fn and_into(target: &mut [u64], bits: &[u64]) {
+    for (t, b) in target.iter_mut().zip(bits) {
+        *t &= b;
+    }
+}
+
+fn popcount(bits: &[u64]) -> i64 {
+    bits.iter().map(|word| i64::from(word.count_ones())).sum()
+}
+
+fn popcount_and(a: &[u64], b: &[u64]) -> i64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| i64::from((x & y).count_ones()))
+        .sum()
+}
+
+/// The set rows of a bitset, ascending.
+fn set_rows(bits: &[u64]) -> impl Iterator<Item = u32> + '_ {
+    bits.iter().enumerate().flat_map(|(index, word)| {
+        let mut word = *word;
+        std::iter::from_fn(move || {
+            if word == 0 {
+                return None;
+            }
+            let bit = word.trailing_zeros();
+            word &= word - 1;
+            Some(index as u32 * 64 + bit)
+        })
+    })
 }
 
 /// The current index of one app instance, reloaded when the catalog's version moves.
