@@ -6,6 +6,7 @@ use sqlx::PgPool;
 
 use crate::catalog::index::IndexHandle;
 use crate::catalog::related::RelatedCache;
+use crate::catalog::watch::CatalogWatch;
 use crate::config::Config;
 
 /// Everything a handler may need: the database pool, the configuration and the search index.
@@ -17,15 +18,24 @@ pub struct AppState {
     pub search_index: Arc<IndexHandle>,
     /// Related datasets of recently viewed dataset pages.
     pub related: Arc<RelatedCache>,
+    /// Recently viewed datasets, valid while the catalog version stays the same.
+    pub datasets: Arc<crate::catalog::related::DatasetCache>,
+    /// The catalog version, kept current by notifications.
+    pub catalog_watch: Arc<CatalogWatch>,
 }
 
 impl AppState {
+    /// The state for `db`; starts listening for catalog changes (so call it inside a Tokio runtime).
     pub fn new(db: PgPool, config: Config) -> Self {
+        let catalog_watch = Arc::new(CatalogWatch::default());
+        catalog_watch.spawn(db.clone());
         Self {
             db,
             config: Arc::new(config),
             search_index: Arc::new(IndexHandle::default()),
             related: Arc::new(RelatedCache::default()),
+            datasets: Arc::new(crate::catalog::related::DatasetCache::default()),
+            catalog_watch,
         }
     }
 }

@@ -199,7 +199,7 @@ pub async fn list_datasets(
 #[template(path = "catalog/show.html")]
 pub struct DatasetPage {
     pub layout: Layout,
-    pub dataset: Dataset,
+    pub dataset: std::sync::Arc<Dataset>,
     pub description_html: String,
     pub instructions_html: String,
     pub json_ld: String,
@@ -240,10 +240,26 @@ pub async fn show_dataset(
     State(state): State<AppState>,
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
-    let dataset = db::find_dataset(&state.db, &slug)
-        .await?
-        .filter(|dataset| dataset.status != super::model::DatasetStatus::Draft)
-        .ok_or(AppError::NotFound)?;
+    // The version is read before the dataset, so a change made meanwhile makes the entry stale.
+    let version = state.catalog_watch.version();
+    let cached = version.and_then(|version| state.datasets.get(&slug, version));
+    let dataset = match cached {
+        Some(dataset) => dataset,
+        None => {
+            let dataset = std::sync::Arc::new(
+                db::find_dataset(&state.db, &slug)
+                    .await?
+                    .ok_or(AppError::NotFound)?,
+            );
+            if let Some(version) = version {
+                state.datasets.put(version, dataset.clone());
+            }
+            dataset
+        }
+    };
+    if dataset.status == super::model::DatasetStatus::Draft {
+        return Err(AppError::NotFound);
+    }
     let related = state.related.get(&state.db, &dataset).await?;
     let base_url = crate::api::v1::base(&state);
     let json_ld = metadata::script_json(&metadata::schema_org(

@@ -12,6 +12,7 @@ pub mod related;
 pub mod search;
 pub mod textindex;
 pub mod validate;
+pub mod watch;
 
 use axum::Router;
 use axum::routing::get;

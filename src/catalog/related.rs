@@ -1,5 +1,6 @@
-//! Related datasets for dataset pages, remembered for a few minutes per app instance: they change only
-//! when the catalog does, and recomputing them on every page view would cost two queries a view.
+//! What dataset pages remember per app instance: related datasets for a few minutes (they change only
+//! when the catalog does, and recomputing them costs two queries a view), and the datasets themselves
+//! for as long as the catalog version does not move.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -51,6 +52,40 @@ impl RelatedCache {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(i64, i32), Entry>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Recently viewed datasets by slug, each with the catalog version it was read at.
+#[derive(Default)]
+pub struct DatasetCache {
+    entries: Mutex<HashMap<String, (i64, Arc<Dataset>)>>,
+}
+
+impl DatasetCache {
+    /// The dataset, when it was read at catalog version `version`.
+    pub fn get(&self, slug: &str, version: i64) -> Option<Arc<Dataset>> {
+        match self.lock().get(slug) {
+            Some((at, dataset)) if *at == version => Some(dataset.clone()),
+            _ => None,
+        }
+    }
+
+    /// Remembers `dataset` as read at catalog version `version`.
+    pub fn put(&self, version: i64, dataset: Arc<Dataset>) {
+        let mut entries = self.lock();
+        if entries.len() >= CAPACITY {
+            entries.retain(|_, (at, _)| *at == version);
+            if entries.len() >= CAPACITY {
+                entries.clear();
+            }
+        }
+        entries.insert(dataset.fields.slug.clone(), (version, dataset));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (i64, Arc<Dataset>)>> {
         self.entries
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

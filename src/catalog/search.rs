@@ -576,7 +576,8 @@ pub async fn search(
     search_with(db, index, query, Extras::ALL).await
 }
 
-/// Runs a search, computing only the given extras.
+/// Runs a search, computing only the given extras. The catalog version is read from the database on
+/// every search, so a search always sees every committed change.
 ///
 /// PostgreSQL matches the text (when there is any) and ranks it; the in-memory index applies the
 /// filters, counts the facets, sorts and cuts the page; PostgreSQL then supplies the page's rows.

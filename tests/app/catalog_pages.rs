@@ -281,3 +281,31 @@ async fn oversized_bodies_are_refused() {
 
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+#[tokio::test]
+async fn a_viewed_dataset_page_follows_a_change_to_the_catalog() {
+    let app = TestApp::with_catalog().await;
+    assert_eq!(
+        app.page("/datasets/lidc-idri").await.text("h1"),
+        "LIDC-IDRI"
+    );
+
+    sqlx::query("update datasets set title = 'LIDC-IDRI (renamed)' where slug = 'lidc-idri'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+
+    // Instances hear of the change by notification; it arrives within moments of the commit.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let title = app.page("/datasets/lidc-idri").await.text("h1");
+        if title == "LIDC-IDRI (renamed)" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the page still shows {title}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
