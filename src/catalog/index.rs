@@ -47,13 +47,12 @@ impl Dictionary {
 /// One published dataset's filterable and sortable fields. Rows are kept in title order.
 struct Row {
     id: i64,
-    /// `values[starts[f]..starts[f + 1]]` are the dataset's value ids for facet slot `f`.
-    starts: [u32; FACETS.len() + 1],
     subject_count: Option<i64>,
     /// Days since the epoch of the upstream update (or the year), for "newest".
     newest: Option<i32>,
-    /// Lower-case title, aliases and slug (`search_names`), for name matches.
-    names: Box<str>,
+    /// Hashes of the lower-case title and of the slug, to tell a query that names the dataset exactly.
+    title_hash: u64,
+    slug_hash: u64,
 }
 
 /// A snapshot of the published catalog.
@@ -64,7 +63,10 @@ pub struct CatalogIndex {
     dictionaries: Vec<Dictionary>,
     by_id: HashMap<i64, u32>,
     text: InvertedIndex,
-    by_doi: HashMap<String, u32>,
+    /// Rows by the hash of their lower-case DOI.
+    by_doi: HashMap<u64, u32>,
+    /// While loading: `values[starts[row][f]..starts[row][f + 1]]` are a row's value ids for facet `f`.
+    starts: Vec<[u32; FACETS.len() + 1]>,
     facet_bits: Vec<Vec<Vec<u64>>>,
     by_subjects: Vec<u32>,
     by_newest: Vec<u32>,
@@ -106,7 +108,8 @@ impl CatalogIndex {
             data_use_limitations: Vec<String>,
             subject_count: Option<i64>,
             newest: Option<i32>,
-            search_names: String,
+            title: String,
+            slug: String,
             doi: Option<String>,
         }
         let mut tx = db.begin().await?;
@@ -126,7 +129,7 @@ impl CatalogIndex {
                     coalesce(d.license, 'unknown') as license,
                     d.modalities, d.body_parts, d.task_categories, d.data_use_limitations, d.subject_count,
                     (coalesce(d.last_updated_upstream, make_date(d.year, 1, 1)) - date '1970-01-01') as newest,
-                    d.search_names, lower(d.doi) as doi
+                    lower(d.title) as title, d.slug, lower(d.doi) as doi
              from datasets d join organizations o on o.id = d.organization_id
              where d.status = 'published'
              order by lower(d.title), d.id",
@@ -160,16 +163,17 @@ impl CatalogIndex {
                 }
             }
             starts[FACETS.len()] = index.values.len() as u32;
+            index.starts.push(starts);
             index.by_id.insert(source.id, row_number);
             if let Some(doi) = source.doi {
-                index.by_doi.insert(doi, row_number);
+                index.by_doi.insert(hash(&doi), row_number);
             }
             index.rows.push(Row {
                 id: source.id,
-                starts,
                 subject_count: source.subject_count,
                 newest: source.newest,
-                names: source.search_names.into(),
+                title_hash: hash(&source.title),
+                slug_hash: hash(&source.slug),
             });
         }
         drop(sources);
@@ -208,6 +212,7 @@ impl CatalogIndex {
             by_id: HashMap::new(),
             text: InvertedIndex::default(),
             by_doi: HashMap::new(),
+            starts: Vec::new(),
             facet_bits: Vec::new(),
             by_subjects: Vec::new(),
             by_newest: Vec::new(),
@@ -244,7 +249,7 @@ impl CatalogIndex {
             ),
             None => (Vec::new(), Scores::default()),
         };
-        let lower = text.to_lowercase();
+        let text_hash = hash(text.trim().to_lowercase().as_str());
         let mut hits: Vec<TextHit> = rows
             .into_iter()
             .map(|row| {
@@ -257,17 +262,10 @@ impl CatalogIndex {
                 if scores.terms > 0 {
                     score += f32::from(scores.in_names[index]) / f32::from(scores.terms);
                 }
-                // Every word is in the names: see whether the title or the slug is the text itself
-                // (search_names is "title aliases slug").
+                // Every word is in the names: see whether the title or the slug is the text itself.
                 if scores.in_names[index] == scores.terms {
-                    let names = &*self.rows[index].names;
-                    if names
-                        .strip_prefix(lower.as_str())
-                        .is_some_and(|rest| rest.starts_with(' '))
-                        || names
-                            .strip_suffix(lower.as_str())
-                            .is_some_and(|rest| rest.ends_with(' '))
-                    {
+                    let row = &self.rows[index];
+                    if row.title_hash == text_hash || row.slug_hash == text_hash {
                         score += 2.0;
                     }
                 }
@@ -278,7 +276,7 @@ impl CatalogIndex {
                 }
             })
             .collect();
-        if let Some(row) = doi.and_then(|doi| self.by_doi.get(doi)) {
+        if let Some(row) = doi.and_then(|doi| self.by_doi.get(&hash(doi))) {
             match hits.iter_mut().find(|hit| hit.row == *row) {
                 Some(hit) => hit.score += 5.0,
                 None => hits.push(TextHit {
@@ -314,10 +312,9 @@ impl CatalogIndex {
             .iter()
             .map(|dictionary| vec![vec![0u64; words]; dictionary.values.len()])
             .collect();
-        for (index, row) in self.rows.iter().enumerate() {
+        for (index, starts) in self.starts.iter().enumerate() {
             for slot in 0..FACETS.len() {
-                for value in &self.values[row.starts[slot] as usize..row.starts[slot + 1] as usize]
-                {
+                for value in &self.values[starts[slot] as usize..starts[slot + 1] as usize] {
                     self.facet_bits[slot][*value as usize][index / 64] |= 1 << (index % 64);
                 }
             }
@@ -340,6 +337,7 @@ impl CatalogIndex {
         self.by_newest = by_newest;
         // The per-row values were only needed to build the bitsets.
         self.values = Vec::new();
+        self.starts = Vec::new();
     }
 
     /// A bitset with every row set.
@@ -507,6 +505,12 @@ impl CatalogIndex {
             facets,
         }
     }
+}
+
+/// A 64-bit hash of a string (for equality checks against stored hashes).
+fn hash(value: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(value)
 }
 
 fn or_into(target: &mut [u64], bits: &[u64]) {
