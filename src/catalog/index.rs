@@ -602,3 +602,28 @@ impl IndexHandle {
         Ok(fresh)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bitset_helpers() {
+        let a = [0b1011u64, 1 << 63];
+        let b = [0b0110u64, u64::MAX];
+        assert_eq!(popcount(&a), 4);
+        assert_eq!(popcount_and(&a, &b), 2);
+        let mut c = a;
+        and_into(&mut c, &b);
+        assert_eq!(c, [0b0010, 1 << 63]);
+        or_into(&mut c, &[0b1000, 0]);
+        assert_eq!(c, [0b1010, 1 << 63]);
+        assert_eq!(set_rows(&a).collect::<Vec<_>>(), vec![0, 1, 3, 127]);
+    }
+
+    #[test]
+    fn hashes_tell_equal_strings() {
+        assert_eq!(hash("lidc-idri"), hash("lidc-idri"));
+        assert_ne!(hash("lidc-idri"), hash("lidc"));
+    }
+}
