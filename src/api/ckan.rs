@@ -13,7 +13,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::v1::base;
 use crate::catalog::db;
@@ -313,7 +312,8 @@ fn parse_sort(sort: Option<String>) -> Result<Sort, CkanError> {
         .to_lowercase();
     match first.as_str() {
         "" | "score desc" | "rank desc" => Ok(Sort::Relevance),
-        "title_string asc" | "name asc" | "title asc" => Ok(Sort::Title),
+        // Harvesters page by `id asc`; ids are slugs, in the same order as titles closely enough.
+        "title_string asc" | "name asc" | "title asc" | "id asc" => Ok(Sort::Title),
         "metadata_modified desc" | "metadata_created desc" => Ok(Sort::Newest),
         other => Err(CkanError::SearchQuery(format!("cannot sort by '{other}'"))),
     }
@@ -335,9 +335,19 @@ async fn package_search(state: &AppState, params: &Params) -> Result<Value, Ckan
     query.sort = parse_sort(params.string("sort"))?;
     query.per_page = params.integer("rows", 10, 0, MAX_ROWS)?;
     query.start = Some(params.integer("start", 0, 0, i64::MAX / 2)?);
-    let facet_fields = params.list("facet.field")?;
+    let mut facet_fields = params.list("facet.field")?;
+    // Each facet is counted once, and there are only so many.
+    let mut seen = std::collections::HashSet::new();
+    facet_fields.retain(|field| seen.insert(field.clone()));
+    if facet_fields.len() > 16 {
+        return Err(CkanError::Validation(vec![(
+            "facet.field".to_owned(),
+            "At most 16 facet fields".to_owned(),
+        )]));
+    }
     let facet_limit = params.integer("facet.limit", 50, -1, 1000)?;
-    let facets: Vec<Facet> = facet_fields.iter().filter_map(|f| facet_for(f)).collect();
+    let mut facets: Vec<Facet> = facet_fields.iter().filter_map(|f| facet_for(f)).collect();
+    facets.dedup();
 
     // `rows=0` asks for the count and facets only.
     let rows = query.per_page;
@@ -499,11 +509,12 @@ async fn organization_show(state: &AppState, params: &Params) -> Result<Value, C
     Ok(org)
 }
 
-/// CKAN's timestamp format: ISO 8601 without a zone, in UTC.
+/// CKAN's timestamp format: ISO 8601 in UTC without a zone, always with microseconds.
 fn ckan_time(at: OffsetDateTime) -> String {
     at.to_offset(time::UtcOffset::UTC)
-        .format(&Rfc3339)
-        .map(|formatted| formatted.trim_end_matches('Z').to_owned())
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]"
+        ))
         .unwrap_or_default()
 }
 

@@ -172,6 +172,10 @@ pub const SUMMARY_COLUMNS: &str = "d.slug, d.title, d.summary, o.slug as organiz
 
 /// A dataset by slug, whatever its status.
 pub async fn find_dataset(db: impl PgExecutor<'_>, slug: &str) -> sqlx::Result<Option<Dataset>> {
+    if !super::validate::is_valid_slug(slug) {
+        // Nothing but a canonical slug can name a dataset (and PostgreSQL refuses NUL characters).
+        return Ok(None);
+    }
     sqlx::query_as(&format!("{} where d.slug = $1", *SELECT_DATASET))
         .bind(slug)
         .fetch_optional(db)
@@ -231,10 +235,15 @@ pub async fn ensure_organization(
     db: impl PgExecutor<'_>,
     organization: &OrganizationRef,
 ) -> sqlx::Result<i64> {
+    // Reading first leaves an existing organization untouched (no write, no catalog version bump).
     sqlx::query_scalar(
-        "insert into organizations (slug, name, homepage) values ($1, $2, $3)
-         on conflict (slug) do update set slug = excluded.slug
-         returning id",
+        "with created as (
+             insert into organizations (slug, name, homepage)
+             select $1, $2, $3 where not exists (select 1 from organizations where slug = $1)
+             on conflict (slug) do nothing
+             returning id)
+         select id from created union all select id from organizations where slug = $1
+         limit 1",
     )
     .bind(&organization.slug)
     .bind(&organization.name)
@@ -277,6 +286,7 @@ pub async fn save_imported(
                 .await?
                 .ok_or(sqlx::Error::RowNotFound)?
                 .fields;
+            let fields = &keep_curated_fields(&before, fields);
             if before == *fields {
                 Outcome::Unchanged
             } else {
@@ -292,6 +302,22 @@ pub async fn save_imported(
     };
     tx.commit().await?;
     Ok(outcome)
+}
+
+/// The imported record with the facts the exchange format does not carry (description, access
+/// instructions, data-use limitations, citation, formats, size, de-identification, PHI) kept as curated.
+fn keep_curated_fields(before: &DatasetFields, imported: &DatasetFields) -> DatasetFields {
+    DatasetFields {
+        description: before.description.clone(),
+        access_instructions: before.access_instructions.clone(),
+        data_use_limitations: before.data_use_limitations.clone(),
+        citation: before.citation.clone(),
+        formats: before.formats.clone(),
+        size_bytes: before.size_bytes,
+        deidentification: before.deidentification.clone(),
+        contains_phi: before.contains_phi,
+        ..imported.clone()
+    }
 }
 
 /// Replaces a dataset's fields if it is still at `expected_version`; returns the new version, or
@@ -476,6 +502,9 @@ pub async fn list_organizations(db: &PgPool) -> sqlx::Result<Vec<Organization>> 
 }
 
 pub async fn find_organization(db: &PgPool, slug: &str) -> sqlx::Result<Option<Organization>> {
+    if slug.contains('\0') {
+        return Ok(None);
+    }
     sqlx::query_as(
         "select o.id, o.slug, o.name, o.homepage, o.description,
                 count(d.id) filter (where d.status = 'published') as dataset_count

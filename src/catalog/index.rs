@@ -579,14 +579,15 @@ impl IndexHandle {
         let version: i64 = sqlx::query_scalar("select version from catalog_state")
             .fetch_one(db)
             .await?;
+        // A different version, lower too (a restored database), means the snapshot is not current.
         let snapshot = self.snapshot();
-        if snapshot.version >= version {
+        if snapshot.version == version {
             return Ok(snapshot);
         }
         // One reload at a time; whoever waited finds it done.
         let _guard = self.reload.lock().await;
         let snapshot = self.snapshot();
-        if snapshot.version >= version {
+        if snapshot.version == version {
             return Ok(snapshot);
         }
         let fresh = Arc::new(CatalogIndex::load(db).await?);

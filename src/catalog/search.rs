@@ -613,12 +613,17 @@ pub async fn search_with(
                 }
                 _ => hits,
             };
+            let positions: HashMap<u32, usize> = widened
+                .iter()
+                .enumerate()
+                .map(|(position, hit)| (hit.row, position))
+                .collect();
             for (id, similarity) in similar_names(db, query).await? {
                 let Some(similar) = index.hit_for_id(id, similarity) else {
                     continue;
                 };
-                match widened.iter_mut().find(|hit| hit.row == similar.row) {
-                    Some(hit) => hit.score += similarity,
+                match positions.get(&similar.row) {
+                    Some(position) => widened[*position].score += similarity,
                     None => widened.push(similar),
                 }
             }
@@ -744,8 +749,9 @@ async fn keep_exact_phrases(
 /// Published datasets whose names look like the text (`pg_trgm` word similarity), with the similarity.
 async fn similar_names(db: &PgPool, query: &SearchQuery) -> sqlx::Result<Vec<(i64, f32)>> {
     sqlx::query_as(
-        "select id, word_similarity($1, search_names)::real from datasets
-         where status = 'published' and $1 <% search_names",
+        "select id, word_similarity($1, search_names)::real as similarity from datasets
+         where status = 'published' and $1 <% search_names
+         order by similarity desc, id limit 200",
     )
     .bind(query.text.to_lowercase())
     .fetch_all(db)

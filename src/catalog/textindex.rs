@@ -31,11 +31,28 @@ impl TsQuery {
         (parser.position == parser.tokens.len()).then_some(query)
     }
 
-    /// The same query with its top-level AND turned into OR ("any of the words").
+    /// The same query with its top-level AND turned into OR ("any of the words"); exclusions stay
+    /// exclusions.
     pub fn relaxed(&self) -> Self {
         match self {
-            Self::And(parts) => Self::Or(parts.clone()),
-            Self::Phrase(parts) => Self::Or(parts.clone()),
+            Self::And(parts) | Self::Phrase(parts) => {
+                let (negative, positive): (Vec<Self>, Vec<Self>) = parts
+                    .iter()
+                    .cloned()
+                    .partition(|part| matches!(part, Self::Not(_)));
+                let any = match positive.len() {
+                    0 => return self.clone(),
+                    1 => positive.into_iter().next().expect("one part"),
+                    _ => Self::Or(positive),
+                };
+                if negative.is_empty() {
+                    any
+                } else {
+                    let mut parts = vec![any];
+                    parts.extend(negative);
+                    Self::And(parts)
+                }
+            }
             other => other.clone(),
         }
     }
@@ -441,6 +458,27 @@ mod tests {
             index
                 .matching(&TsQuery::parse("'lung' <-> 'ct'").unwrap(), 3)
                 .len()
+        );
+    }
+
+    #[test]
+    fn relaxing_keeps_exclusions() {
+        let relaxed = TsQuery::parse("'lung' & 'nodul' & !'ct'")
+            .unwrap()
+            .relaxed();
+        assert_eq!(
+            relaxed,
+            TsQuery::And(vec![
+                TsQuery::Or(vec![term("lung"), term("nodul")]),
+                TsQuery::Not(Box::new(term("ct")))
+            ])
+        );
+        assert_eq!(
+            index().matching(
+                &TsQuery::parse("'lung' & 'mr' & !'ct'").unwrap().relaxed(),
+                3
+            ),
+            vec![1]
         );
     }
 

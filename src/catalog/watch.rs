@@ -1,6 +1,8 @@
 //! Following the catalog's version without asking PostgreSQL on every request: a listener on the
-//! `radportal_catalog` notification channel keeps the latest version in memory. While the listener is
-//! not connected the version is unknown, and callers ask the database instead.
+//! `radportal_catalog` notification channel keeps the latest version in memory, and the version is
+//! also read every few seconds, so that a lost notification (or a connection that silently stopped
+//! delivering) delays a change by at most that long. While neither works, the version is unknown and
+//! callers read the database.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -11,6 +13,9 @@ use sqlx::postgres::PgListener;
 
 /// The notification channel the catalog-version trigger notifies.
 pub const CHANNEL: &str = "radportal_catalog";
+
+/// How often the version is read even when notifications arrive.
+const REFRESH: Duration = Duration::from_secs(10);
 
 /// The latest catalog version this instance has heard of.
 #[derive(Default)]
@@ -34,8 +39,33 @@ impl CatalogWatch {
         self.version.store(0, Ordering::Release);
     }
 
+    /// Takes the database's version as authoritative: higher ones raise, a lower one (a restored
+    /// database) replaces.
+    fn observe(&self, current: i64) {
+        if current < self.version.load(Ordering::Acquire) {
+            self.version.store(current, Ordering::Release);
+        } else {
+            self.raise_to(current);
+        }
+    }
+
     /// Listens for catalog changes for as long as the process runs, reconnecting after failures.
     pub fn spawn(self: &Arc<Self>, db: PgPool) {
+        let refresher = Arc::clone(self);
+        let refresh_db = db.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(REFRESH);
+            loop {
+                ticks.tick().await;
+                match sqlx::query_scalar::<_, i64>("select version from catalog_state")
+                    .fetch_one(&refresh_db)
+                    .await
+                {
+                    Ok(current) => refresher.observe(current),
+                    Err(_) => refresher.forget(),
+                }
+            }
+        });
         let watch = Arc::clone(self);
         tokio::spawn(async move {
             loop {
@@ -55,7 +85,7 @@ impl CatalogWatch {
         let current: i64 = sqlx::query_scalar("select version from catalog_state")
             .fetch_one(db)
             .await?;
-        self.raise_to(current);
+        self.observe(current);
         loop {
             match listener.try_recv().await? {
                 Some(notification) => match notification.payload().parse::<i64>() {

@@ -27,8 +27,14 @@ impl Pagination {
         (self.page - 1) * self.per_page
     }
 
+    /// The last page that can be asked for (pages beyond `MAX_PAGE` are refused).
     pub fn last_page(&self) -> i64 {
-        ((self.total + self.per_page - 1) / self.per_page).max(1)
+        ((self.total + self.per_page - 1) / self.per_page).clamp(1, MAX_PAGE)
+    }
+
+    /// Whether this page lies beyond the results.
+    pub fn is_past_end(&self) -> bool {
+        self.total > 0 && self.offset() >= self.total
     }
 
     pub fn has_previous(&self) -> bool {
@@ -91,6 +97,14 @@ mod tests {
         assert_eq!(page.last_page(), 1);
         assert_eq!(page.first_shown(), 0);
         assert!(!page.has_next());
+    }
+
+    #[test]
+    fn pages_stop_at_the_largest_allowed() {
+        let page = Pagination::new(MAX_PAGE, 20, 100_000);
+        assert_eq!(page.last_page(), MAX_PAGE);
+        assert!(!page.has_next());
+        assert!(Pagination::new(9, 20, 45).is_past_end());
     }
 
     #[test]

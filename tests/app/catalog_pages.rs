@@ -309,3 +309,30 @@ async fn a_viewed_dataset_page_follows_a_change_to_the_catalog() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn nul_characters_in_paths_are_not_found_not_errors() {
+    let app = TestApp::with_catalog().await;
+
+    for path in [
+        "/datasets/%00",
+        "/organizations/%00",
+        "/api/v1/datasets/a%00b",
+    ] {
+        assert_eq!(
+            app.get(path).await.status(),
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    assert_eq!(
+        app.get("/api/3/action/package_show?id=%00").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get("/api/3/action/organization_show?id=%00")
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+}

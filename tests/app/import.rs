@@ -240,3 +240,48 @@ async fn a_file_that_is_not_an_array_is_refused_whole() {
     .unwrap_err();
     assert!(error.to_string().contains("not valid JSON"), "{error}");
 }
+
+#[tokio::test]
+async fn reimport_keeps_curated_facts_the_file_does_not_carry() {
+    let app = TestApp::spawn().await;
+    let record = bundled_record("lidc-idri");
+    app.import(serde_json::to_string(&[&record]).unwrap().as_bytes())
+        .await;
+    sqlx::query(
+        "update datasets set description = 'Curated notes.', contains_phi = true,
+                data_use_limitations = array['DUO:0000042'], version = version + 1
+         where slug = 'lidc-idri'",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+
+    let report = app
+        .import(serde_json::to_string(&[&record]).unwrap().as_bytes())
+        .await;
+
+    assert_eq!(report.unchanged, vec!["lidc-idri"]);
+    let (description, phi, duo): (String, bool, Vec<String>) = sqlx::query_as(
+        "select description, contains_phi, data_use_limitations from datasets where slug = 'lidc-idri'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        (description.as_str(), phi, duo),
+        ("Curated notes.", true, vec!["DUO:0000042".to_owned()])
+    );
+}
+
+#[tokio::test]
+async fn reimporting_unchanged_records_leaves_the_catalog_version_alone() {
+    let app = TestApp::with_catalog().await;
+    let before: i64 = scalar(&app, "select version from catalog_state").await;
+
+    app.import_bundled().await;
+
+    assert_eq!(
+        scalar(&app, "select version from catalog_state").await,
+        before
+    );
+}
