@@ -23,6 +23,9 @@ use crate::state::AppState;
 
 /// The CKAN version whose Action API this imitates.
 const CKAN_VERSION: &str = "2.10.4";
+/// CKAN's licence id for "not stated" (our filters call it `unknown`).
+const NOT_SPECIFIED: &str = "notspecified";
+
 /// Most rows one `package_search` returns.
 const MAX_ROWS: i64 = 1000;
 
@@ -292,6 +295,11 @@ fn parse_fq(fq: &str, query: &mut SearchQuery) -> Result<(), CkanError> {
         }
         let facet = facet_for(field)
             .ok_or_else(|| CkanError::SearchQuery(format!("unknown field '{field}' in fq")))?;
+        let value = if facet == Facet::License && value == NOT_SPECIFIED {
+            crate::catalog::search::NOT_STATED
+        } else {
+            value
+        };
         query
             .add_filter(facet, value)
             .map_err(|error| CkanError::SearchQuery(error.to_string()))?;
@@ -394,7 +402,14 @@ async fn package_search(state: &AppState, params: &Params) -> Result<Value, Ckan
                             .label
                             .clone()
                             .unwrap_or_else(|| values.facet.value_label(&count.value));
-                        (count.value.clone(), label, count.count)
+                        let name = if values.facet == Facet::License
+                            && count.value == crate::catalog::search::NOT_STATED
+                        {
+                            NOT_SPECIFIED.to_owned()
+                        } else {
+                            count.value.clone()
+                        };
+                        (name, label, count.count)
                     })
                     .collect()
             })
@@ -539,11 +554,10 @@ fn organization(org: &Organization, base: &str) -> Value {
 /// A dataset as a CKAN package dictionary.
 fn package(dataset: &Dataset, base: &str) -> Value {
     let fields = &dataset.fields;
-    let mut tags: Vec<&String> = fields.modalities.iter().collect();
-    tags.extend(&fields.body_parts);
-    tags.extend(&fields.conditions);
-    let tags: Vec<Value> = tags
-        .into_iter()
+    // Tags are the modalities, as `fq=tags:CT` filters them; anatomy and conditions are extras.
+    let tags: Vec<Value> = fields
+        .modalities
+        .iter()
         .map(|tag| json!({"name": tag, "display_name": tag, "state": "active", "vocabulary_id": null}))
         .collect();
     let mut resources = Vec::new();
@@ -573,6 +587,8 @@ fn package(dataset: &Dataset, base: &str) -> Value {
         ("study_count", json!(fields.study_count)),
         ("year", json!(fields.year)),
         ("modalities", json!(fields.modalities.join(", "))),
+        ("body_parts", json!(fields.body_parts.join(", "))),
+        ("conditions", json!(fields.conditions.join(", "))),
         (
             "data_use_limitations",
             json!(fields.data_use_limitations.join(", ")),
@@ -615,7 +631,7 @@ fn package(dataset: &Dataset, base: &str) -> Value {
         "state": if dataset.status == DatasetStatus::Retired { "deleted" } else { "active" },
         "private": false,
         "isopen": fields.access_level == Some(crate::catalog::model::AccessLevel::Open),
-        "license_id": fields.license.clone().unwrap_or_else(|| "notspecified".to_owned()),
+        "license_id": fields.license.clone().unwrap_or_else(|| NOT_SPECIFIED.to_owned()),
         "license_title": fields.license.clone().unwrap_or_else(|| "License not specified".to_owned()),
         "version": null,
         "author": dataset.organization_name,

@@ -553,15 +553,15 @@ fn set_rows(bits: &[u64]) -> impl Iterator<Item = u32> + '_ {
 
 /// The current index of one app instance, reloaded when the catalog's version moves.
 pub struct IndexHandle {
-    current: RwLock<Arc<CatalogIndex>>,
-    reload: Mutex<()>,
+    current: Arc<RwLock<Arc<CatalogIndex>>>,
+    reload: Arc<Mutex<()>>,
 }
 
 impl Default for IndexHandle {
     fn default() -> Self {
         Self {
-            current: RwLock::new(Arc::new(CatalogIndex::empty(-1))),
-            reload: Mutex::new(()),
+            current: Arc::new(RwLock::new(Arc::new(CatalogIndex::empty(-1)))),
+            reload: Arc::new(Mutex::new(())),
         }
     }
 }
@@ -585,22 +585,29 @@ impl IndexHandle {
             return Ok(snapshot);
         }
         // One reload at a time; whoever waited finds it done.
-        let _guard = self.reload.lock().await;
+        let guard = Arc::clone(&self.reload).lock_owned().await;
         let snapshot = self.snapshot();
         if snapshot.version == version {
             return Ok(snapshot);
         }
-        let fresh = Arc::new(CatalogIndex::load(db).await?);
-        tracing::debug!(
-            version = fresh.version,
-            datasets = fresh.len(),
-            "search index reloaded"
-        );
-        *self
-            .current
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = fresh.clone();
-        Ok(fresh)
+        // The reload runs as its own task, so a request that gives up (timeout, closed connection)
+        // does not abandon a half-built index: the next one finds it installed.
+        let current = Arc::clone(&self.current);
+        let db = db.clone();
+        let reload = tokio::spawn(async move {
+            let _guard = guard;
+            let fresh = Arc::new(CatalogIndex::load(&db).await?);
+            tracing::debug!(
+                version = fresh.version,
+                datasets = fresh.len(),
+                "search index reloaded"
+            );
+            *current
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = fresh.clone();
+            Ok::<_, sqlx::Error>(fresh)
+        });
+        reload.await.map_err(|_| sqlx::Error::WorkerCrashed)?
     }
 }
 
