@@ -122,10 +122,10 @@ fn database_config(database: DatabaseArgs) -> Config {
 
 async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let pool = crate::db::connect_and_migrate(&config).await?;
-    if config.seed_catalog {
-        if let Some(report) = import::seed_if_empty(&pool).await? {
-            tracing::info!(summary = %report.summary_line(), "loaded the bundled catalog");
-        }
+    if config.seed_catalog
+        && let Some(report) = import::seed_if_empty(&pool).await?
+    {
+        tracing::info!(summary = %report.summary_line(), "loaded the bundled catalog");
     }
     bootstrap_admin(&pool, &config.admin_email).await?;
     let listener = TcpListener::bind(config.listen)

@@ -56,10 +56,10 @@ pub async fn connect(config: &Config) -> Result<PgPool, StartupError> {
         .map_err(unreachable)?
     {
         // Two instances starting at once may race here; the loser sees "already exists", which is fine.
-        if let Err(error) = Postgres::create_database(raw_url).await {
-            if !Postgres::database_exists(raw_url).await.unwrap_or(false) {
-                return Err(unreachable(error));
-            }
+        if let Err(error) = Postgres::create_database(raw_url).await
+            && !Postgres::database_exists(raw_url).await.unwrap_or(false)
+        {
+            return Err(unreachable(error));
         }
         tracing::info!(database = %shown_url, "created database");
     }

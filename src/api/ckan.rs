@@ -261,51 +261,152 @@ fn facet_for(field: &str) -> Option<Facet> {
     }
 }
 
-/// Reads CKAN's Solr-style filter: `field:value` terms joined by spaces or `AND`, values optionally quoted.
+/// One `field:value` of an `fq`, with the value unquoted (`[a TO b]` kept as written).
+#[derive(Debug)]
+struct FqTerm {
+    field: String,
+    value: String,
+}
+
+/// Splits an `fq` into clauses that must all hold; a clause is one term, or terms joined by `OR`
+/// (optionally in parentheses).
+fn fq_clauses(fq: &str) -> Result<Vec<Vec<FqTerm>>, CkanError> {
+    let invalid = |message: &str| CkanError::SearchQuery(format!("{message} in fq '{fq}'"));
+    let mut clauses: Vec<Vec<FqTerm>> = Vec::new();
+    let mut chars = fq.char_indices().peekable();
+    let mut depth = 0;
+    let mut joined_by_or = false;
+    while let Some(&(start, c)) = chars.peek() {
+        match c {
+            ' ' | '+' => {
+                chars.next();
+            }
+            '(' => {
+                depth += 1;
+                chars.next();
+            }
+            ')' => {
+                if depth == 0 {
+                    return Err(invalid("unbalanced parenthesis"));
+                }
+                depth -= 1;
+                chars.next();
+            }
+            '-' | '!' => return Err(invalid("exclusions are not supported")),
+            _ => {
+                // A word: an operator or a field:value term.
+                let rest = &fq[start..];
+                if let Some(after) = rest.strip_prefix("OR ").or(rest.strip_prefix("|| ")) {
+                    joined_by_or = true;
+                    for _ in 0..rest.len() - after.len() {
+                        chars.next();
+                    }
+                    continue;
+                }
+                if let Some(after) = rest.strip_prefix("AND ").or(rest.strip_prefix("&& ")) {
+                    for _ in 0..rest.len() - after.len() {
+                        chars.next();
+                    }
+                    continue;
+                }
+                let colon = rest
+                    .find(':')
+                    .ok_or_else(|| invalid("expected field:value"))?;
+                let field = rest[..colon].trim().to_owned();
+                let after = &rest[colon + 1..];
+                let (value, used) = if let Some(quoted) = after.strip_prefix('"') {
+                    let end = quoted
+                        .find('"')
+                        .ok_or_else(|| invalid("unterminated quote"))?;
+                    (quoted[..end].to_owned(), colon + 1 + end + 2)
+                } else if after.starts_with('[') {
+                    let end = after
+                        .find(']')
+                        .ok_or_else(|| invalid("unterminated range"))?;
+                    (after[..=end].to_owned(), colon + 1 + end + 1)
+                } else {
+                    let end = after.find([' ', ')']).unwrap_or(after.len());
+                    (after[..end].to_owned(), colon + 1 + end)
+                };
+                for _ in rest[..used].chars() {
+                    chars.next();
+                }
+                let term = FqTerm { field, value };
+                match clauses.last_mut() {
+                    Some(clause) if joined_by_or => clause.push(term),
+                    _ => clauses.push(vec![term]),
+                }
+                joined_by_or = false;
+            }
+        }
+    }
+    if depth != 0 {
+        return Err(invalid("unbalanced parenthesis"));
+    }
+    Ok(clauses)
+}
+
+/// Reads CKAN's Solr-style filter: `field:value` terms (values optionally quoted) joined by spaces or
+/// `AND`; `OR` between terms of one field; parentheses; `metadata_modified:[<time> TO *]` as harvesters
+/// send it. What this catalog cannot express (exclusions, `OR` across fields, two required values of one
+/// field) is refused with a Search Query Error rather than answered wrongly.
 fn parse_fq(fq: &str, query: &mut SearchQuery) -> Result<(), CkanError> {
-    let mut rest = fq.trim();
-    while !rest.is_empty() {
-        rest = rest.trim_start_matches(['+', ' ']);
-        if let Some(after) = rest.strip_prefix("AND ") {
-            rest = after.trim_start();
+    let mut used = std::collections::HashSet::new();
+    for clause in fq_clauses(fq)? {
+        let field = clause[0].field.as_str();
+        if clause.iter().any(|term| term.field != field) {
+            return Err(CkanError::SearchQuery(format!(
+                "OR between different fields is not supported in fq '{fq}'"
+            )));
+        }
+        if matches!(field, "dataset_type" | "state" | "capacity") {
+            // CKAN clients often add these; every public dataset here is an active, public dataset.
             continue;
         }
-        if rest.is_empty() {
-            break;
-        }
-        let (field, after) = rest
-            .split_once(':')
-            .ok_or_else(|| CkanError::SearchQuery(format!("expected field:value in '{fq}'")))?;
-        let (value, after) = if let Some(quoted) = after.strip_prefix('"') {
-            let end = quoted
-                .find('"')
-                .ok_or_else(|| CkanError::SearchQuery("unterminated quote in fq".to_owned()))?;
-            (&quoted[..end], &quoted[end + 1..])
-        } else {
-            match after.find(' ') {
-                Some(end) => (&after[..end], &after[end..]),
-                None => (after, ""),
+        if field == "metadata_modified" {
+            for term in &clause {
+                query.modified_since = Some(parse_since(&term.value).ok_or_else(|| {
+                    CkanError::SearchQuery(format!("cannot read the range {}", term.value))
+                })?);
             }
-        };
-        let field = field.trim();
-        if field == "dataset_type" || field == "state" || field == "capacity" {
-            // CKAN clients often add these; every public dataset here is an active, public dataset.
-            rest = after;
             continue;
         }
         let facet = facet_for(field)
             .ok_or_else(|| CkanError::SearchQuery(format!("unknown field '{field}' in fq")))?;
-        let value = if facet == Facet::License && value == NOT_SPECIFIED {
-            crate::catalog::search::NOT_STATED
-        } else {
-            value
-        };
-        query
-            .add_filter(facet, value)
-            .map_err(|error| CkanError::SearchQuery(error.to_string()))?;
-        rest = after;
+        if !used.insert(facet) {
+            return Err(CkanError::SearchQuery(format!(
+                "two required values of '{field}' cannot both hold here; join them with OR"
+            )));
+        }
+        for term in clause {
+            let value = if facet == Facet::License && term.value == NOT_SPECIFIED {
+                crate::catalog::search::NOT_STATED
+            } else {
+                term.value.as_str()
+            };
+            query
+                .add_filter(facet, value)
+                .map_err(|error| CkanError::SearchQuery(error.to_string()))?;
+        }
     }
     Ok(())
+}
+
+/// `[2026-11-27T06:55:10.123456Z TO *]` → the start as Unix seconds.
+fn parse_since(range: &str) -> Option<i64> {
+    let inner = range.strip_prefix('[')?.strip_suffix(']')?;
+    let (from, to) = inner.split_once(" TO ")?;
+    if to.trim() != "*" {
+        return None;
+    }
+    let from = from.trim().trim_end_matches('Z');
+    let date_time = from.split('.').next()?;
+    let parsed = time::PrimitiveDateTime::parse(
+        date_time,
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]"),
+    )
+    .ok()?;
+    Some(parsed.assume_utc().unix_timestamp())
 }
 
 fn parse_sort(sort: Option<String>) -> Result<Sort, CkanError> {
@@ -321,7 +422,9 @@ fn parse_sort(sort: Option<String>) -> Result<Sort, CkanError> {
     match first.as_str() {
         "" | "score desc" | "rank desc" => Ok(Sort::Relevance),
         // Harvesters page by `id asc`; ids are slugs, in the same order as titles closely enough.
-        "title_string asc" | "name asc" | "title asc" | "id asc" => Ok(Sort::Title),
+        "title_string asc" | "name asc" | "title asc" | "id asc" | "name_string asc" => {
+            Ok(Sort::Title)
+        }
         "metadata_modified desc" | "metadata_created desc" => Ok(Sort::Newest),
         other => Err(CkanError::SearchQuery(format!("cannot sort by '{other}'"))),
     }
@@ -670,6 +773,32 @@ mod tests {
         assert_eq!(query.selected(Facet::Organization), ["tcia"]);
         assert_eq!(query.selected(Facet::Modality), ["CT"]);
         assert_eq!(query.selected(Facet::AccessLevel), ["open"]);
+    }
+
+    #[test]
+    fn fq_reads_what_harvesters_send() {
+        let mut query = SearchQuery::default();
+        parse_fq(
+            "(organization:tcia OR organization:rsna) metadata_modified:[2026-11-27T06:55:10.123456Z TO *]",
+            &mut query,
+        )
+        .ok()
+        .unwrap();
+        assert_eq!(query.selected(Facet::Organization), ["tcia", "rsna"]);
+        assert_eq!(query.modified_since, Some(1_795_762_510));
+        let mut query = SearchQuery::default();
+        assert!(matches!(
+            parse_fq("organization:tcia OR tags:CT", &mut query),
+            Err(CkanError::SearchQuery(_))
+        ));
+        assert!(matches!(
+            parse_fq("tags:CT tags:MR", &mut query),
+            Err(CkanError::SearchQuery(_))
+        ));
+        assert!(matches!(
+            parse_fq("-organization:tcia", &mut query),
+            Err(CkanError::SearchQuery(_))
+        ));
     }
 
     #[test]

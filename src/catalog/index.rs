@@ -50,6 +50,8 @@ struct Row {
     subject_count: Option<i64>,
     /// Days since the epoch of the upstream update (or the year), for "newest".
     newest: Option<i32>,
+    /// When the record last changed here (Unix seconds).
+    modified: i64,
     /// Hashes of the lower-case title and of the slug, to tell a query that names the dataset exactly.
     title_hash: u64,
     slug_hash: u64,
@@ -111,6 +113,7 @@ impl CatalogIndex {
             title: String,
             slug: String,
             doi: Option<String>,
+            modified: i64,
         }
         let mut tx = db.begin().await?;
         // One snapshot for the version and the rows.
@@ -129,7 +132,8 @@ impl CatalogIndex {
                     coalesce(d.license, 'unknown') as license,
                     d.modalities, d.body_parts, d.task_categories, d.data_use_limitations, d.subject_count,
                     (coalesce(d.last_updated_upstream, make_date(d.year, 1, 1)) - date '1970-01-01') as newest,
-                    lower(d.title) as title, d.slug, lower(d.doi) as doi
+                    lower(d.title) as title, d.slug, lower(d.doi) as doi,
+                    extract(epoch from d.updated_at)::bigint as modified
              from datasets d join organizations o on o.id = d.organization_id
              where d.status = 'published'
              order by lower(d.title), d.id",
@@ -172,6 +176,7 @@ impl CatalogIndex {
                 id: source.id,
                 subject_count: source.subject_count,
                 newest: source.newest,
+                modified: source.modified,
                 title_hash: hash(&source.title),
                 slug_hash: hash(&source.slug),
             });
@@ -380,6 +385,14 @@ impl CatalogIndex {
                 (base, word_bits)
             }
         };
+        let mut base = base;
+        if let Some(since) = query.modified_since {
+            for (row, data) in self.rows.iter().enumerate() {
+                if data.modified < since {
+                    base[row / 64] &= !(1u64 << (row % 64));
+                }
+            }
+        }
         // Each active filter as the rows it accepts (a value the index has never seen accepts none).
         let filters: Vec<(usize, Vec<u64>)> = query
             .filters

@@ -182,6 +182,9 @@ pub struct SearchQuery {
     pub per_page: i64,
     /// An explicit offset (the CKAN API's `start`), overriding the page.
     pub start: Option<i64>,
+    /// Only datasets changed in this catalog at or after this time (Unix seconds; the CKAN API's
+    /// `metadata_modified` range).
+    pub modified_since: Option<i64>,
 }
 
 impl Default for SearchQuery {
@@ -193,6 +196,7 @@ impl Default for SearchQuery {
             page: 1,
             per_page: PER_PAGE,
             start: None,
+            modified_since: None,
         }
     }
 }

@@ -110,3 +110,46 @@ async fn package_search_counts_and_facets_agree_with_the_database() {
     assert_eq!(body["result"]["results"].as_array().unwrap().len(), 3);
     assert_eq!(body["result"]["facets"]["access_level"]["open"], expected);
 }
+
+#[tokio::test]
+async fn harvester_queries_page_by_id_and_ask_for_recent_changes() {
+    let app = TestApp::with_catalog().await;
+    sqlx::query("update datasets set updated_at = now() - interval '3 days', version = version")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    sqlx::query("update datasets set title = title || ' (revised)', version = version + 1 where slug in ('lidc-idri', 'chexpert')")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let since = (time::OffsetDateTime::now_utc() - time::Duration::hours(1))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let since = since.trim_end_matches('Z');
+
+    let body: Value = app
+        .client
+        .get(app.url("/api/3/action/package_search"))
+        .query(&[
+            ("fq", format!("(organization:tcia OR organization:stanford-aimi) metadata_modified:[{since}Z TO *]")),
+            ("sort", "id asc".to_owned()),
+            ("rows", "100".to_owned()),
+            ("start", "0".to_owned()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(body["success"], true, "{body}");
+    let names: Vec<&str> = body["result"]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|package| package["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(body["result"]["count"], 2, "{names:?}");
+    assert!(names.contains(&"lidc-idri") && names.contains(&"chexpert"));
+}
