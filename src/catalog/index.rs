@@ -491,22 +491,20 @@ impl CatalogIndex {
             (Sort::Relevance | Sort::Title, _) => {
                 set_rows(&matches).skip(offset).take(wanted).collect()
             }
-            (Sort::Subjects, _) => self
-                .by_subjects
-                .iter()
-                .copied()
-                .filter(|row| is_set(*row))
-                .skip(offset)
-                .take(wanted)
-                .collect(),
-            (Sort::Newest, _) => self
-                .by_newest
-                .iter()
-                .copied()
-                .filter(|row| is_set(*row))
-                .skip(offset)
-                .take(wanted)
-                .collect(),
+            (sort @ (Sort::Subjects | Sort::Newest), _) => {
+                let order = if sort == Sort::Subjects {
+                    &self.by_subjects
+                } else {
+                    &self.by_newest
+                };
+                order
+                    .iter()
+                    .copied()
+                    .filter(|row| is_set(*row))
+                    .skip(offset)
+                    .take(wanted)
+                    .collect()
+            }
         };
         Evaluation {
             page: page
