@@ -29,6 +29,7 @@ pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .merge(catalog::router())
         .merge(api::router())
+        .merge(auth::router())
         .merge(health::router())
         .fallback(web::not_found);
     web::middleware::apply(routes, &state.config).with_state(state)

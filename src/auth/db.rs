@@ -52,3 +52,24 @@ pub async fn any_admin(db: impl PgExecutor<'_>) -> sqlx::Result<bool> {
         .fetch_one(db)
         .await
 }
+
+/// The account with this e-mail address (any case) and its password hash.
+pub async fn find_for_sign_in(
+    db: impl PgExecutor<'_>,
+    email: &str,
+) -> sqlx::Result<Option<(User, String)>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        user: User,
+        password_hash: String,
+    }
+    let row: Option<Row> = sqlx::query_as(
+        "select id, email::text as email, name, institution, is_admin, disabled_at, created_at, password_hash
+         from users where email = $1::citext",
+    )
+    .bind(email)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|row| (row.user, row.password_hash)))
+}

@@ -10,6 +10,7 @@ use axum::routing::get;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
+use tower_http::csrf::CsrfLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -86,6 +87,11 @@ pub fn apply(routes: Router<AppState>, config: &Config) -> Router<AppState> {
                 StatusCode::REQUEST_TIMEOUT,
                 config.request_timeout,
             ))
+            .layer(
+                // Cross-site form posts are refused (Sec-Fetch-Site / Origin); the machine APIs, which
+                // carry no cookies' authority, are left to their own rules.
+                CsrfLayer::new().with_insecure_bypass(|_, uri| uri.path().starts_with("/api/")),
+            )
             .layer(CompressionLayer::new())
             .layer(DefaultBodyLimit::max(config.max_body_bytes))
             .layer(RequestBodyLimitLayer::new(config.max_body_bytes)),

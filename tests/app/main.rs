@@ -1,6 +1,7 @@
 //! Integration tests: a real server on a free port over a fresh PostgreSQL database per test.
 
 mod api;
+mod auth;
 mod catalog_pages;
 mod ckan;
 mod cli;

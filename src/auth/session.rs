@@ -1,0 +1,113 @@
+//! Sessions: a random token in an HttpOnly, SameSite=Lax cookie; its SHA-256 hash in PostgreSQL, so
+//! every instance shares sessions and a database leak yields no usable cookie.
+
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use sqlx::PgExecutor;
+
+use super::model::User;
+
+/// The session cookie's name.
+pub const COOKIE: &str = "radportal_session";
+/// A session ends after this long without a request.
+pub const IDLE_DAYS: i32 = 7;
+/// A session ends this long after sign-in, whatever its use.
+pub const ABSOLUTE_DAYS: i32 = 30;
+
+/// A new random token (256 bits, hex).
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// The `Set-Cookie` value that stores `token`.
+pub fn cookie(token: &str, secure: bool) -> String {
+    format!(
+        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
+        ABSOLUTE_DAYS * 24 * 3600,
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// The `Set-Cookie` value that removes the session cookie.
+pub fn clearing_cookie(secure: bool) -> String {
+    format!(
+        "{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}",
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// The session token from a `Cookie` header, if there is one that looks like ours.
+pub fn token_from_cookies(header: &str) -> Option<&str> {
+    header
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value)
+        .filter(|value| value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Starts a session for `user_id` and returns its token.
+pub async fn create(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<String> {
+    let token = new_token();
+    sqlx::query(
+        "insert into sessions (token_hash, user_id, expires_at)
+         values ($1, $2, now() + make_interval(days => $3))",
+    )
+    .bind(token_hash(&token))
+    .bind(user_id)
+    .bind(ABSOLUTE_DAYS)
+    .execute(db)
+    .await?;
+    Ok(token)
+}
+
+/// The enabled user of a live session, marking the session as used.
+pub async fn user(db: impl PgExecutor<'_>, token: &str) -> sqlx::Result<Option<User>> {
+    sqlx::query_as(
+        "with live as (
+             update sessions set last_seen_at = now()
+             where token_hash = $1 and expires_at > now()
+               and last_seen_at > now() - make_interval(days => $2)
+             returning user_id)
+         select u.id, u.email::text as email, u.name, u.institution, u.is_admin, u.disabled_at, u.created_at
+         from users u join live on live.user_id = u.id
+         where u.disabled_at is null",
+    )
+    .bind(token_hash(token))
+    .bind(IDLE_DAYS)
+    .fetch_optional(db)
+    .await
+}
+
+/// Ends one session.
+pub async fn delete(db: impl PgExecutor<'_>, token: &str) -> sqlx::Result<()> {
+    sqlx::query("delete from sessions where token_hash = $1")
+        .bind(token_hash(token))
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_random_and_read_back_from_cookies() {
+        let token = new_token();
+        assert_eq!(token.len(), 64);
+        assert_ne!(token, new_token());
+        let header = format!("theme=dark; {COOKIE}={token}; other=1");
+        assert_eq!(token_from_cookies(&header), Some(token.as_str()));
+        assert_eq!(token_from_cookies(&format!("{COOKIE}=short")), None);
+        assert!(cookie(&token, true).contains("HttpOnly; SameSite=Lax"));
+        assert!(cookie(&token, true).ends_with("; Secure"));
+        assert!(!cookie(&token, false).contains("Secure"));
+    }
+}

@@ -1,0 +1,212 @@
+//! Signing in and out: sessions in cookies, rotation, failures, disabled accounts, cross-site posts.
+
+use reqwest::StatusCode;
+
+use crate::helpers::{Page, TestApp};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+async fn add_user(app: &TestApp, email: &str, is_admin: bool) -> i64 {
+    let hash = radportal::auth::password::hash(PASSWORD.to_owned())
+        .await
+        .unwrap();
+    sqlx::query_scalar(
+        "insert into users (email, name, password_hash, is_admin) values ($1, 'Rhea Searcher', $2, $3) returning id",
+    )
+    .bind(email)
+    .bind(hash)
+    .bind(is_admin)
+    .fetch_one(&app.db)
+    .await
+    .unwrap()
+}
+
+async fn sign_in(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/sign-in"))
+        .form(&[
+            ("email", email),
+            ("password", password),
+            ("next", "/account"),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with("radportal_session="))
+        .map(str::to_owned)
+}
+
+#[tokio::test]
+async fn signing_in_sets_a_protected_cookie_and_opens_the_account() {
+    let app = TestApp::spawn().await;
+    add_user(&app, "rhea@example.org", false).await;
+
+    let response = sign_in(&app, "Rhea@Example.org", PASSWORD).await;
+
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()["location"], "/account");
+    let cookie = session_cookie(&response).expect("a session cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    let account = app.page("/account").await;
+    assert_eq!(account.text("#account-email"), "rhea@example.org");
+    assert_eq!(account.text("#account-role"), "Researcher");
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_address_get_the_same_answer() {
+    let app = TestApp::spawn().await;
+    add_user(&app, "rhea@example.org", false).await;
+
+    let wrong = sign_in(&app, "rhea@example.org", "not the password").await;
+    let unknown = sign_in(&app, "nobody@example.org", PASSWORD).await;
+
+    for response in [wrong, unknown] {
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert!(session_cookie(&response).is_none());
+        let page = Page::new(&response.text().await.unwrap());
+        assert_eq!(
+            page.text(".form-error"),
+            "The e-mail address or the password is not right."
+        );
+    }
+    assert_eq!(app.get("/account").await.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn the_account_page_sends_visitors_to_sign_in_and_back() {
+    let app = TestApp::spawn().await;
+
+    let response = app.get("/account").await;
+
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()["location"], "/sign-in?next=%2Faccount");
+}
+
+#[tokio::test]
+async fn a_token_planted_before_sign_in_is_worthless_after_it() {
+    let app = TestApp::spawn().await;
+    add_user(&app, "rhea@example.org", false).await;
+    let planted = "ab".repeat(32);
+
+    let response = app
+        .client
+        .post(app.url("/sign-in"))
+        .header("cookie", format!("radportal_session={planted}"))
+        .form(&[("email", "rhea@example.org"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+
+    let cookie = session_cookie(&response).unwrap();
+    assert!(
+        !cookie.contains(&planted),
+        "the session id is new at sign-in"
+    );
+    let with_planted = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(app.url("/account"))
+        .header("cookie", format!("radportal_session={planted}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_planted.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn signing_out_ends_the_session() {
+    let app = TestApp::spawn().await;
+    add_user(&app, "rhea@example.org", false).await;
+    let cookie = session_cookie(&sign_in(&app, "rhea@example.org", PASSWORD).await).unwrap();
+    let token = cookie.split(';').next().unwrap().to_owned();
+
+    let response = app.client.post(app.url("/sign-out")).send().await.unwrap();
+
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(session_cookie(&response).unwrap().contains("Max-Age=0"));
+    let replayed = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(app.url("/account"))
+        .header("cookie", token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        replayed.status(),
+        StatusCode::SEE_OTHER,
+        "the old cookie no longer works"
+    );
+}
+
+#[tokio::test]
+async fn a_disabled_account_cannot_sign_in_and_loses_its_session() {
+    let app = TestApp::spawn().await;
+    let id = add_user(&app, "rhea@example.org", false).await;
+    sign_in(&app, "rhea@example.org", PASSWORD).await;
+    assert_eq!(app.get("/account").await.status(), StatusCode::OK);
+
+    sqlx::query("update users set disabled_at = now() where id = $1")
+        .bind(id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+
+    assert_eq!(app.get("/account").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        sign_in(&app, "rhea@example.org", PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn cross_site_form_posts_are_refused() {
+    let app = TestApp::spawn().await;
+    add_user(&app, "rhea@example.org", false).await;
+
+    let response = app
+        .client
+        .post(app.url("/sign-in"))
+        .header("origin", "https://attacker.example")
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("email", "rhea@example.org"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(session_cookie(&response).is_none());
+}
+
+#[tokio::test]
+async fn sign_in_only_returns_to_pages_of_this_site() {
+    let app = TestApp::spawn().await;
+    add_user(&app, "rhea@example.org", false).await;
+
+    let response = app
+        .client
+        .post(app.url("/sign-in"))
+        .form(&[
+            ("email", "rhea@example.org"),
+            ("password", PASSWORD),
+            ("next", "//attacker.example/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.headers()["location"], "/account");
+}
