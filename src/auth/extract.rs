@@ -2,7 +2,6 @@
 //! account (others are sent to sign in and brought back).
 
 use axum::extract::FromRequestParts;
-use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 
@@ -24,12 +23,7 @@ impl FromRequestParts<AppState> for MaybeUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .find_map(session::token_from_cookies);
+        let token = session::token_from_headers(&parts.headers);
         match token {
             Some(token) => Ok(Self(session::user(&state.db, token).await?)),
             None => Ok(Self(None)),

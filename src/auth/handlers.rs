@@ -92,12 +92,7 @@ pub async fn sign_in(
         }
     };
     // A new session at every sign-in: a token planted before sign-in is worth nothing after it.
-    if let Some(old) = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find_map(session::token_from_cookies)
-    {
+    if let Some(old) = session::token_from_headers(&headers) {
         session::delete(&state.db, old).await?;
     }
     let token = session::create(&state.db, user.id).await?;
@@ -113,12 +108,7 @@ pub async fn sign_out(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    if let Some(token) = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find_map(session::token_from_cookies)
-    {
+    if let Some(token) = session::token_from_headers(&headers) {
         session::delete(&state.db, token).await?;
     }
     let secure = state.config.base_url.scheme() == "https";
