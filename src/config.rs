@@ -60,7 +60,34 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "RADPORTAL_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024)]
     pub max_body_bytes: usize,
+
+    #[command(flatten)]
+    pub mail: MailArgs,
+
+    /// Take the client address from the last `X-Forwarded-For` entry (set this behind a reverse proxy).
+    #[arg(long, env = "RADPORTAL_TRUST_PROXY", default_value_t = false, action = clap::ArgAction::Set)]
+    pub trust_proxy: bool,
 }
+
+/// How the portal sends e-mail.
+#[derive(clap::Args, Clone, Debug)]
+pub struct MailArgs {
+    /// SMTP server, e.g. `smtp://mail.example.org:587?tls=required` or `smtps://user:pass@host`.
+    /// Without it, messages are written to the log instead of being sent.
+    #[arg(long, env = "RADPORTAL_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// The sender of the portal's e-mails.
+    #[arg(long, env = "RADPORTAL_MAIL_FROM", default_value = DEFAULT_MAIL_FROM)]
+    pub mail_from: String,
+
+    /// How often the mail worker looks for new messages, in milliseconds.
+    #[arg(long, env = "RADPORTAL_OUTBOX_POLL_MS", default_value_t = 1000)]
+    pub outbox_poll_ms: u64,
+}
+
+/// The sender used when none is configured.
+pub const DEFAULT_MAIL_FROM: &str = "radportal <no-reply@radportal.local>";
 
 /// Log output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
@@ -83,6 +110,11 @@ pub struct Config {
     pub admin_email: String,
     pub request_timeout: Duration,
     pub max_body_bytes: usize,
+    /// SMTP server URL; `None` writes messages to the log.
+    pub smtp_url: Option<SecretString>,
+    pub mail_from: String,
+    pub outbox_poll: Duration,
+    pub trust_proxy: bool,
 }
 
 impl Config {
@@ -97,6 +129,10 @@ impl Config {
             admin_email: "admin@radportal.local".to_owned(),
             request_timeout: Duration::from_secs(30),
             max_body_bytes: 2 * 1024 * 1024,
+            smtp_url: None,
+            mail_from: DEFAULT_MAIL_FROM.to_owned(),
+            outbox_poll: Duration::from_secs(1),
+            trust_proxy: false,
         }
     }
 
@@ -117,6 +153,10 @@ impl From<ServeArgs> for Config {
             admin_email: args.admin_email,
             request_timeout: Duration::from_secs(args.request_timeout_secs),
             max_body_bytes: args.max_body_bytes,
+            smtp_url: args.mail.smtp_url.map(SecretString::from),
+            mail_from: args.mail.mail_from,
+            outbox_poll: Duration::from_millis(args.mail.outbox_poll_ms.max(50)),
+            trust_proxy: args.trust_proxy,
         }
     }
 }
@@ -132,6 +172,16 @@ impl fmt::Debug for Config {
             .field("admin_email", &self.admin_email)
             .field("request_timeout", &self.request_timeout)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field(
+                "smtp_url",
+                &self
+                    .smtp_url
+                    .as_ref()
+                    .map(|url| redact_url(url.expose_secret())),
+            )
+            .field("mail_from", &self.mail_from)
+            .field("outbox_poll", &self.outbox_poll)
+            .field("trust_proxy", &self.trust_proxy)
             .finish()
     }
 }

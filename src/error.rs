@@ -12,6 +12,8 @@ pub enum AppError {
     NotFound,
     #[error("bad request: {0}")]
     BadRequest(String),
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("template error: {0}")]
@@ -26,6 +28,7 @@ impl AppError {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Database(error) if is_unavailable(error) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(_) | Self::Render(_) | Self::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -37,7 +40,7 @@ impl AppError {
     pub fn public_message(&self) -> String {
         match self {
             Self::NotFound => "The page you asked for does not exist.".to_owned(),
-            Self::BadRequest(message) => message.clone(),
+            Self::BadRequest(message) | Self::Forbidden(message) => message.clone(),
             _ if self.status() == StatusCode::SERVICE_UNAVAILABLE => {
                 "The portal cannot reach its database right now. Please try again in a moment."
                     .to_owned()

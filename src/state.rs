@@ -38,4 +38,14 @@ impl AppState {
             catalog_watch,
         }
     }
+
+    /// Whether the portal is served over https (cookies get `Secure`).
+    pub fn is_https(&self) -> bool {
+        self.config.base_url.scheme() == "https"
+    }
+
+    /// An absolute link to `path` (which starts with `/`) under the configured base URL.
+    pub fn link(&self, path: &str) -> String {
+        format!("{}{path}", self.config.base_url.as_str().trim_end_matches('/'))
+    }
 }

@@ -5,12 +5,10 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
@@ -20,6 +18,7 @@ use crate::catalog::model::{Dataset, DatasetStatus, Organization};
 use crate::catalog::search::{self, Facet, SearchQuery, Sort};
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::web::routes::Routes;
 
 /// The CKAN version whose Action API this imitates.
 const CKAN_VERSION: &str = "2.10.4";
@@ -29,10 +28,12 @@ const NOT_SPECIFIED: &str = "notspecified";
 /// Most rows one `package_search` returns.
 const MAX_ROWS: i64 = 1000;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/3/action/{action}", get(action).post(action))
-        .route("/api/action/{action}", get(action).post(action))
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/api/3/action/{action}", action)
+        .post("/api/3/action/{action}", action)
+        .get("/api/action/{action}", action)
+        .post("/api/action/{action}", action)
 }
 
 /// A failed action, as CKAN reports it.

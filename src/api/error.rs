@@ -13,6 +13,12 @@ use crate::error::AppError;
 pub enum ApiError {
     /// A query parameter cannot be used.
     Parameter(ParamError),
+    /// No valid token was presented (401, with `WWW-Authenticate: Bearer`).
+    Unauthorized(String),
+    /// The token is valid but its scope does not allow this (403).
+    InsufficientScope(String),
+    /// The body's fields failed validation (422), each with its message.
+    Invalid(Vec<crate::validation::FieldError>),
     /// Anything else, with the status and message the HTML pages would give.
     App(AppError),
 }
@@ -37,12 +43,17 @@ pub struct ErrorBody {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<crate::validation::FieldError>,
 }
 
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Parameter(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::App(error) => error.status(),
         }
     }
@@ -55,17 +66,41 @@ impl ApiError {
                 code: "invalid_parameter",
                 message: error.message.clone(),
                 parameter: Some(error.parameter.clone()),
+                fields: Vec::new(),
+            },
+            Self::Unauthorized(message) => ErrorBody {
+                status: status.as_u16(),
+                code: "unauthorized",
+                message: message.clone(),
+                parameter: None,
+                fields: Vec::new(),
+            },
+            Self::InsufficientScope(message) => ErrorBody {
+                status: status.as_u16(),
+                code: "insufficient_scope",
+                message: message.clone(),
+                parameter: None,
+                fields: Vec::new(),
+            },
+            Self::Invalid(fields) => ErrorBody {
+                status: status.as_u16(),
+                code: "invalid",
+                message: "Some fields are not valid; see `fields`.".to_owned(),
+                parameter: None,
+                fields: fields.clone(),
             },
             Self::App(error) => ErrorBody {
                 status: status.as_u16(),
                 code: match status {
                     StatusCode::NOT_FOUND => "not_found",
                     StatusCode::BAD_REQUEST => "bad_request",
+                    StatusCode::FORBIDDEN => "forbidden",
                     StatusCode::SERVICE_UNAVAILABLE => "unavailable",
                     _ => "internal_error",
                 },
                 message: error.public_message(),
                 parameter: None,
+                fields: Vec::new(),
             },
         }
     }
@@ -79,6 +114,14 @@ impl IntoResponse for ApiError {
         {
             tracing::error!(%error, %status, "API request failed");
         }
-        (status, Json(serde_json::json!({ "error": self.body() }))).into_response()
+        let mut response =
+            (status, Json(serde_json::json!({ "error": self.body() }))).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"radportal\""),
+            );
+        }
+        response
     }
 }

@@ -3,24 +3,25 @@
 
 pub mod ckan;
 pub mod error;
+pub mod me;
 pub mod model;
 pub mod openapi;
 pub mod v1;
 
-use axum::Router;
-use axum::routing::get;
-
-use crate::state::AppState;
+use crate::web::routes::Routes;
 
 pub use error::ApiError;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/datasets", get(v1::list_datasets))
-        .route("/api/v1/datasets/{slug}", get(v1::show_dataset))
-        .route("/api/v1/organizations", get(v1::list_organizations))
-        .route("/api/v1/openapi.json", get(openapi::document))
-        .route("/api/v1", get(v1::index))
-        .route("/api/v1/{*rest}", get(v1::not_found).post(v1::not_found))
-        .merge(ckan::router())
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/api/v1/datasets", v1::list_datasets)
+        .get("/api/v1/datasets/{slug}", v1::show_dataset)
+        .get("/api/v1/organizations", v1::list_organizations)
+        .get("/api/v1/openapi.json", openapi::document)
+        .get("/api/v1/me", me::show)
+        .patch("/api/v1/me", me::update)
+        .get("/api/v1", v1::index)
+        .get("/api/v1/{*rest}", v1::not_found)
+        .post("/api/v1/{*rest}", v1::not_found)
+        .merge(ckan::routes())
 }

@@ -1,4 +1,4 @@
-//! Signing in and out, and the account page.
+//! Signing in and out, registering, confirming an e-mail address and resetting a forgotten password.
 
 use askama::Template;
 use axum::Form;
@@ -6,13 +6,32 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use serde_json::json;
 
-use super::extract::{CurrentUser, MaybeUser};
-use super::model::User;
-use super::{db, password, session};
+use super::db::{self, NewAccount, TokenPurpose};
+use super::extract::{ClientAddr, MaybeUser};
+use super::model::{Email, Orcid};
+use super::throttle::{self, Action};
+use super::{mails, password, session};
+use crate::audit::{self, Target};
 use crate::error::AppError;
+use crate::mail;
 use crate::state::AppState;
+use crate::validation::FieldErrors;
 use crate::web::{Layout, Nav, render};
+
+/// Messages the sign-in page may show after another page sent the visitor there.
+fn notice_text(notice: Option<&str>) -> Option<&'static str> {
+    match notice? {
+        "password-changed" => {
+            Some("Your password was changed and every session was signed out. Sign in with the new password.")
+        }
+        "verified" => Some("Your e-mail address is confirmed. You can sign in now."),
+        "signed-out-everywhere" => Some("You were signed out on every device."),
+        "closed" => Some("Your account is closed. Thank you for using the portal."),
+        _ => None,
+    }
+}
 
 #[derive(Template)]
 #[template(path = "auth/sign_in.html")]
@@ -21,11 +40,28 @@ pub struct SignInPage {
     pub email: String,
     pub next: String,
     pub error: Option<String>,
+    pub notice: Option<&'static str>,
+    /// After a correct password on an unconfirmed address: offer to send the link again.
+    pub unverified: bool,
+}
+
+impl SignInPage {
+    fn new(email: &str, next: String) -> Self {
+        Self {
+            layout: Layout::new("Sign in", Nav::None),
+            email: email.to_owned(),
+            next,
+            error: None,
+            notice: None,
+            unverified: false,
+        }
+    }
 }
 
 #[derive(Deserialize)]
-pub struct NextParam {
+pub struct SignInParams {
     next: Option<String>,
+    notice: Option<String>,
 }
 
 /// Only a path on this site may be returned to after signing in.
@@ -40,21 +76,19 @@ fn safe_next(next: Option<&str>) -> String {
 
 pub async fn sign_in_form(
     MaybeUser(user): MaybeUser,
-    Query(params): Query<NextParam>,
+    Query(params): Query<SignInParams>,
 ) -> Result<Response, AppError> {
     let next = safe_next(params.next.as_deref());
     if user.is_some() {
         return Ok(Redirect::to(&next).into_response());
     }
-    render(&SignInPage {
-        layout: Layout::new("Sign in", Nav::None),
-        email: String::new(),
-        next,
-        error: None,
-    })
+    let mut page = SignInPage::new("", next);
+    page.notice = notice_text(params.notice.as_deref());
+    render(&page)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct SignInForm {
     email: String,
     password: String,
@@ -63,11 +97,17 @@ pub struct SignInForm {
 
 pub async fn sign_in(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Result<Response, AppError> {
     let next = safe_next(form.next.as_deref());
     let email = form.email.trim();
+    let mut page = SignInPage::new(email, next.clone());
+    if !throttle::allowed(&state.db, Action::SignIn, email, &client).await? {
+        page.error = Some(Action::SignIn.message());
+        return Ok((StatusCode::TOO_MANY_REQUESTS, render(&page)?).into_response());
+    }
     let found = if email.is_empty() || email.len() > 254 || form.password.len() > 1024 {
         None
     } else {
@@ -79,26 +119,34 @@ pub async fn sign_in(
         None => (None, password::UNKNOWN_USER_HASH.to_owned()),
     };
     let matches = password::verify(form.password, stored).await?;
-    let user = match user {
-        Some(user) if matches && user.disabled_at.is_none() => user,
-        _ => {
-            let page = SignInPage {
-                layout: Layout::new("Sign in", Nav::None),
-                email: email.to_owned(),
-                next,
-                error: Some("The e-mail address or the password is not right.".to_owned()),
-            };
-            return Ok((StatusCode::UNAUTHORIZED, render(&page)?).into_response());
-        }
+    let Some(user) = user.filter(|_| matches) else {
+        throttle::record(&state.db, Action::SignIn, email, &client).await?;
+        page.error = Some("The e-mail address or the password is not right.".to_owned());
+        return Ok((StatusCode::UNAUTHORIZED, render(&page)?).into_response());
     };
+    // Past this point the password was right, so telling the person about their account is safe.
+    if user.disabled_at.is_some() {
+        page.error = Some(
+            "This account has been disabled by the portal's administrators. Please contact them."
+                .to_owned(),
+        );
+        return Ok((StatusCode::FORBIDDEN, render(&page)?).into_response());
+    }
+    if user.email_verified_at.is_none() {
+        page.error = Some(
+            "Please confirm your e-mail address first: follow the link we sent you.".to_owned(),
+        );
+        page.unverified = true;
+        return Ok((StatusCode::FORBIDDEN, render(&page)?).into_response());
+    }
+    throttle::clear_account(&state.db, Action::SignIn, email).await?;
     // A new session at every sign-in: a token planted before sign-in is worth nothing after it.
     if let Some(old) = session::token_from_headers(&headers) {
         session::delete(&state.db, old).await?;
     }
     let token = session::create(&state.db, user.id).await?;
-    let secure = state.config.base_url.scheme() == "https";
     Ok((
-        [(header::SET_COOKIE, session::cookie(&token, secure))],
+        [(header::SET_COOKIE, session::cookie(&token, state.is_https()))],
         Redirect::to(&next),
     )
         .into_response())
@@ -111,24 +159,450 @@ pub async fn sign_out(
     if let Some(token) = session::token_from_headers(&headers) {
         session::delete(&state.db, token).await?;
     }
-    let secure = state.config.base_url.scheme() == "https";
     Ok((
-        [(header::SET_COOKIE, session::clearing_cookie(secure))],
+        [(header::SET_COOKIE, session::clearing_cookie(state.is_https()))],
         Redirect::to("/"),
     )
         .into_response())
 }
 
-#[derive(Template)]
-#[template(path = "auth/account.html")]
-pub struct AccountPage {
-    pub layout: Layout,
-    pub user: User,
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct RegisterForm {
+    pub name: String,
+    pub email: String,
+    pub institution: String,
+    pub orcid: String,
+    pub password: String,
+    pub password_confirm: String,
 }
 
-pub async fn account(CurrentUser(user): CurrentUser) -> Result<Response, AppError> {
-    render(&AccountPage {
-        layout: Layout::new("Your account", Nav::None),
-        user,
+#[derive(Template)]
+#[template(path = "auth/register.html")]
+pub struct RegisterPage {
+    pub layout: Layout,
+    pub form: RegisterForm,
+    pub errors: FieldErrors,
+    pub error: Option<String>,
+    pub min_length: usize,
+}
+
+impl RegisterPage {
+    fn new(form: RegisterForm, errors: FieldErrors) -> Self {
+        Self {
+            layout: Layout::new("Create an account", Nav::None),
+            form: RegisterForm {
+                password: String::new(),
+                password_confirm: String::new(),
+                ..form
+            },
+            errors,
+            error: None,
+            min_length: password::MIN_LENGTH,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "auth/message.html")]
+pub struct MessagePage {
+    pub layout: Layout,
+    pub heading: String,
+    pub paragraphs: Vec<String>,
+    /// A link to go on with: (href, text).
+    pub link: Option<(String, String)>,
+}
+
+impl MessagePage {
+    pub fn new(heading: &str, paragraphs: Vec<String>, link: Option<(&str, &str)>) -> Self {
+        Self {
+            layout: Layout::new(heading, Nav::None),
+            heading: heading.to_owned(),
+            paragraphs,
+            link: link.map(|(href, text)| (href.to_owned(), text.to_owned())),
+        }
+    }
+}
+
+pub async fn register_form(MaybeUser(user): MaybeUser) -> Result<Response, AppError> {
+    if user.is_some() {
+        return Ok(Redirect::to("/account").into_response());
+    }
+    render(&RegisterPage::new(RegisterForm::default(), FieldErrors::default()))
+}
+
+/// Checks the name, institution and ORCID iD of a profile; returns the normalised ORCID iD.
+pub fn check_profile(
+    name: &str,
+    institution: &str,
+    orcid: &str,
+    errors: &mut FieldErrors,
+) -> Option<String> {
+    let name = name.trim();
+    if name.is_empty() {
+        errors.add("name", "Enter your full name, as reviewers should see it.");
+    } else if name.chars().count() > 200 {
+        errors.add("name", "Use at most 200 characters.");
+    }
+    if institution.trim().chars().count() > 200 {
+        errors.add("institution", "Use at most 200 characters.");
+    }
+    if orcid.trim().is_empty() {
+        return None;
+    }
+    match Orcid::parse(orcid) {
+        Ok(orcid) => Some(orcid.as_str().to_owned()),
+        Err(message) => {
+            errors.add("orcid", message);
+            None
+        }
+    }
+}
+
+/// Checks a new password and its confirmation.
+pub fn check_new_password(
+    password: &str,
+    confirm: &str,
+    email: &str,
+    name: &str,
+    errors: &mut FieldErrors,
+) {
+    if let Err(message) = password::check_strength(password, email, name) {
+        errors.add("password", message);
+    } else if password != confirm {
+        errors.add("password_confirm", "The two passwords differ.");
+    }
+}
+
+pub async fn register(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    Form(form): Form<RegisterForm>,
+) -> Result<Response, AppError> {
+    let mut errors = FieldErrors::default();
+    let email = match Email::parse(&form.email) {
+        Ok(email) => Some(email),
+        Err(_) => {
+            errors.add("email", "Enter an e-mail address like name@example.org.");
+            None
+        }
+    };
+    let orcid = check_profile(&form.name, &form.institution, &form.orcid, &mut errors);
+    check_new_password(
+        &form.password,
+        &form.password_confirm,
+        &form.email,
+        &form.name,
+        &mut errors,
+    );
+    let Some(email) = email.filter(|_| errors.is_empty()) else {
+        let page = RegisterPage::new(form, errors);
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
+    };
+    if !throttle::allowed(&state.db, Action::Register, email.as_str(), &client).await? {
+        let mut page = RegisterPage::new(form, errors);
+        page.error = Some(Action::Register.message());
+        return Ok((StatusCode::TOO_MANY_REQUESTS, render(&page)?).into_response());
+    }
+    throttle::record(&state.db, Action::Register, email.as_str(), &client).await?;
+    let hash = password::hash(form.password.clone()).await?;
+    let mut tx = state.db.begin().await?;
+    let created = db::create_user(
+        &mut *tx,
+        &NewAccount {
+            email: &email,
+            name: form.name.trim(),
+            institution: form.institution.trim(),
+            orcid: orcid.as_deref(),
+            password_hash: &hash,
+        },
+    )
+    .await?;
+    // Whether or not the address already had an account, the page says the same; only the mail differs.
+    let message = match created {
+        Some(user) => {
+            let token = db::create_email_token(&mut tx, user.id, TokenPurpose::VerifyEmail).await?;
+            audit::record(&mut *tx, Some(user.id), "account.registered", Target::User(user.id), json!({})).await?;
+            mails::verification(&state, &user.email, &user.name, &token)
+        }
+        None => mails::already_registered(&state, email.as_str()),
+    };
+    mail::enqueue(&mut *tx, &message).await?;
+    tx.commit().await?;
+    render(&MessagePage::new(
+        "Check your inbox",
+        vec![
+            format!(
+                "We sent a message to {email}. Follow the link in it to confirm your address; then you can sign in."
+            ),
+            "The link works for 48 hours. If nothing arrives within a few minutes, check your spam folder or ask for a new link from the sign-in page.".to_owned(),
+        ],
+        Some(("/sign-in", "Go to sign in")),
+    ))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct TokenParam {
+    token: String,
+}
+
+fn link_not_valid(what: &str, again: (&str, &str)) -> Result<Response, AppError> {
+    let page = MessagePage::new(
+        "This link does not work any more",
+        vec![format!(
+            "The {what} link is unknown, was already used, or has expired. Links work once, for a limited time."
+        )],
+        Some(again),
+    );
+    Ok((StatusCode::BAD_REQUEST, render(&page)?).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "auth/confirm_email.html")]
+pub struct ConfirmEmailPage {
+    pub layout: Layout,
+    pub token: String,
+}
+
+/// The link in the mail opens a page with a button, so that mail scanners that fetch links do not use
+/// the token up.
+pub async fn verify_email_form(
+    State(state): State<AppState>,
+    Query(params): Query<TokenParam>,
+) -> Result<Response, AppError> {
+    if db::email_token_user(&state.db, &params.token, TokenPurpose::VerifyEmail)
+        .await?
+        .is_none()
+    {
+        return link_not_valid("confirmation", ("/verify-email/resend", "Send a new link"));
+    }
+    render(&ConfirmEmailPage {
+        layout: Layout::new("Confirm your e-mail address", Nav::None),
+        token: params.token,
     })
+}
+
+pub async fn verify_email(
+    State(state): State<AppState>,
+    Form(form): Form<TokenParam>,
+) -> Result<Response, AppError> {
+    let mut tx = state.db.begin().await?;
+    let Some(user_id) =
+        db::consume_email_token(&mut *tx, &form.token, TokenPurpose::VerifyEmail).await?
+    else {
+        return link_not_valid("confirmation", ("/verify-email/resend", "Send a new link"));
+    };
+    db::mark_email_verified(&mut *tx, user_id).await?;
+    audit::record(&mut *tx, Some(user_id), "account.email_verified", Target::User(user_id), json!({})).await?;
+    tx.commit().await?;
+    Ok(Redirect::to("/sign-in?notice=verified").into_response())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct EmailForm {
+    email: String,
+}
+
+#[derive(Template)]
+#[template(path = "auth/email_request.html")]
+pub struct EmailRequestPage {
+    pub layout: Layout,
+    pub heading: &'static str,
+    pub intro: &'static str,
+    pub action: &'static str,
+    pub email: String,
+    pub errors: FieldErrors,
+    pub error: Option<String>,
+}
+
+impl EmailRequestPage {
+    fn forgot(email: String) -> Self {
+        Self {
+            layout: Layout::new("Reset your password", Nav::None),
+            heading: "Reset your password",
+            intro: "Enter the address you registered with. We will send a link to choose a new password; it works once, for one hour.",
+            action: "/forgot-password",
+            email,
+            errors: FieldErrors::default(),
+            error: None,
+        }
+    }
+
+    fn resend(email: String) -> Self {
+        Self {
+            layout: Layout::new("Send a new confirmation link", Nav::None),
+            heading: "Send a new confirmation link",
+            intro: "Enter the address you registered with. If it still needs confirming, we will send a new link.",
+            action: "/verify-email/resend",
+            email,
+            errors: FieldErrors::default(),
+            error: None,
+        }
+    }
+}
+
+pub async fn forgot_password_form() -> Result<Response, AppError> {
+    render(&EmailRequestPage::forgot(String::new()))
+}
+
+pub async fn resend_verification_form() -> Result<Response, AppError> {
+    render(&EmailRequestPage::resend(String::new()))
+}
+
+/// Shared by "forgot password" and "send the confirmation link again": check the address, throttle,
+/// and answer the same whether or not it has an account.
+async fn email_link_request(
+    state: &AppState,
+    client: &str,
+    mut page: EmailRequestPage,
+    purpose: TokenPurpose,
+) -> Result<Response, AppError> {
+    let email = match Email::parse(&page.email) {
+        Ok(email) => email,
+        Err(_) => {
+            page.errors
+                .add("email", "Enter an e-mail address like name@example.org.");
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
+        }
+    };
+    if !throttle::allowed(&state.db, Action::EmailLink, email.as_str(), client).await? {
+        page.error = Some(Action::EmailLink.message());
+        return Ok((StatusCode::TOO_MANY_REQUESTS, render(&page)?).into_response());
+    }
+    throttle::record(&state.db, Action::EmailLink, email.as_str(), client).await?;
+    let mut tx = state.db.begin().await?;
+    if let Some(user) = db::find_by_email(&mut *tx, email.as_str()).await?
+        && user.disabled_at.is_none()
+    {
+        let message = match purpose {
+            TokenPurpose::ResetPassword => {
+                let token = db::create_email_token(&mut tx, user.id, purpose).await?;
+                Some(mails::reset_password(state, &user.email, &user.name, &token))
+            }
+            TokenPurpose::VerifyEmail if user.email_verified_at.is_none() => {
+                let token = db::create_email_token(&mut tx, user.id, purpose).await?;
+                Some(mails::verification(state, &user.email, &user.name, &token))
+            }
+            TokenPurpose::VerifyEmail => None,
+        };
+        if let Some(message) = message {
+            mail::enqueue(&mut *tx, &message).await?;
+        }
+    }
+    tx.commit().await?;
+    render(&MessagePage::new(
+        "Check your inbox",
+        vec![format!(
+            "If {email} has an account here that needs it, we have sent it a link. It works once and expires; check your spam folder if nothing arrives within a few minutes."
+        )],
+        Some(("/sign-in", "Back to sign in")),
+    ))
+}
+
+pub async fn forgot_password(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    Form(form): Form<EmailForm>,
+) -> Result<Response, AppError> {
+    let page = EmailRequestPage::forgot(form.email.trim().to_owned());
+    email_link_request(&state, &client, page, TokenPurpose::ResetPassword).await
+}
+
+pub async fn resend_verification(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    Form(form): Form<EmailForm>,
+) -> Result<Response, AppError> {
+    let page = EmailRequestPage::resend(form.email.trim().to_owned());
+    email_link_request(&state, &client, page, TokenPurpose::VerifyEmail).await
+}
+
+#[derive(Template)]
+#[template(path = "auth/reset_password.html")]
+pub struct ResetPasswordPage {
+    pub layout: Layout,
+    pub token: String,
+    pub errors: FieldErrors,
+    pub min_length: usize,
+}
+
+impl ResetPasswordPage {
+    fn new(token: String, errors: FieldErrors) -> Self {
+        Self {
+            layout: Layout::new("Choose a new password", Nav::None),
+            token,
+            errors,
+            min_length: password::MIN_LENGTH,
+        }
+    }
+}
+
+pub async fn reset_password_form(
+    State(state): State<AppState>,
+    Query(params): Query<TokenParam>,
+) -> Result<Response, AppError> {
+    if db::email_token_user(&state.db, &params.token, TokenPurpose::ResetPassword)
+        .await?
+        .is_none()
+    {
+        return link_not_valid("password reset", ("/forgot-password", "Ask for a new link"));
+    }
+    render(&ResetPasswordPage::new(params.token, FieldErrors::default()))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ResetPasswordForm {
+    token: String,
+    password: String,
+    password_confirm: String,
+}
+
+pub async fn reset_password(
+    State(state): State<AppState>,
+    Form(form): Form<ResetPasswordForm>,
+) -> Result<Response, AppError> {
+    let Some(user_id) =
+        db::email_token_user(&state.db, &form.token, TokenPurpose::ResetPassword).await?
+    else {
+        return link_not_valid("password reset", ("/forgot-password", "Ask for a new link"));
+    };
+    let user = db::find_user(&state.db, user_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let mut errors = FieldErrors::default();
+    check_new_password(
+        &form.password,
+        &form.password_confirm,
+        &user.email,
+        &user.name,
+        &mut errors,
+    );
+    if !errors.is_empty() {
+        let page = ResetPasswordPage::new(form.token, errors);
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
+    }
+    let hash = password::hash(form.password).await?;
+    let mut tx = state.db.begin().await?;
+    // Using the token up is the guard: of two submissions with one token, only one gets here.
+    if db::consume_email_token(&mut *tx, &form.token, TokenPurpose::ResetPassword)
+        .await?
+        .is_none()
+    {
+        return link_not_valid("password reset", ("/forgot-password", "Ask for a new link"));
+    }
+    db::set_password(&mut *tx, user.id, &hash).await?;
+    // Following the mailed link proves the address.
+    db::mark_email_verified(&mut *tx, user.id).await?;
+    session::delete_all_for_user(&mut *tx, user.id).await?;
+    audit::record(&mut *tx, Some(user.id), "account.password_reset", Target::User(user.id), json!({})).await?;
+    mail::enqueue(&mut *tx, &mails::password_changed(&state, &user.email, &user.name)).await?;
+    tx.commit().await?;
+    Ok((
+        [(header::SET_COOKIE, session::clearing_cookie(state.is_https()))],
+        Redirect::to("/sign-in?notice=password-changed"),
+    )
+        .into_response())
 }

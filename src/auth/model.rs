@@ -1,4 +1,5 @@
-//! Account types: a checked e-mail address and the user record.
+//! Account types: checked e-mail addresses and ORCID iDs, the user record and its role, credentials and
+//! API token scopes.
 
 use std::fmt;
 
@@ -42,6 +43,74 @@ impl fmt::Display for Email {
     }
 }
 
+/// An ORCID iD in its canonical form `0000-0002-1825-0097`, with a valid ISO 7064 11,2 check digit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Orcid(String);
+
+impl Orcid {
+    /// Accepts the bare iD or its `https://orcid.org/` form; checks the digits and the checksum.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let trimmed = raw.trim();
+        let bare = trimmed
+            .strip_prefix("https://orcid.org/")
+            .or_else(|| trimmed.strip_prefix("http://orcid.org/"))
+            .or_else(|| trimmed.strip_prefix("orcid.org/"))
+            .unwrap_or(trimmed);
+        let chars: Vec<char> = bare.chars().filter(|c| *c != '-').collect();
+        let shaped = bare.len() == 19
+            && bare.char_indices().all(|(i, c)| {
+                if [4, 9, 14].contains(&i) {
+                    c == '-'
+                } else {
+                    c.is_ascii_digit() || (i == 18 && c == 'X')
+                }
+            });
+        if !shaped || chars.len() != 16 {
+            return Err("An ORCID iD looks like 0000-0002-1825-0097.".to_owned());
+        }
+        let total = chars[..15].iter().fold(0u32, |total, c| {
+            (total + c.to_digit(10).unwrap_or(0)) * 2
+        });
+        let check = (12 - total % 11) % 11;
+        let expected = if check == 10 {
+            'X'
+        } else {
+            char::from_digit(check, 10).unwrap_or('0')
+        };
+        if chars[15] != expected {
+            return Err("That ORCID iD has a wrong check digit; please copy it again from orcid.org.".to_owned());
+        }
+        Ok(Self(bare.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What an account may do, from its data: the admin flag, or membership of a Data Access Committee.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    Researcher,
+    Reviewer,
+    Admin,
+}
+
+impl Role {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Researcher => "Researcher",
+            Self::Reviewer => "Reviewer (Data Access Committee member)",
+            Self::Admin => "Administrator",
+        }
+    }
+}
+
+/// The columns every query that loads a [`User`] selects, for a `users` table aliased `u`.
+pub const USER_COLUMNS: &str = "u.id, u.email::text as email, u.name, u.institution, u.orcid, u.is_admin, \
+     exists (select 1 from dac_members m where m.user_id = u.id) as is_reviewer, \
+     u.email_verified_at, u.disabled_at, u.closed_at, u.created_at";
+
 /// An account.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct User {
@@ -49,10 +118,104 @@ pub struct User {
     pub email: String,
     pub name: String,
     pub institution: String,
+    pub orcid: Option<String>,
     pub is_admin: bool,
+    pub is_reviewer: bool,
+    pub email_verified_at: Option<OffsetDateTime>,
     pub disabled_at: Option<OffsetDateTime>,
+    pub closed_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
 }
+
+impl User {
+    /// The highest role the account holds.
+    pub fn role(&self) -> Role {
+        if self.is_admin {
+            Role::Admin
+        } else if self.is_reviewer {
+            Role::Reviewer
+        } else {
+            Role::Researcher
+        }
+    }
+
+    /// Whether the account may sign in at all.
+    pub fn is_active(&self) -> bool {
+        self.disabled_at.is_none() && self.closed_at.is_none()
+    }
+}
+
+/// What a personal API token allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, sqlx::Type, serde::Serialize, serde::Deserialize)]
+#[sqlx(type_name = "api_token_scope", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum TokenScope {
+    /// Reading through `/api/v1`.
+    Read,
+    /// Reading and changing through `/api/v1`.
+    ReadWrite,
+}
+
+impl TokenScope {
+    pub const ALL: [Self; 2] = [Self::Read, Self::ReadWrite];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::ReadWrite => "read_write",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Read => "Read only",
+            Self::ReadWrite => "Read and write",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|scope| scope.as_str() == raw)
+    }
+
+    /// Whether a token with this scope may make changes.
+    pub fn can_write(self) -> bool {
+        self == Self::ReadWrite
+    }
+}
+
+/// An upstream credential a researcher holds (e.g. "PhysioNet credentialed"), shown to reviewers.
+#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
+pub struct Credential {
+    pub id: i64,
+    pub user_id: i64,
+    pub kind: String,
+    pub issuer: String,
+    pub identifier: String,
+    pub issued_on: Option<time::Date>,
+    pub expires_on: Option<time::Date>,
+    pub evidence_name: Option<String>,
+    pub evidence_type: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl Credential {
+    /// Whether the credential has expired on `today`.
+    pub fn is_expired(&self, today: &time::Date) -> bool {
+        self.expires_on.is_some_and(|expires| expires < *today)
+    }
+}
+
+/// Credentials researchers commonly record; any other name may be typed.
+pub const CREDENTIAL_KINDS: &[&str] = &[
+    "PhysioNet credentialed user",
+    "CITI Data or Specimens Only Research",
+    "CITI Human Subjects Research",
+    "TCIA restricted collection access",
+    "NIH dbGaP authorized access",
+    "UK Biobank approved researcher",
+    "Institutional data-protection training",
+];
 
 #[cfg(test)]
 mod tests {
@@ -65,6 +228,23 @@ mod tests {
             "ada@example.org"
         );
         assert!(Email::parse("first.last+tag@sub.example.ac.uk").is_ok());
+    }
+
+    #[test]
+    fn orcid_checksums() {
+        assert_eq!(
+            Orcid::parse("0000-0002-1825-0097").unwrap().as_str(),
+            "0000-0002-1825-0097"
+        );
+        assert_eq!(
+            Orcid::parse(" https://orcid.org/0000-0001-5109-3700 ").unwrap().as_str(),
+            "0000-0001-5109-3700"
+        );
+        assert!(Orcid::parse("0000-0002-1694-233X").is_ok());
+        assert!(Orcid::parse("0000-0002-1825-0098").unwrap_err().contains("check digit"));
+        for bad in ["", "0000-0002-1825-009", "0000000218250097", "0000-0002-1825-00X7", "abcd-0002-1825-0097"] {
+            assert!(Orcid::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -38,6 +38,54 @@ pub async fn verify(password: String, stored: String) -> anyhow::Result<bool> {
     .await?
 }
 
+/// The shortest password accepted.
+pub const MIN_LENGTH: usize = 12;
+/// The longest password accepted (hashing cost stays bounded).
+pub const MAX_LENGTH: usize = 128;
+
+/// Passwords long enough to pass the length rule that are still among the first ones guessed.
+const COMMON: &[&str] = &[
+    "123456789012", "1234567890123", "12345678901234", "password1234", "password12345",
+    "passwordpassword", "qwertyuiopasdf", "qwertyuiop12", "qwerty123456", "iloveyou1234",
+    "abcdefghijkl", "abcd1234abcd", "letmein12345", "welcome12345", "administrator",
+    "changeme1234", "trustno1trustno1", "football1234", "baseball1234", "princess1234",
+    "sunshine1234", "superman1234", "1q2w3e4r5t6y", "zaq12wsxcde3", "p@ssw0rd1234",
+    "radportal123", "radportal1234", "correcthorsebatterystaple",
+];
+
+/// The strength rules for a new password: length, variety, not a common password and not built from
+/// the account's own e-mail address or name. The message says what to change.
+pub fn check_strength(password: &str, email: &str, name: &str) -> Result<(), String> {
+    let length = password.chars().count();
+    if length < MIN_LENGTH {
+        return Err(format!(
+            "Use at least {MIN_LENGTH} characters (a few unrelated words work well)."
+        ));
+    }
+    if length > MAX_LENGTH {
+        return Err(format!("Use at most {MAX_LENGTH} characters."));
+    }
+    let lower = password.to_lowercase();
+    let distinct: std::collections::HashSet<char> = lower.chars().collect();
+    if distinct.len() < 5 {
+        return Err("Use more different characters; this password repeats too much.".to_owned());
+    }
+    if COMMON.contains(&lower.as_str()) {
+        return Err("This password is too common; choose something less guessable.".to_owned());
+    }
+    let local = email.split('@').next().unwrap_or("").to_lowercase();
+    let own_words = std::iter::once(local.as_str())
+        .chain(name.split_whitespace())
+        .map(str::to_lowercase)
+        .filter(|word| word.chars().count() >= 4);
+    for word in own_words {
+        if lower.contains(&word) {
+            return Err("Do not build the password from your name or e-mail address.".to_owned());
+        }
+    }
+    Ok(())
+}
+
 /// A random password for generated accounts: 20 characters from an unambiguous alphabet.
 pub fn generate() -> String {
     use rand::Rng;
@@ -71,6 +119,19 @@ mod tests {
                 .await
                 .unwrap()
         );
+    }
+
+    #[test]
+    fn strength_rules_explain_what_is_wrong() {
+        let ok = |p: &str| check_strength(p, "ada.lovelace@example.org", "Ada Lovelace");
+        assert!(ok("violet tundra ferry 42").is_ok());
+        assert!(ok("short").unwrap_err().contains("at least 12"));
+        assert!(ok(&"x".repeat(129)).unwrap_err().contains("at most"));
+        assert!(ok("aaaaaaaaaaaaaaaa").unwrap_err().contains("different characters"));
+        assert!(ok("Password1234").unwrap_err().contains("too common"));
+        assert!(ok("lovelace-is-my-hero").unwrap_err().contains("name or e-mail"));
+        assert!(ok("ada.lovelace rocks!").unwrap_err().contains("name or e-mail"));
+        assert!(check_strength(&generate(), "a@b.org", "A B").is_ok());
     }
 
     #[test]

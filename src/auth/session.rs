@@ -5,7 +5,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use sqlx::PgExecutor;
 
-use super::model::User;
+use super::model::{USER_COLUMNS, User};
 
 /// The session cookie's name.
 pub const COOKIE: &str = "radportal_session";
@@ -21,7 +21,8 @@ pub fn new_token() -> String {
     hex::encode(bytes)
 }
 
-fn token_hash(token: &str) -> Vec<u8> {
+/// What is stored for a token: its SHA-256.
+pub fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
@@ -76,21 +77,48 @@ pub async fn create(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<Strin
     Ok(token)
 }
 
-/// The enabled user of a live session, marking the session as used.
+/// The active user of a live session. `last_seen_at` is written at most once a minute per session, so
+/// reading pages does not turn into a write per request.
 pub async fn user(db: impl PgExecutor<'_>, token: &str) -> sqlx::Result<Option<User>> {
-    sqlx::query_as(
+    let sql = format!(
         "with live as (
-             update sessions set last_seen_at = now()
+             select user_id, last_seen_at from sessions
              where token_hash = $1 and expires_at > now()
-               and last_seen_at > now() - make_interval(days => $2)
-             returning user_id)
-         select u.id, u.email::text as email, u.name, u.institution, u.is_admin, u.disabled_at, u.created_at
+               and last_seen_at > now() - make_interval(days => $2)),
+         touched as (
+             update sessions set last_seen_at = now()
+             where token_hash = $1
+               and exists (select 1 from live where last_seen_at < now() - interval '1 minute'))
+         select {USER_COLUMNS}
          from users u join live on live.user_id = u.id
-         where u.disabled_at is null",
+         where u.disabled_at is null and u.closed_at is null"
+    );
+    sqlx::query_as(&sql)
+        .bind(token_hash(token))
+        .bind(IDLE_DAYS)
+        .fetch_optional(db)
+        .await
+}
+
+/// Ends every session of an account ("sign out everywhere", password reset, disabling).
+pub async fn delete_all_for_user(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<u64> {
+    let done = sqlx::query("delete from sessions where user_id = $1")
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// How many live sessions an account has.
+pub async fn count_for_user(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "select count(*) from sessions
+         where user_id = $1 and expires_at > now()
+           and last_seen_at > now() - make_interval(days => $2)",
     )
-    .bind(token_hash(token))
+    .bind(user_id)
     .bind(IDLE_DAYS)
-    .fetch_optional(db)
+    .fetch_one(db)
     .await
 }
 

@@ -9,6 +9,7 @@ use super::db::{self, Count, Overview};
 use super::metadata;
 use super::model::{AccessLevel, Dataset, DatasetSummary, Organization, SourceKind, modality_name};
 use super::search::{self, Facet, SearchQuery, SearchResults, Sort, TextMatch};
+use crate::auth::extract::MaybeUser;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::format::{bytes, thousands};
@@ -70,11 +71,14 @@ impl HomePage {
     }
 }
 
-pub async fn home(State(state): State<AppState>) -> Result<Response, AppError> {
+pub async fn home(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+) -> Result<Response, AppError> {
     let overview = db::overview(&state.db).await?;
     let recent = db::recently_updated(&state.db, 6).await?;
     render(&HomePage {
-        layout: Layout::new("AI-radiology data", Nav::Home),
+        layout: Layout::new("AI-radiology data", Nav::Home).with_user(user.as_ref()),
         overview,
         recent,
     })
@@ -178,6 +182,7 @@ impl SearchPage {
 
 pub async fn list_datasets(
     State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
     let query = SearchQuery::parse(raw.as_deref())
@@ -189,7 +194,9 @@ pub async fn list_datasets(
         format!("“{}” — datasets", query.text)
     };
     render(&SearchPage {
-        layout: Layout::new(title, Nav::Datasets).with_query(&query.text),
+        layout: Layout::new(title, Nav::Datasets)
+            .with_query(&query.text)
+            .with_user(user.as_ref()),
         query,
         results,
     })
@@ -238,6 +245,7 @@ impl DatasetPage {
 
 pub async fn show_dataset(
     State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
     // The version is read before the dataset, so a change made meanwhile makes the entry stale.
@@ -268,7 +276,7 @@ pub async fn show_dataset(
         &base_url,
     ));
     render(&DatasetPage {
-        layout: Layout::new(dataset.fields.title.clone(), Nav::Datasets),
+        layout: Layout::new(dataset.fields.title.clone(), Nav::Datasets).with_user(user.as_ref()),
         description_html: to_safe_html(&dataset.fields.description),
         instructions_html: to_safe_html(&dataset.fields.access_instructions),
         citation: metadata::citation(&dataset.fields, &dataset.organization_name),
@@ -287,10 +295,13 @@ pub struct OrganizationsPage {
 
 impl Show for OrganizationsPage {}
 
-pub async fn list_organizations(State(state): State<AppState>) -> Result<Response, AppError> {
+pub async fn list_organizations(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+) -> Result<Response, AppError> {
     let organizations = db::list_organizations(&state.db).await?;
     render(&OrganizationsPage {
-        layout: Layout::new("Organizations", Nav::Organizations),
+        layout: Layout::new("Organizations", Nav::Organizations).with_user(user.as_ref()),
         organizations,
     })
 }
@@ -308,6 +319,7 @@ impl Show for OrganizationPage {}
 
 pub async fn show_organization(
     State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
     let organization = db::find_organization(&state.db, &slug)
@@ -320,7 +332,7 @@ pub async fn show_organization(
     let results =
         search::search_with(&state.db, &state.search_index, &query, search::Extras::NONE).await?;
     render(&OrganizationPage {
-        layout: Layout::new(organization.name.clone(), Nav::Organizations),
+        layout: Layout::new(organization.name.clone(), Nav::Organizations).with_user(user.as_ref()),
         search_href: query.href(),
         organization,
         results,

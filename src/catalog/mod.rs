@@ -14,19 +14,16 @@ pub mod textindex;
 pub mod validate;
 pub mod watch;
 
-use axum::Router;
-use axum::routing::get;
-
-use crate::state::AppState;
+use crate::web::routes::Routes;
 
 /// The public catalog pages.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(handlers::home))
-        .route("/datasets", get(handlers::list_datasets))
-        .route("/datasets.csv", get(handlers::export_csv))
-        .route("/catalog.jsonld", get(handlers::dcat_catalog))
-        .route("/datasets/{slug}", get(handlers::show_dataset))
-        .route("/organizations", get(handlers::list_organizations))
-        .route("/organizations/{slug}", get(handlers::show_organization))
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/", handlers::home)
+        .get("/datasets", handlers::list_datasets)
+        .get("/datasets.csv", handlers::export_csv)
+        .get("/catalog.jsonld", handlers::dcat_catalog)
+        .get("/datasets/{slug}", handlers::show_dataset)
+        .get("/organizations", handlers::list_organizations)
+        .get("/organizations/{slug}", handlers::show_organization)
 }

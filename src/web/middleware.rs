@@ -6,7 +6,6 @@ use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
@@ -21,6 +20,8 @@ use tracing::Level;
 use crate::config::Config;
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::web::routes::Routes;
+use crate::web::upload::MAX_UPLOAD_REQUEST_BYTES;
 
 /// The content security policy: no inline script or style, nothing from other origins, no framing.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
@@ -51,7 +52,7 @@ pub fn apply(routes: Router<AppState>, config: &Config) -> Router<AppState> {
         ));
     }
 
-    let mut router = routes.route("/static/{file}", get(static_file));
+    let mut router = routes;
     for (name, value) in security_headers {
         router = router.layer(SetResponseHeaderLayer::if_not_present(
             name,
@@ -94,8 +95,16 @@ pub fn apply(routes: Router<AppState>, config: &Config) -> Router<AppState> {
             )
             .layer(CompressionLayer::new())
             .layer(DefaultBodyLimit::max(config.max_body_bytes))
-            .layer(RequestBodyLimitLayer::new(config.max_body_bytes)),
+            // Upload routes raise their own limit above the default, up to this one.
+            .layer(RequestBodyLimitLayer::new(
+                config.max_body_bytes.max(MAX_UPLOAD_REQUEST_BYTES),
+            )),
     )
+}
+
+/// The static files' route.
+pub fn routes() -> Routes {
+    Routes::new().get("/static/{file}", static_file)
 }
 
 /// A file built into the binary from `static/`.

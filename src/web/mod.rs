@@ -4,6 +4,8 @@ pub mod format;
 pub mod markdown;
 pub mod middleware;
 pub mod pagination;
+pub mod routes;
+pub mod upload;
 
 use askama::Template;
 use axum::http::StatusCode;
@@ -29,6 +31,15 @@ pub struct Layout {
     pub query: String,
     /// Fingerprint of the static files, for cache-busting their URLs.
     pub asset_version: &'static str,
+    /// Who is signed in, for the header.
+    pub user: Option<HeaderUser>,
+}
+
+/// What the header shows of the signed-in account.
+#[derive(Clone, Debug)]
+pub struct HeaderUser {
+    pub name: String,
+    pub is_admin: bool,
 }
 
 impl Layout {
@@ -38,7 +49,17 @@ impl Layout {
             nav,
             query: String::new(),
             asset_version: middleware::asset_version(),
+            user: None,
         }
+    }
+
+    /// Shows `user` as signed in, in the header.
+    pub fn with_user(mut self, user: Option<&crate::auth::model::User>) -> Self {
+        self.user = user.map(|user| HeaderUser {
+            name: user.name.clone(),
+            is_admin: user.is_admin,
+        });
+        self
     }
 
     pub fn with_query(mut self, query: &str) -> Self {
@@ -70,6 +91,7 @@ impl ErrorPage {
     pub fn new(status: StatusCode, message: String) -> Self {
         let heading = match status {
             StatusCode::NOT_FOUND => "Page not found".to_owned(),
+            StatusCode::FORBIDDEN => "Not allowed".to_owned(),
             StatusCode::SERVICE_UNAVAILABLE => "Temporarily unavailable".to_owned(),
             status if status.is_client_error() => "That request could not be handled".to_owned(),
             _ => "Something went wrong".to_owned(),

@@ -3,19 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::TestApp;
-
-/// The Python with `ckanapi` installed (`scripts/test` prepares one); `RADPORTAL_TEST_PYTHON` overrides.
-fn python() -> String {
-    std::env::var("RADPORTAL_TEST_PYTHON").unwrap_or_else(|_| {
-        let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/target/test-venv/bin/python");
-        if std::path::Path::new(venv).exists() {
-            venv.to_owned()
-        } else {
-            "python3".to_owned()
-        }
-    })
-}
+use crate::helpers::{TestApp, python};
 
 #[tokio::test]
 async fn ckan_client_library_reads_the_catalog() {

@@ -35,11 +35,29 @@ pub struct TestApp {
 impl TestApp {
     /// A portal over a new, migrated, empty database.
     pub async fn spawn() -> Self {
+        Self::spawn_configured(|_| {}).await
+    }
+
+    /// A portal whose mail goes to a real SMTP server on loopback, which the test reads.
+    pub async fn with_mail() -> (Self, MailSink) {
+        let sink = MailSink::start().await;
+        let port = sink.port;
+        let app = Self::spawn_configured(move |config| {
+            config.smtp_url = Some(format!("smtp://127.0.0.1:{port}").into());
+            config.outbox_poll = std::time::Duration::from_millis(100);
+        })
+        .await;
+        (app, sink)
+    }
+
+    /// A portal over a new database, with the configuration changed by `configure`.
+    pub async fn spawn_configured(configure: impl FnOnce(&mut Config)) -> Self {
         let database_name = format!("radportal_test_{}", uuid::Uuid::new_v4().simple());
         let database_url = database_url(&database_name);
         let mut config = Config::for_database(&database_url);
         config.seed_catalog = false;
         config.db_max_connections = 5;
+        configure(&mut config);
         let db = radportal::db::connect_and_migrate(&config)
             .await
             .expect("test database is created and migrated");
@@ -67,11 +85,7 @@ impl TestApp {
         tokio::spawn(radportal::serve(listener, state, async {
             let _ = signal.await;
         }));
-        let client = Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .cookie_store(true)
-            .build()
-            .unwrap();
+        let client = new_client();
         Self {
             address,
             db,
@@ -121,6 +135,205 @@ impl TestApp {
         let response = self.get(path).await;
         assert_eq!(response.status(), StatusCode::OK, "GET {path}");
         Page::new(&response.text().await.unwrap())
+    }
+
+    /// A researcher account with a confirmed address and the password [`PASSWORD`].
+    pub async fn add_user(&self, email: &str, name: &str) -> i64 {
+        sqlx::query_scalar(
+            "insert into users (email, name, password_hash, email_verified_at)
+             values ($1, $2, $3, now()) returning id",
+        )
+        .bind(email)
+        .bind(name)
+        .bind(password_hash().await)
+        .fetch_one(&self.db)
+        .await
+        .unwrap()
+    }
+
+    /// An administrator account with the password [`PASSWORD`].
+    pub async fn add_admin(&self, email: &str) -> i64 {
+        let id = self.add_user(email, "Ada Admin").await;
+        sqlx::query("update users set is_admin = true where id = $1")
+            .bind(id)
+            .execute(&self.db)
+            .await
+            .unwrap();
+        id
+    }
+
+    /// Makes an account a reviewer: a member of the committee `imaging-dac` (created when missing).
+    pub async fn make_reviewer(&self, user_id: i64) {
+        sqlx::query(
+            "with dac as (
+                 insert into dacs (slug, name) values ('imaging-dac', 'Imaging Data Access Committee')
+                 on conflict (slug) do update set name = excluded.name
+                 returning id)
+             insert into dac_members (dac_id, user_id) select id, $1 from dac",
+        )
+        .bind(user_id)
+        .execute(&self.db)
+        .await
+        .unwrap();
+    }
+
+    /// A new browser-like client signed in as `email` (password [`PASSWORD`]).
+    pub async fn signed_in(&self, email: &str) -> Client {
+        let client = new_client();
+        let response = client
+            .post(self.url("/sign-in"))
+            .form(&[("email", email), ("password", PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{email} signs in");
+        client
+    }
+
+    /// Signs in `client` with `email` and `password`.
+    pub async fn sign_in_with(&self, client: &Client, email: &str, password: &str) -> Response {
+        client
+            .post(self.url("/sign-in"))
+            .form(&[("email", email), ("password", password)])
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// The password of every account the tests create.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// The argon2 hash of [`PASSWORD`], computed once per test binary.
+pub async fn password_hash() -> String {
+    static HASH: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    HASH.get_or_init(|| async {
+        radportal::auth::password::hash(PASSWORD.to_owned())
+            .await
+            .unwrap()
+    })
+    .await
+    .clone()
+}
+
+/// A client like a browser: keeps cookies, does not follow redirects (tests look at them).
+pub fn new_client() -> Client {
+    Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .unwrap()
+}
+
+/// The Python with the tests' packages (`scripts/test` prepares one in target/test-venv);
+/// `RADPORTAL_TEST_PYTHON` overrides.
+pub fn python() -> String {
+    std::env::var("RADPORTAL_TEST_PYTHON").unwrap_or_else(|_| {
+        let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/target/test-venv/bin/python");
+        if std::path::Path::new(venv).exists() {
+            venv.to_owned()
+        } else {
+            "python3".to_owned()
+        }
+    })
+}
+
+/// A message the SMTP server received.
+#[derive(Clone, Debug, serde::Deserialize)]
+pub struct ReceivedMail {
+    pub from: String,
+    pub to: Vec<String>,
+    pub subject: String,
+    pub body: String,
+}
+
+impl ReceivedMail {
+    /// The path and query of the first link in the body to `path` on the portal.
+    pub fn link(&self, path: &str) -> String {
+        let start = self
+            .body
+            .find(&format!("{path}?"))
+            .unwrap_or_else(|| panic!("a link to {path} in: {}", self.body));
+        self.body[start..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_owned()
+    }
+}
+
+/// A real SMTP server on loopback (aiosmtpd), collecting what it receives.
+pub struct MailSink {
+    pub port: u16,
+    received: std::sync::Arc<std::sync::Mutex<Vec<ReceivedMail>>>,
+    _child: tokio::process::Child,
+}
+
+impl MailSink {
+    pub async fn start() -> Self {
+        use tokio::io::AsyncBufReadExt;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = tokio::process::Command::new(python())
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mail/smtp_sink.py"))
+            .arg(port.to_string())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("python runs (scripts/test installs aiosmtpd into target/test-venv)");
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let ready = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("the SMTP server starts")
+            .unwrap();
+        assert_eq!(ready.as_deref(), Some("ready"));
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = received.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                let mail: ReceivedMail = serde_json::from_str(&line).unwrap();
+                sink.lock().unwrap().push(mail);
+            }
+        });
+        Self {
+            port,
+            received,
+            _child: child,
+        }
+    }
+
+    /// Everything received so far.
+    pub fn all(&self) -> Vec<ReceivedMail> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// Waits (up to 20 s) for the `nth` (0-based) message to `to` whose subject contains `subject`.
+    pub async fn wait_for_nth(&self, to: &str, subject: &str, nth: usize) -> ReceivedMail {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let found = self
+                .all()
+                .into_iter()
+                .filter(|mail| mail.to.iter().any(|r| r == to) && mail.subject.contains(subject))
+                .nth(nth);
+            if let Some(mail) = found {
+                return mail;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no mail #{nth} to {to} about '{subject}'; received: {:?}",
+                self.all()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn wait_for(&self, to: &str, subject: &str) -> ReceivedMail {
+        self.wait_for_nth(to, subject, 0).await
     }
 }
 

@@ -1,0 +1,197 @@
+//! Administering accounts: the user list, one user's page, disabling and enabling, the admin flag.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::audit::{self, Target};
+use crate::auth::db::{self, ApiToken, UserRow};
+use crate::auth::extract::AdminUser;
+use crate::auth::model::{Credential, User};
+use crate::auth::session;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::web::format::datetime;
+use crate::web::pagination::{MAX_PAGE, Pagination};
+use crate::web::{Layout, Nav, render};
+
+pub async fn dashboard() -> Redirect {
+    Redirect::to("/admin/users")
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ListParams {
+    q: String,
+    page: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/users.html")]
+pub struct UsersPage {
+    pub layout: Layout,
+    pub q: String,
+    pub rows: Vec<UserRow>,
+    pub total: i64,
+    pub pagination: Pagination,
+}
+
+impl UsersPage {
+    fn when(&self, user: &User) -> String {
+        datetime(user.created_at)
+    }
+
+    fn page_href(&self, page: i64) -> String {
+        url::form_urlencoded::Serializer::new("/admin/users?".to_owned())
+            .append_pair("q", &self.q)
+            .append_pair("page", &page.to_string())
+            .finish()
+    }
+}
+
+const PER_PAGE: i64 = 50;
+
+pub async fn list(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Query(params): Query<ListParams>,
+) -> Result<Response, AppError> {
+    let q: String = params.q.trim().chars().take(200).collect();
+    let page = params
+        .page
+        .as_deref()
+        .and_then(|p| p.parse::<i64>().ok())
+        .unwrap_or(1)
+        .clamp(1, MAX_PAGE);
+    let (rows, total) = db::list_users(&state.db, &q, PER_PAGE, (page - 1) * PER_PAGE).await?;
+    render(&UsersPage {
+        layout: Layout::new("Users", Nav::None).with_user(Some(&admin)),
+        q,
+        pagination: Pagination::new(page, PER_PAGE, total),
+        rows,
+        total,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "admin/user.html")]
+pub struct UserPage {
+    pub layout: Layout,
+    pub user: User,
+    pub is_self: bool,
+    pub sessions: i64,
+    pub credentials: Vec<Credential>,
+    pub tokens: Vec<ApiToken>,
+    pub today: time::Date,
+}
+
+impl UserPage {
+    fn when(&self, at: &time::OffsetDateTime) -> String {
+        datetime(*at)
+    }
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let user = db::find_user(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    render(&UserPage {
+        layout: Layout::new(format!("User: {}", user.name), Nav::None).with_user(Some(&admin)),
+        is_self: user.id == admin.id,
+        sessions: session::count_for_user(&state.db, user.id).await?,
+        credentials: db::list_credentials(&state.db, user.id).await?,
+        tokens: db::list_api_tokens(&state.db, user.id).await?,
+        today: time::OffsetDateTime::now_utc().date(),
+        user,
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ReasonForm {
+    reason: String,
+}
+
+pub async fn disable(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<i64>,
+    Form(form): Form<ReasonForm>,
+) -> Result<Response, AppError> {
+    if id == admin.id {
+        return Err(AppError::BadRequest(
+            "You cannot disable your own account.".to_owned(),
+        ));
+    }
+    let reason = form.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 1000 {
+        return Err(AppError::BadRequest(
+            "Give a reason for disabling the account (at most 1000 characters).".to_owned(),
+        ));
+    }
+    let mut tx = state.db.begin().await?;
+    if !db::set_disabled(&mut tx, id, true).await? {
+        return Err(AppError::NotFound);
+    }
+    audit::record(&mut *tx, Some(admin.id), "user.disabled", Target::User(id), json!({"reason": reason})).await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
+}
+
+pub async fn enable(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let mut tx = state.db.begin().await?;
+    if !db::set_disabled(&mut tx, id, false).await? {
+        return Err(AppError::NotFound);
+    }
+    audit::record(&mut *tx, Some(admin.id), "user.enabled", Target::User(id), json!({})).await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct AdminFlagForm {
+    admin: String,
+}
+
+pub async fn set_admin(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<i64>,
+    Form(form): Form<AdminFlagForm>,
+) -> Result<Response, AppError> {
+    let make_admin = match form.admin.as_str() {
+        "true" => true,
+        "false" => false,
+        _ => return Err(AppError::BadRequest("Choose whether the account is an administrator.".to_owned())),
+    };
+    if !make_admin && id == admin.id {
+        return Err(AppError::BadRequest(
+            "You cannot remove your own administrator flag; ask another administrator.".to_owned(),
+        ));
+    }
+    let mut tx = state.db.begin().await?;
+    let before = db::find_user(&mut *tx, id).await?.ok_or(AppError::NotFound)?;
+    if !db::set_admin(&mut *tx, id, make_admin).await? {
+        return Err(AppError::NotFound);
+    }
+    audit::record(
+        &mut *tx,
+        Some(admin.id),
+        "user.admin_flag_changed",
+        Target::User(id),
+        json!({"before": before.is_admin, "after": make_admin}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
+}

@@ -1,0 +1,142 @@
+//! `/api/v1/me`: the account behind a personal API token. Reading needs any live token; changing the
+//! profile needs a read-write one.
+
+use axum::Json;
+use axum::extract::{FromRequestParts, State};
+use axum::http::header;
+use axum::http::request::Parts;
+use serde::{Deserialize, Serialize};
+
+use super::ApiError;
+use crate::auth::db;
+use crate::auth::handlers::check_profile;
+use crate::auth::model::{TokenScope, User};
+use crate::state::AppState;
+use crate::validation::FieldErrors;
+
+/// The caller of an API request, identified by `Authorization: Bearer <token>`.
+pub struct TokenUser {
+    pub user: User,
+    pub scope: TokenScope,
+}
+
+impl TokenUser {
+    /// Refuses the request unless the token may make changes.
+    pub fn require_write(&self) -> Result<(), ApiError> {
+        if self.scope.can_write() {
+            Ok(())
+        } else {
+            Err(ApiError::InsufficientScope(
+                "This token is read-only; create a read-write token to make changes.".to_owned(),
+            ))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for TokenUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(|| {
+                ApiError::Unauthorized(
+                    "Send a personal API token as 'Authorization: Bearer <token>'; create one on your account page."
+                        .to_owned(),
+                )
+            })?;
+        let invalid = || {
+            ApiError::Unauthorized("The token is unknown, expired or revoked.".to_owned())
+        };
+        if !token.starts_with(db::API_TOKEN_PREFIX) || token.len() > 200 {
+            return Err(invalid());
+        }
+        let (user, scope) = db::user_for_api_token(&state.db, token)
+            .await?
+            .ok_or_else(invalid)?;
+        Ok(Self { user, scope })
+    }
+}
+
+/// The account as the API shows it.
+#[derive(Serialize)]
+pub struct Me {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub institution: String,
+    pub orcid: Option<String>,
+    pub role: &'static str,
+    pub email_verified: bool,
+    pub token_scope: TokenScope,
+}
+
+impl Me {
+    fn new(user: &User, scope: TokenScope) -> Self {
+        Self {
+            id: user.id,
+            email: user.email.clone(),
+            name: user.name.clone(),
+            institution: user.institution.clone(),
+            orcid: user.orcid.clone(),
+            role: match user.role() {
+                crate::auth::model::Role::Admin => "admin",
+                crate::auth::model::Role::Reviewer => "reviewer",
+                crate::auth::model::Role::Researcher => "researcher",
+            },
+            email_verified: user.email_verified_at.is_some(),
+            token_scope: scope,
+        }
+    }
+}
+
+pub async fn show(caller: TokenUser) -> Json<Me> {
+    Json(Me::new(&caller.user, caller.scope))
+}
+
+/// Profile fields to change; those left out keep their value.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeUpdate {
+    name: Option<String>,
+    institution: Option<String>,
+    /// An ORCID iD, or an empty string to remove it.
+    orcid: Option<String>,
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    caller: TokenUser,
+    body: axum::body::Bytes,
+) -> Result<Json<Me>, ApiError> {
+    caller.require_write()?;
+    let update: MeUpdate = serde_json::from_slice(&body).map_err(|error| {
+        ApiError::App(crate::error::AppError::BadRequest(format!(
+            "The body must be a JSON object with name, institution and/or orcid: {error}"
+        )))
+    })?;
+    let user = &caller.user;
+    let name = update.name.unwrap_or_else(|| user.name.clone());
+    let institution = update.institution.unwrap_or_else(|| user.institution.clone());
+    let orcid_text = update
+        .orcid
+        .unwrap_or_else(|| user.orcid.clone().unwrap_or_default());
+    let mut errors = FieldErrors::default();
+    let orcid = check_profile(&name, &institution, &orcid_text, &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors.into_vec()));
+    }
+    crate::auth::account::save_profile(&state, user, name.trim(), institution.trim(), orcid.as_deref())
+        .await?;
+    let saved = db::find_user(&state.db, user.id)
+        .await?
+        .ok_or(crate::error::AppError::NotFound)?;
+    Ok(Json(Me::new(&saved, caller.scope)))
+}

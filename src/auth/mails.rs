@@ -1,0 +1,59 @@
+//! The texts of the account e-mails. Plain text, with absolute links to the portal's base URL.
+
+use crate::mail::Mail;
+use crate::state::AppState;
+
+pub fn verification(state: &AppState, to: &str, name: &str, token: &str) -> Mail {
+    let link = state.link(&format!("/verify-email?token={token}"));
+    Mail {
+        to: to.to_owned(),
+        subject: "Confirm your e-mail address for radportal".to_owned(),
+        body: format!(
+            "Hello {name},\n\n\
+             please confirm that this is your address by opening this link:\n\n{link}\n\n\
+             The link works once, for 48 hours. If you did not create an account, ignore this message.\n"
+        ),
+    }
+}
+
+pub fn already_registered(state: &AppState, to: &str) -> Mail {
+    let sign_in = state.link("/sign-in");
+    let reset = state.link("/forgot-password");
+    Mail {
+        to: to.to_owned(),
+        subject: "You already have a radportal account".to_owned(),
+        body: format!(
+            "Hello,\n\n\
+             someone (probably you) tried to create an account with this address, but it already has one.\n\n\
+             Sign in: {sign_in}\nForgot the password? {reset}\n\n\
+             If it was not you, you can ignore this message; nothing was changed.\n"
+        ),
+    }
+}
+
+pub fn reset_password(state: &AppState, to: &str, name: &str, token: &str) -> Mail {
+    let link = state.link(&format!("/reset-password?token={token}"));
+    Mail {
+        to: to.to_owned(),
+        subject: "Reset your radportal password".to_owned(),
+        body: format!(
+            "Hello {name},\n\n\
+             to choose a new password, open this link:\n\n{link}\n\n\
+             The link works once, for one hour. If you did not ask for it, ignore this message; your \
+             password stays as it is.\n"
+        ),
+    }
+}
+
+pub fn password_changed(state: &AppState, to: &str, name: &str) -> Mail {
+    let reset = state.link("/forgot-password");
+    Mail {
+        to: to.to_owned(),
+        subject: "Your radportal password was changed".to_owned(),
+        body: format!(
+            "Hello {name},\n\n\
+             the password of your account was just changed and every session was signed out.\n\n\
+             If this was not you, reset your password now ({reset}) and tell the portal's administrators.\n"
+        ),
+    }
+}

@@ -1,0 +1,129 @@
+//! Throttling of sign-in attempts and e-mailed-link requests, per account (the address typed, whether
+//! or not it has an account, so the answer reveals nothing) and per client address. Counts live in
+//! PostgreSQL, so every instance sees the same ones.
+
+use sqlx::PgExecutor;
+
+/// What is being throttled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// A failed sign-in.
+    SignIn,
+    /// A request for a password-reset or verification link.
+    EmailLink,
+    /// A registration.
+    Register,
+}
+
+/// How many attempts a window allows.
+#[derive(Clone, Copy, Debug)]
+pub struct Rule {
+    pub per_account: i64,
+    pub per_client: i64,
+    pub window_minutes: i32,
+}
+
+impl Action {
+    fn key(self) -> &'static str {
+        match self {
+            Self::SignIn => "sign_in",
+            Self::EmailLink => "email_link",
+            Self::Register => "register",
+        }
+    }
+
+    pub fn rule(self) -> Rule {
+        match self {
+            Self::SignIn => Rule {
+                per_account: 5,
+                per_client: 30,
+                window_minutes: 15,
+            },
+            Self::EmailLink => Rule {
+                per_account: 3,
+                per_client: 10,
+                window_minutes: 60,
+            },
+            Self::Register => Rule {
+                per_account: 3,
+                per_client: 10,
+                window_minutes: 60,
+            },
+        }
+    }
+
+    /// What the person is told when they hit the limit.
+    pub fn message(self) -> String {
+        let minutes = self.rule().window_minutes;
+        match self {
+            Self::SignIn => format!(
+                "Too many unsuccessful sign-in attempts. Please wait {minutes} minutes and try again, \
+                 or reset your password."
+            ),
+            Self::EmailLink => format!(
+                "Too many links were asked for. Please wait {minutes} minutes, and check your inbox \
+                 (and spam folder) for the ones already sent."
+            ),
+            Self::Register => {
+                format!("Too many registrations from here. Please wait {minutes} minutes and try again.")
+            }
+        }
+    }
+}
+
+fn account_subject(email: &str) -> String {
+    format!("account:{}", email.trim().to_lowercase())
+}
+
+fn client_subject(client: &str) -> String {
+    format!("client:{client}")
+}
+
+/// Whether another attempt is allowed for this account and client.
+pub async fn allowed(
+    db: impl PgExecutor<'_>,
+    action: Action,
+    email: &str,
+    client: &str,
+) -> sqlx::Result<bool> {
+    let rule = action.rule();
+    let (account, from_client): (i64, i64) = sqlx::query_as(
+        "select count(*) filter (where subject = $2), count(*) filter (where subject = $3)
+         from auth_attempts
+         where action = $1 and subject in ($2, $3)
+           and attempted_at > now() - make_interval(mins => $4)",
+    )
+    .bind(action.key())
+    .bind(account_subject(email))
+    .bind(client_subject(client))
+    .bind(rule.window_minutes)
+    .fetch_one(db)
+    .await?;
+    Ok(account < rule.per_account && from_client < rule.per_client)
+}
+
+/// Counts one attempt against the account and the client.
+pub async fn record(
+    db: impl PgExecutor<'_>,
+    action: Action,
+    email: &str,
+    client: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("insert into auth_attempts (action, subject) values ($1, $2), ($1, $3)")
+        .bind(action.key())
+        .bind(account_subject(email))
+        .bind(client_subject(client))
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Forgets an account's failed sign-ins after it signs in successfully.
+pub async fn clear_account(db: impl PgExecutor<'_>, action: Action, email: &str) -> sqlx::Result<()> {
+    sqlx::query("delete from auth_attempts where action = $1 and subject = $2")
+        .bind(action.key())
+        .bind(account_subject(email))
+        .execute(db)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,183 @@
+//! E-mail: messages are written to the `outbox` table in the same transaction as the change that causes
+//! them, and a background worker sends them over SMTP (or to the log in development), once each, with
+//! retries and backoff.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use lettre::message::Mailbox;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::ExposeSecret;
+use sqlx::{PgExecutor, PgPool};
+
+use crate::config::Config;
+
+/// A message waiting in the outbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+}
+
+/// Where messages go.
+pub enum Mailer {
+    /// Development default: each message is written to the log.
+    Log,
+    /// A real SMTP server.
+    Smtp {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        from: Mailbox,
+    },
+}
+
+impl Mailer {
+    /// The mailer the configuration asks for.
+    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
+        let Some(url) = &config.smtp_url else {
+            return Ok(Self::Log);
+        };
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
+            .context("RADPORTAL_SMTP_URL is not a valid SMTP URL")?
+            .timeout(Some(Duration::from_secs(20)))
+            .build();
+        let from = config
+            .mail_from
+            .parse()
+            .with_context(|| format!("RADPORTAL_MAIL_FROM '{}' is not a mailbox", config.mail_from))?;
+        Ok(Self::Smtp { transport, from })
+    }
+
+    async fn send(&self, mail: &Mail) -> anyhow::Result<()> {
+        match self {
+            Self::Log => {
+                tracing::info!(to = %mail.to, subject = %mail.subject, body = %mail.body, "e-mail (not sent: no SMTP server configured)");
+                Ok(())
+            }
+            Self::Smtp { transport, from } => {
+                let message = Message::builder()
+                    .from(from.clone())
+                    .to(mail.to.parse().context("recipient is not a mailbox")?)
+                    .subject(mail.subject.clone())
+                    .header(lettre::message::header::ContentType::TEXT_PLAIN)
+                    .body(mail.body.clone())
+                    .context("cannot build the message")?;
+                transport.send(message).await.context("SMTP delivery failed")?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Puts a message in the outbox; it is sent after the surrounding transaction commits.
+pub async fn enqueue(db: impl PgExecutor<'_>, mail: &Mail) -> sqlx::Result<()> {
+    sqlx::query("insert into outbox (recipient, subject, body) values ($1, $2, $3)")
+        .bind(&mail.to)
+        .bind(&mail.subject)
+        .bind(&mail.body)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// A message gives up after this many failed attempts.
+pub const MAX_ATTEMPTS: i32 = 8;
+
+/// Seconds to wait before attempt `attempts + 1`: 30 s, 1 min, 2 min ... capped at an hour.
+pub fn backoff_secs(attempts: i32) -> i64 {
+    30_i64.saturating_mul(1 << attempts.clamp(0, 7)).min(3600)
+}
+
+/// Sends what is due, one message per transaction: the row stays locked while it is being sent, so
+/// another instance's worker skips it, and it is marked sent in the same transaction. Returns how many
+/// messages were handled.
+pub async fn deliver_due(db: &PgPool, mailer: &Mailer) -> anyhow::Result<usize> {
+    let mut handled = 0;
+    loop {
+        let mut tx = db.begin().await?;
+        let due: Option<(i64, String, String, String, i32)> = sqlx::query_as(
+            "select id, recipient, subject, body, attempts from outbox
+             where sent_at is null and attempts < $1 and next_attempt_at <= now()
+             order by id
+             limit 1
+             for update skip locked",
+        )
+        .bind(MAX_ATTEMPTS)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((id, to, subject, body, attempts)) = due else {
+            return Ok(handled);
+        };
+        let mail = Mail { to, subject, body };
+        match mailer.send(&mail).await {
+            Ok(()) => {
+                sqlx::query(
+                    "update outbox set sent_at = now(), attempts = attempts + 1, last_error = null
+                     where id = $1",
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Err(error) => {
+                tracing::warn!(id, attempts = attempts + 1, error = %format!("{error:#}"), "e-mail not sent; will retry");
+                sqlx::query(
+                    "update outbox set attempts = attempts + 1, last_error = $2,
+                         next_attempt_at = now() + make_interval(secs => $3)
+                     where id = $1",
+                )
+                .bind(id)
+                .bind(format!("{error:#}"))
+                .bind(backoff_secs(attempts) as f64)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        handled += 1;
+    }
+}
+
+/// The worker: delivers due mail every `poll` interval until the task is dropped. Also clears old
+/// throttling records and expired sessions and tokens.
+pub async fn run_worker(db: PgPool, mailer: Mailer, poll: Duration) {
+    let mut ticks: u64 = 0;
+    loop {
+        if let Err(error) = deliver_due(&db, &mailer).await {
+            tracing::warn!(error = %format!("{error:#}"), "mail worker cannot reach the outbox");
+        }
+        if ticks.is_multiple_of(600)
+            && let Err(error) = crate::auth::db::prune_expired(&db).await
+        {
+            tracing::warn!(%error, "cannot prune expired sessions and tokens");
+        }
+        ticks = ticks.wrapping_add(1);
+        tokio::time::sleep(poll).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(backoff_secs(0), 30);
+        assert_eq!(backoff_secs(1), 60);
+        assert_eq!(backoff_secs(3), 240);
+        assert_eq!(backoff_secs(20), 3600);
+    }
+
+    #[test]
+    fn log_mailer_without_smtp_and_bad_urls_are_refused() {
+        let mut config = Config::for_database("postgres://localhost/x");
+        assert!(matches!(Mailer::from_config(&config), Ok(Mailer::Log)));
+        config.smtp_url = Some("not a url".to_owned().into());
+        assert!(Mailer::from_config(&config).is_err());
+        config.smtp_url = Some("smtp://127.0.0.1:2525".to_owned().into());
+        assert!(matches!(
+            Mailer::from_config(&config),
+            Ok(Mailer::Smtp { .. })
+        ));
+    }
+}
