@@ -26,7 +26,7 @@ pub enum Mailer {
     Log,
     /// A real SMTP server.
     Smtp {
-        transport: AsyncSmtpTransport<Tokio1Executor>,
+        transport: Box<AsyncSmtpTransport<Tokio1Executor>>,
         from: Mailbox,
     },
 }
@@ -41,11 +41,16 @@ impl Mailer {
             .context("RADPORTAL_SMTP_URL is not a valid SMTP URL")?
             .timeout(Some(Duration::from_secs(20)))
             .build();
-        let from = config
-            .mail_from
-            .parse()
-            .with_context(|| format!("RADPORTAL_MAIL_FROM '{}' is not a mailbox", config.mail_from))?;
-        Ok(Self::Smtp { transport, from })
+        let from = config.mail_from.parse().with_context(|| {
+            format!(
+                "RADPORTAL_MAIL_FROM '{}' is not a mailbox",
+                config.mail_from
+            )
+        })?;
+        Ok(Self::Smtp {
+            transport: Box::new(transport),
+            from,
+        })
     }
 
     async fn send(&self, mail: &Mail) -> anyhow::Result<()> {
@@ -62,7 +67,10 @@ impl Mailer {
                     .header(lettre::message::header::ContentType::TEXT_PLAIN)
                     .body(mail.body.clone())
                     .context("cannot build the message")?;
-                transport.send(message).await.context("SMTP delivery failed")?;
+                transport
+                    .send(message)
+                    .await
+                    .context("SMTP delivery failed")?;
                 Ok(())
             }
         }

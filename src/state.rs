@@ -46,6 +46,9 @@ impl AppState {
 
     /// An absolute link to `path` (which starts with `/`) under the configured base URL.
     pub fn link(&self, path: &str) -> String {
-        format!("{}{path}", self.config.base_url.as_str().trim_end_matches('/'))
+        format!(
+            "{}{path}",
+            self.config.base_url.as_str().trim_end_matches('/')
+        )
     }
 }

@@ -99,7 +99,9 @@ pub async fn show(
     AdminUser(admin): AdminUser,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let user = db::find_user(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    let user = db::find_user(&state.db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     render(&UserPage {
         layout: Layout::new(format!("User: {}", user.name), Nav::None).with_user(Some(&admin)),
         is_self: user.id == admin.id,
@@ -138,7 +140,14 @@ pub async fn disable(
     if !db::set_disabled(&mut tx, id, true).await? {
         return Err(AppError::NotFound);
     }
-    audit::record(&mut *tx, Some(admin.id), "user.disabled", Target::User(id), json!({"reason": reason})).await?;
+    audit::record(
+        &mut *tx,
+        Some(admin.id),
+        "user.disabled",
+        Target::User(id),
+        json!({"reason": reason}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
 }
@@ -152,7 +161,14 @@ pub async fn enable(
     if !db::set_disabled(&mut tx, id, false).await? {
         return Err(AppError::NotFound);
     }
-    audit::record(&mut *tx, Some(admin.id), "user.enabled", Target::User(id), json!({})).await?;
+    audit::record(
+        &mut *tx,
+        Some(admin.id),
+        "user.enabled",
+        Target::User(id),
+        json!({}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
 }
@@ -172,7 +188,11 @@ pub async fn set_admin(
     let make_admin = match form.admin.as_str() {
         "true" => true,
         "false" => false,
-        _ => return Err(AppError::BadRequest("Choose whether the account is an administrator.".to_owned())),
+        _ => {
+            return Err(AppError::BadRequest(
+                "Choose whether the account is an administrator.".to_owned(),
+            ));
+        }
     };
     if !make_admin && id == admin.id {
         return Err(AppError::BadRequest(
@@ -180,7 +200,9 @@ pub async fn set_admin(
         ));
     }
     let mut tx = state.db.begin().await?;
-    let before = db::find_user(&mut *tx, id).await?.ok_or(AppError::NotFound)?;
+    let before = db::find_user(&mut *tx, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     if !db::set_admin(&mut *tx, id, make_admin).await? {
         return Err(AppError::NotFound);
     }

@@ -52,9 +52,8 @@ impl FromRequestParts<AppState> for TokenUser {
                         .to_owned(),
                 )
             })?;
-        let invalid = || {
-            ApiError::Unauthorized("The token is unknown, expired or revoked.".to_owned())
-        };
+        let invalid =
+            || ApiError::Unauthorized("The token is unknown, expired or revoked.".to_owned());
         if !token.starts_with(db::API_TOKEN_PREFIX) || token.len() > 200 {
             return Err(invalid());
         }
@@ -124,7 +123,9 @@ pub async fn update(
     })?;
     let user = &caller.user;
     let name = update.name.unwrap_or_else(|| user.name.clone());
-    let institution = update.institution.unwrap_or_else(|| user.institution.clone());
+    let institution = update
+        .institution
+        .unwrap_or_else(|| user.institution.clone());
     let orcid_text = update
         .orcid
         .unwrap_or_else(|| user.orcid.clone().unwrap_or_default());
@@ -133,8 +134,14 @@ pub async fn update(
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors.into_vec()));
     }
-    crate::auth::account::save_profile(&state, user, name.trim(), institution.trim(), orcid.as_deref())
-        .await?;
+    crate::auth::account::save_profile(
+        &state,
+        user,
+        name.trim(),
+        institution.trim(),
+        orcid.as_deref(),
+    )
+    .await?;
     let saved = db::find_user(&state.db, user.id)
         .await?
         .ok_or(crate::error::AppError::NotFound)?;

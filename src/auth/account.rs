@@ -123,7 +123,14 @@ pub async fn update_profile(
         };
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
     }
-    save_profile(&state, &user, form.name.trim(), form.institution.trim(), orcid.as_deref()).await?;
+    save_profile(
+        &state,
+        &user,
+        form.name.trim(),
+        form.institution.trim(),
+        orcid.as_deref(),
+    )
+    .await?;
     Ok(Redirect::to("/account?notice=profile").into_response())
 }
 
@@ -136,7 +143,16 @@ pub async fn save_profile(
     orcid: Option<&str>,
 ) -> Result<(), AppError> {
     let mut tx = state.db.begin().await?;
-    db::update_profile(&mut *tx, user.id, &ProfileUpdate { name, institution, orcid }).await?;
+    db::update_profile(
+        &mut *tx,
+        user.id,
+        &ProfileUpdate {
+            name,
+            institution,
+            orcid,
+        },
+    )
+    .await?;
     audit::record(
         &mut *tx,
         Some(user.id),
@@ -217,7 +233,14 @@ pub async fn change_password(
     // Every other session ends; this browser gets a fresh one.
     session::delete_all_for_user(&mut *tx, user.id).await?;
     let token = session::create(&mut *tx, user.id).await?;
-    audit::record(&mut *tx, Some(user.id), "account.password_changed", Target::User(user.id), json!({})).await?;
+    audit::record(
+        &mut *tx,
+        Some(user.id),
+        "account.password_changed",
+        Target::User(user.id),
+        json!({}),
+    )
+    .await?;
     crate::mail::enqueue(
         &mut *tx,
         &super::mails::password_changed(&state, &user.email, &user.name),
@@ -225,7 +248,10 @@ pub async fn change_password(
     .await?;
     tx.commit().await?;
     Ok((
-        [(header::SET_COOKIE, session::cookie(&token, state.is_https()))],
+        [(
+            header::SET_COOKIE,
+            session::cookie(&token, state.is_https()),
+        )],
         Redirect::to("/account?notice=password"),
     )
         .into_response())
@@ -237,10 +263,20 @@ pub async fn sign_out_everywhere(
 ) -> Result<Response, AppError> {
     let mut tx = state.db.begin().await?;
     let ended = session::delete_all_for_user(&mut *tx, user.id).await?;
-    audit::record(&mut *tx, Some(user.id), "account.signed_out_everywhere", Target::User(user.id), json!({"sessions": ended})).await?;
+    audit::record(
+        &mut *tx,
+        Some(user.id),
+        "account.signed_out_everywhere",
+        Target::User(user.id),
+        json!({"sessions": ended}),
+    )
+    .await?;
     tx.commit().await?;
     Ok((
-        [(header::SET_COOKIE, session::clearing_cookie(state.is_https()))],
+        [(
+            header::SET_COOKIE,
+            session::clearing_cookie(state.is_https()),
+        )],
         Redirect::to("/sign-in?notice=signed-out-everywhere"),
     )
         .into_response())
@@ -315,11 +351,21 @@ pub async fn close(
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
     }
     let mut tx = state.db.begin().await?;
-    audit::record(&mut *tx, Some(user.id), "account.closed", Target::User(user.id), json!({})).await?;
+    audit::record(
+        &mut *tx,
+        Some(user.id),
+        "account.closed",
+        Target::User(user.id),
+        json!({}),
+    )
+    .await?;
     db::close_account(&mut tx, user.id).await?;
     tx.commit().await?;
     Ok((
-        [(header::SET_COOKIE, session::clearing_cookie(state.is_https()))],
+        [(
+            header::SET_COOKIE,
+            session::clearing_cookie(state.is_https()),
+        )],
         Redirect::to("/sign-in?notice=closed"),
     )
         .into_response())
@@ -380,7 +426,15 @@ pub async fn credentials(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
 ) -> Result<Response, AppError> {
-    render(&credentials_page(&state, &user, CredentialInput::default(), FieldErrors::default()).await?)
+    render(
+        &credentials_page(
+            &state,
+            &user,
+            CredentialInput::default(),
+            FieldErrors::default(),
+        )
+        .await?,
+    )
 }
 
 fn parse_date(raw: &str, field: &str, errors: &mut FieldErrors) -> Option<time::Date> {
@@ -467,7 +521,10 @@ pub async fn add_credential(
     let (input, file) = read_credential_form(multipart, &mut errors).await;
     let kind = input.kind.trim();
     if kind.is_empty() {
-        errors.add("kind", "Name the credential, e.g. PhysioNet credentialed user.");
+        errors.add(
+            "kind",
+            "Name the credential, e.g. PhysioNet credentialed user.",
+        );
     } else if kind.chars().count() > 100 {
         errors.add("kind", "Use at most 100 characters.");
     }
@@ -485,7 +542,11 @@ pub async fn add_credential(
     }
     let evidence = match &file {
         Some((name, bytes)) => match upload::sniff(bytes) {
-            Some(content_type) => Some((upload::safe_file_name(name, content_type), content_type, bytes)),
+            Some(content_type) => Some((
+                upload::safe_file_name(name, content_type),
+                content_type,
+                bytes,
+            )),
             None => {
                 errors.add("evidence", "Upload a PDF, PNG or JPEG file.");
                 None
@@ -507,9 +568,9 @@ pub async fn add_credential(
             identifier: input.identifier.trim(),
             issued_on,
             expires_on,
-            evidence: evidence
-                .as_ref()
-                .map(|(name, content_type, bytes)| (name.as_str(), *content_type, bytes.as_slice())),
+            evidence: evidence.as_ref().map(|(name, content_type, bytes)| {
+                (name.as_str(), *content_type, bytes.as_slice())
+            }),
         },
     )
     .await?;
@@ -534,7 +595,14 @@ pub async fn delete_credential(
     if !db::delete_credential(&mut *tx, user.id, id).await? {
         return Err(AppError::NotFound);
     }
-    audit::record(&mut *tx, Some(user.id), "credential.removed", Target::Credential(id), json!({})).await?;
+    audit::record(
+        &mut *tx,
+        Some(user.id),
+        "credential.removed",
+        Target::Credential(id),
+        json!({}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Redirect::to("/account?notice=credential-removed").into_response())
 }
@@ -552,7 +620,11 @@ pub async fn evidence(
     if evidence.owner_id != user.id && !user.is_admin {
         return Err(AppError::NotFound);
     }
-    Ok(upload::download(&evidence.name, &evidence.content_type, evidence.bytes))
+    Ok(upload::download(
+        &evidence.name,
+        &evidence.content_type,
+        evidence.bytes,
+    ))
 }
 
 #[derive(Template)]
@@ -618,7 +690,10 @@ pub async fn create_token(
     let mut errors = FieldErrors::default();
     let name = form.name.trim();
     if name.is_empty() {
-        errors.add("name", "Name the token after where you will use it, e.g. 'lab laptop'.");
+        errors.add(
+            "name",
+            "Name the token after where you will use it, e.g. 'lab laptop'.",
+        );
     } else if name.chars().count() > 100 {
         errors.add("name", "Use at most 100 characters.");
     }
@@ -626,9 +701,16 @@ pub async fn create_token(
     if scope.is_none() {
         errors.add("scope", "Choose read only, or read and write.");
     }
-    let days = form.days.parse::<i32>().ok().filter(|d| TOKEN_DAYS.contains(d));
+    let days = form
+        .days
+        .parse::<i32>()
+        .ok()
+        .filter(|d| TOKEN_DAYS.contains(d));
     if days.is_none() {
-        errors.add("days", "Choose how long the token works: 7, 30, 90 or 365 days.");
+        errors.add(
+            "days",
+            "Choose how long the token works: 7, 30, 90 or 365 days.",
+        );
     }
     let (Some(scope), Some(days)) = (scope, days) else {
         let page = tokens_page(&state, &user, name.to_owned(), errors, None).await?;
@@ -640,9 +722,23 @@ pub async fn create_token(
     }
     let mut tx = state.db.begin().await?;
     let (id, token) = db::create_api_token(&mut *tx, user.id, name, scope, days).await?;
-    audit::record(&mut *tx, Some(user.id), "api_token.created", Target::ApiToken(id), json!({"name": name, "scope": scope.as_str(), "days": days})).await?;
+    audit::record(
+        &mut *tx,
+        Some(user.id),
+        "api_token.created",
+        Target::ApiToken(id),
+        json!({"name": name, "scope": scope.as_str(), "days": days}),
+    )
+    .await?;
     tx.commit().await?;
-    let page = tokens_page(&state, &user, String::new(), FieldErrors::default(), Some(token)).await?;
+    let page = tokens_page(
+        &state,
+        &user,
+        String::new(),
+        FieldErrors::default(),
+        Some(token),
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         [(header::CACHE_CONTROL, "no-store")],
@@ -660,7 +756,14 @@ pub async fn revoke_token(
     if !db::revoke_api_token(&mut *tx, user.id, id).await? {
         return Err(AppError::NotFound);
     }
-    audit::record(&mut *tx, Some(user.id), "api_token.revoked", Target::ApiToken(id), json!({})).await?;
+    audit::record(
+        &mut *tx,
+        Some(user.id),
+        "api_token.revoked",
+        Target::ApiToken(id),
+        json!({}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Redirect::to("/account/tokens").into_response())
 }

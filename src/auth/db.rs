@@ -76,10 +76,7 @@ pub async fn find_for_sign_in(
         "select {USER_COLUMNS}, u.password_hash from users u
          where u.email = $1::citext and u.closed_at is null"
     );
-    let row: Option<Row> = sqlx::query_as(&sql)
-        .bind(email)
-        .fetch_optional(db)
-        .await?;
+    let row: Option<Row> = sqlx::query_as(&sql).bind(email).fetch_optional(db).await?;
     Ok(row.map(|row| (row.user, row.password_hash)))
 }
 
@@ -384,10 +381,7 @@ impl ApiToken {
 /// The text before a personal API token's secret part.
 pub const API_TOKEN_PREFIX: &str = "rp_";
 
-pub async fn list_api_tokens(
-    db: impl PgExecutor<'_>,
-    user_id: i64,
-) -> sqlx::Result<Vec<ApiToken>> {
+pub async fn list_api_tokens(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<Vec<ApiToken>> {
     sqlx::query_as(
         "select id, name, prefix, scope, created_at, expires_at, last_used_at, revoked_at
          from api_tokens where user_id = $1 order by created_at desc, id desc",
@@ -423,7 +417,11 @@ pub async fn create_api_token(
 }
 
 /// Revokes one of the account's own tokens; false when it has no such live token.
-pub async fn revoke_api_token(db: impl PgExecutor<'_>, user_id: i64, id: i64) -> sqlx::Result<bool> {
+pub async fn revoke_api_token(
+    db: impl PgExecutor<'_>,
+    user_id: i64,
+    id: i64,
+) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "update api_tokens set revoked_at = now()
          where id = $1 and user_id = $2 and revoked_at is null",
@@ -467,7 +465,11 @@ pub async fn user_for_api_token(
 
 /// Disables or re-enables an account. Disabling ends its sessions, revokes its API tokens and voids
 /// its e-mailed links in the same statement's transaction. False when the account does not exist.
-pub async fn set_disabled(db: &mut PgConnection, user_id: i64, disabled: bool) -> sqlx::Result<bool> {
+pub async fn set_disabled(
+    db: &mut PgConnection,
+    user_id: i64,
+    disabled: bool,
+) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "update users set disabled_at = case when $2 then coalesce(disabled_at, now()) end
          where id = $1 and closed_at is null",
@@ -488,10 +490,12 @@ pub async fn set_disabled(db: &mut PgConnection, user_id: i64, disabled: bool) -
 /// Ends every session, API token and e-mailed link of an account.
 async fn end_access(db: &mut PgConnection, user_id: i64) -> sqlx::Result<()> {
     super::session::delete_all_for_user(&mut *db, user_id).await?;
-    sqlx::query("update api_tokens set revoked_at = now() where user_id = $1 and revoked_at is null")
-        .bind(user_id)
-        .execute(&mut *db)
-        .await?;
+    sqlx::query(
+        "update api_tokens set revoked_at = now() where user_id = $1 and revoked_at is null",
+    )
+    .bind(user_id)
+    .execute(&mut *db)
+    .await?;
     sqlx::query("update email_tokens set used_at = now() where user_id = $1 and used_at is null")
         .bind(user_id)
         .execute(&mut *db)
@@ -551,10 +555,7 @@ pub async fn close_account(db: &mut PgConnection, user_id: i64) -> sqlx::Result<
 }
 
 /// Everything the portal stores about an account, for the researcher's own download.
-pub async fn export_account(
-    db: &mut PgConnection,
-    user: &User,
-) -> sqlx::Result<serde_json::Value> {
+pub async fn export_account(db: &mut PgConnection, user: &User) -> sqlx::Result<serde_json::Value> {
     let credentials = list_credentials(&mut *db, user.id).await?;
     let tokens = list_api_tokens(&mut *db, user.id).await?;
     let sessions: Vec<(OffsetDateTime, OffsetDateTime, OffsetDateTime)> = sqlx::query_as(
@@ -610,8 +611,14 @@ pub async fn list_users(
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<(Vec<UserRow>, i64)> {
-    let pattern = format!("%{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-    let filter = "($1 = '%%' or u.email::text ilike $1 or u.name ilike $1 or u.institution ilike $1)";
+    let pattern = format!(
+        "%{}%",
+        text.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    let filter =
+        "($1 = '%%' or u.email::text ilike $1 or u.name ilike $1 or u.institution ilike $1)";
     let sql = format!(
         "select {USER_COLUMNS},
                 (select count(*) from sessions s where s.user_id = u.id and s.expires_at > now()) as sessions

@@ -79,7 +79,10 @@ impl FromRequestParts<AppState> for AdminUser {
         if user.is_admin {
             Ok(Self(user))
         } else {
-            Err(AppError::Forbidden("Only administrators may use this page.".to_owned()).into_response())
+            Err(
+                AppError::Forbidden("Only administrators may use this page.".to_owned())
+                    .into_response(),
+            )
         }
     }
 }

@@ -23,9 +23,9 @@ use crate::web::{Layout, Nav, render};
 /// Messages the sign-in page may show after another page sent the visitor there.
 fn notice_text(notice: Option<&str>) -> Option<&'static str> {
     match notice? {
-        "password-changed" => {
-            Some("Your password was changed and every session was signed out. Sign in with the new password.")
-        }
+        "password-changed" => Some(
+            "Your password was changed and every session was signed out. Sign in with the new password.",
+        ),
         "verified" => Some("Your e-mail address is confirmed. You can sign in now."),
         "signed-out-everywhere" => Some("You were signed out on every device."),
         "closed" => Some("Your account is closed. Thank you for using the portal."),
@@ -146,7 +146,10 @@ pub async fn sign_in(
     }
     let token = session::create(&state.db, user.id).await?;
     Ok((
-        [(header::SET_COOKIE, session::cookie(&token, state.is_https()))],
+        [(
+            header::SET_COOKIE,
+            session::cookie(&token, state.is_https()),
+        )],
         Redirect::to(&next),
     )
         .into_response())
@@ -160,7 +163,10 @@ pub async fn sign_out(
         session::delete(&state.db, token).await?;
     }
     Ok((
-        [(header::SET_COOKIE, session::clearing_cookie(state.is_https()))],
+        [(
+            header::SET_COOKIE,
+            session::clearing_cookie(state.is_https()),
+        )],
         Redirect::to("/"),
     )
         .into_response())
@@ -228,7 +234,10 @@ pub async fn register_form(MaybeUser(user): MaybeUser) -> Result<Response, AppEr
     if user.is_some() {
         return Ok(Redirect::to("/account").into_response());
     }
-    render(&RegisterPage::new(RegisterForm::default(), FieldErrors::default()))
+    render(&RegisterPage::new(
+        RegisterForm::default(),
+        FieldErrors::default(),
+    ))
 }
 
 /// Checks the name, institution and ORCID iD of a profile; returns the normalised ORCID iD.
@@ -322,7 +331,14 @@ pub async fn register(
     let message = match created {
         Some(user) => {
             let token = db::create_email_token(&mut tx, user.id, TokenPurpose::VerifyEmail).await?;
-            audit::record(&mut *tx, Some(user.id), "account.registered", Target::User(user.id), json!({})).await?;
+            audit::record(
+                &mut *tx,
+                Some(user.id),
+                "account.registered",
+                Target::User(user.id),
+                json!({}),
+            )
+            .await?;
             mails::verification(&state, &user.email, &user.name, &token)
         }
         None => mails::already_registered(&state, email.as_str()),
@@ -394,7 +410,14 @@ pub async fn verify_email(
         return link_not_valid("confirmation", ("/verify-email/resend", "Send a new link"));
     };
     db::mark_email_verified(&mut *tx, user_id).await?;
-    audit::record(&mut *tx, Some(user_id), "account.email_verified", Target::User(user_id), json!({})).await?;
+    audit::record(
+        &mut *tx,
+        Some(user_id),
+        "account.email_verified",
+        Target::User(user_id),
+        json!({}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Redirect::to("/sign-in?notice=verified").into_response())
 }
@@ -479,7 +502,12 @@ async fn email_link_request(
         let message = match purpose {
             TokenPurpose::ResetPassword => {
                 let token = db::create_email_token(&mut tx, user.id, purpose).await?;
-                Some(mails::reset_password(state, &user.email, &user.name, &token))
+                Some(mails::reset_password(
+                    state,
+                    &user.email,
+                    &user.name,
+                    &token,
+                ))
             }
             TokenPurpose::VerifyEmail if user.email_verified_at.is_none() => {
                 let token = db::create_email_token(&mut tx, user.id, purpose).await?;
@@ -549,7 +577,10 @@ pub async fn reset_password_form(
     {
         return link_not_valid("password reset", ("/forgot-password", "Ask for a new link"));
     }
-    render(&ResetPasswordPage::new(params.token, FieldErrors::default()))
+    render(&ResetPasswordPage::new(
+        params.token,
+        FieldErrors::default(),
+    ))
 }
 
 #[derive(Deserialize, Default)]
@@ -597,11 +628,25 @@ pub async fn reset_password(
     // Following the mailed link proves the address.
     db::mark_email_verified(&mut *tx, user.id).await?;
     session::delete_all_for_user(&mut *tx, user.id).await?;
-    audit::record(&mut *tx, Some(user.id), "account.password_reset", Target::User(user.id), json!({})).await?;
-    mail::enqueue(&mut *tx, &mails::password_changed(&state, &user.email, &user.name)).await?;
+    audit::record(
+        &mut *tx,
+        Some(user.id),
+        "account.password_reset",
+        Target::User(user.id),
+        json!({}),
+    )
+    .await?;
+    mail::enqueue(
+        &mut *tx,
+        &mails::password_changed(&state, &user.email, &user.name),
+    )
+    .await?;
     tx.commit().await?;
     Ok((
-        [(header::SET_COOKIE, session::clearing_cookie(state.is_https()))],
+        [(
+            header::SET_COOKIE,
+            session::clearing_cookie(state.is_https()),
+        )],
         Redirect::to("/sign-in?notice=password-changed"),
     )
         .into_response())

@@ -49,7 +49,10 @@ pub fn routes() -> Routes {
             "/account/credentials",
             post(account::add_credential).layer(DefaultBodyLimit::max(MAX_UPLOAD_REQUEST_BYTES)),
         )
-        .post("/account/credentials/{id}/delete", account::delete_credential)
+        .post(
+            "/account/credentials/{id}/delete",
+            account::delete_credential,
+        )
         .get("/credentials/{id}/evidence", account::evidence)
         .get("/account/tokens", account::tokens)
         .post("/account/tokens", account::create_token)

@@ -68,9 +68,9 @@ impl Orcid {
         if !shaped || chars.len() != 16 {
             return Err("An ORCID iD looks like 0000-0002-1825-0097.".to_owned());
         }
-        let total = chars[..15].iter().fold(0u32, |total, c| {
-            (total + c.to_digit(10).unwrap_or(0)) * 2
-        });
+        let total = chars[..15]
+            .iter()
+            .fold(0u32, |total, c| (total + c.to_digit(10).unwrap_or(0)) * 2);
         let check = (12 - total % 11) % 11;
         let expected = if check == 10 {
             'X'
@@ -78,7 +78,10 @@ impl Orcid {
             char::from_digit(check, 10).unwrap_or('0')
         };
         if chars[15] != expected {
-            return Err("That ORCID iD has a wrong check digit; please copy it again from orcid.org.".to_owned());
+            return Err(
+                "That ORCID iD has a wrong check digit; please copy it again from orcid.org."
+                    .to_owned(),
+            );
         }
         Ok(Self(bare.to_owned()))
     }
@@ -237,12 +240,24 @@ mod tests {
             "0000-0002-1825-0097"
         );
         assert_eq!(
-            Orcid::parse(" https://orcid.org/0000-0001-5109-3700 ").unwrap().as_str(),
+            Orcid::parse(" https://orcid.org/0000-0001-5109-3700 ")
+                .unwrap()
+                .as_str(),
             "0000-0001-5109-3700"
         );
         assert!(Orcid::parse("0000-0002-1694-233X").is_ok());
-        assert!(Orcid::parse("0000-0002-1825-0098").unwrap_err().contains("check digit"));
-        for bad in ["", "0000-0002-1825-009", "0000000218250097", "0000-0002-1825-00X7", "abcd-0002-1825-0097"] {
+        assert!(
+            Orcid::parse("0000-0002-1825-0098")
+                .unwrap_err()
+                .contains("check digit")
+        );
+        for bad in [
+            "",
+            "0000-0002-1825-009",
+            "0000000218250097",
+            "0000-0002-1825-00X7",
+            "abcd-0002-1825-0097",
+        ] {
             assert!(Orcid::parse(bad).is_err(), "{bad}");
         }
     }

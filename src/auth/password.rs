@@ -45,12 +45,34 @@ pub const MAX_LENGTH: usize = 128;
 
 /// Passwords long enough to pass the length rule that are still among the first ones guessed.
 const COMMON: &[&str] = &[
-    "123456789012", "1234567890123", "12345678901234", "password1234", "password12345",
-    "passwordpassword", "qwertyuiopasdf", "qwertyuiop12", "qwerty123456", "iloveyou1234",
-    "abcdefghijkl", "abcd1234abcd", "letmein12345", "welcome12345", "administrator",
-    "changeme1234", "trustno1trustno1", "football1234", "baseball1234", "princess1234",
-    "sunshine1234", "superman1234", "1q2w3e4r5t6y", "zaq12wsxcde3", "p@ssw0rd1234",
-    "radportal123", "radportal1234", "correcthorsebatterystaple",
+    "123456789012",
+    "1234567890123",
+    "12345678901234",
+    "password1234",
+    "password12345",
+    "passwordpassword",
+    "qwertyuiopasdf",
+    "qwertyuiop12",
+    "qwerty123456",
+    "iloveyou1234",
+    "abcdefghijkl",
+    "abcd1234abcd",
+    "letmein12345",
+    "welcome12345",
+    "administrator",
+    "changeme1234",
+    "trustno1trustno1",
+    "football1234",
+    "baseball1234",
+    "princess1234",
+    "sunshine1234",
+    "superman1234",
+    "1q2w3e4r5t6y",
+    "zaq12wsxcde3",
+    "p@ssw0rd1234",
+    "radportal123",
+    "radportal1234",
+    "correcthorsebatterystaple",
 ];
 
 /// The strength rules for a new password: length, variety, not a common password and not built from
@@ -127,10 +149,22 @@ mod tests {
         assert!(ok("violet tundra ferry 42").is_ok());
         assert!(ok("short").unwrap_err().contains("at least 12"));
         assert!(ok(&"x".repeat(129)).unwrap_err().contains("at most"));
-        assert!(ok("aaaaaaaaaaaaaaaa").unwrap_err().contains("different characters"));
+        assert!(
+            ok("aaaaaaaaaaaaaaaa")
+                .unwrap_err()
+                .contains("different characters")
+        );
         assert!(ok("Password1234").unwrap_err().contains("too common"));
-        assert!(ok("lovelace-is-my-hero").unwrap_err().contains("name or e-mail"));
-        assert!(ok("ada.lovelace rocks!").unwrap_err().contains("name or e-mail"));
+        assert!(
+            ok("lovelace-is-my-hero")
+                .unwrap_err()
+                .contains("name or e-mail")
+        );
+        assert!(
+            ok("ada.lovelace rocks!")
+                .unwrap_err()
+                .contains("name or e-mail")
+        );
         assert!(check_strength(&generate(), "a@b.org", "A B").is_ok());
     }
 

@@ -65,7 +65,9 @@ impl Action {
                  (and spam folder) for the ones already sent."
             ),
             Self::Register => {
-                format!("Too many registrations from here. Please wait {minutes} minutes and try again.")
+                format!(
+                    "Too many registrations from here. Please wait {minutes} minutes and try again."
+                )
             }
         }
     }
@@ -119,7 +121,11 @@ pub async fn record(
 }
 
 /// Forgets an account's failed sign-ins after it signs in successfully.
-pub async fn clear_account(db: impl PgExecutor<'_>, action: Action, email: &str) -> sqlx::Result<()> {
+pub async fn clear_account(
+    db: impl PgExecutor<'_>,
+    action: Action,
+    email: &str,
+) -> sqlx::Result<()> {
     sqlx::query("delete from auth_attempts where action = $1 and subject = $2")
         .bind(action.key())
         .bind(account_subject(email))

@@ -41,6 +41,25 @@ pub fn and_list(items: &[String]) -> String {
     }
 }
 
+/// A timestamp as RFC 3339 (for JSON and machine-readable attributes).
+pub fn rfc3339(at: time::OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// A timestamp as people read it in the portal: `2026-11-27 08:49 UTC`.
+pub fn datetime(at: time::OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,23 +89,4 @@ mod tests {
         assert_eq!(and_list(&words(&["CT", "MR"])), "CT and MR");
         assert_eq!(and_list(&words(&["CT", "MR", "PT"])), "CT, MR and PT");
     }
-}
-
-/// A timestamp as RFC 3339 (for JSON and machine-readable attributes).
-pub fn rfc3339(at: time::OffsetDateTime) -> String {
-    at.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
-/// A timestamp as people read it in the portal: `2026-11-27 08:49 UTC`.
-pub fn datetime(at: time::OffsetDateTime) -> String {
-    let at = at.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute()
-    )
 }

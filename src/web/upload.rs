@@ -38,7 +38,13 @@ pub fn safe_file_name(raw: &str, content_type: &str) -> String {
     let stem = base.rsplit_once('.').map_or(base, |(stem, _)| stem);
     let mut clean: String = stem
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(90)
         .collect();
     clean = clean.trim_matches('_').to_owned();
@@ -51,7 +57,10 @@ pub fn safe_file_name(raw: &str, content_type: &str) -> String {
 /// A stored file as a download: its checked type, `attachment`, no caching, and a policy that lets
 /// nothing in it run.
 pub fn download(name: &str, content_type: &str, bytes: Vec<u8>) -> Response {
-    let disposition = format!("attachment; filename=\"{}\"", safe_file_name(name, content_type));
+    let disposition = format!(
+        "attachment; filename=\"{}\"",
+        safe_file_name(name, content_type)
+    );
     (
         [
             (header::CONTENT_TYPE, content_type.to_owned()),
@@ -82,8 +91,14 @@ mod tests {
 
     #[test]
     fn names_are_cleaned_and_take_the_real_extension() {
-        assert_eq!(safe_file_name("CITI cert (2026).pdf", "application/pdf"), "CITI_cert__2026.pdf");
-        assert_eq!(safe_file_name("../../etc/passwd", "image/png"), "passwd.png");
+        assert_eq!(
+            safe_file_name("CITI cert (2026).pdf", "application/pdf"),
+            "CITI_cert__2026.pdf"
+        );
+        assert_eq!(
+            safe_file_name("../../etc/passwd", "image/png"),
+            "passwd.png"
+        );
         assert_eq!(safe_file_name("x\".html", "image/jpeg"), "x.jpg");
         assert_eq!(safe_file_name("", "application/pdf"), "evidence.pdf");
     }

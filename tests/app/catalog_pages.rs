@@ -271,14 +271,28 @@ async fn responses_are_compressed_for_clients_that_ask() {
 async fn oversized_bodies_are_refused() {
     let app = TestApp::spawn().await;
 
+    // Any request: refused by its declared length, above the largest upload.
     let response = app
         .client
         .post(app.url("/datasets"))
-        .body(vec![b'x'; 3 * 1024 * 1024])
+        .body(vec![b'x'; 11 * 1024 * 1024])
         .send()
         .await
         .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
 
+    // A form that is not an upload: refused above the 2 MiB default.
+    let response = app
+        .client
+        .post(app.url("/sign-in"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "email=a%40b.org&password={}",
+            "x".repeat(3 * 1024 * 1024)
+        ))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
 

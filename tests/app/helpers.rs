@@ -278,7 +278,10 @@ impl MailSink {
             .unwrap()
             .port();
         let mut child = tokio::process::Command::new(python())
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mail/smtp_sink.py"))
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/mail/smtp_sink.py"
+            ))
             .arg(port.to_string())
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())

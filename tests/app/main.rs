@@ -1,7 +1,10 @@
 //! Integration tests: a real server on a free port over a fresh PostgreSQL database per test.
 
+mod account_data;
+mod accounts;
 mod api;
 mod auth;
+mod authorization;
 mod catalog_pages;
 mod ckan;
 mod cli;

@@ -1,0 +1,433 @@
+//! The authorization table: every route of the application × every role, with the answer expected.
+//! A route added without a row here fails the test, so no route escapes the check.
+
+use std::collections::BTreeSet;
+
+use radportal::auth::db::{self as accounts, set_disabled};
+use radportal::auth::model::TokenScope;
+use radportal::auth::session;
+use reqwest::{Client, Method, StatusCode};
+
+use crate::helpers::{TestApp, bundled_record};
+
+/// Who is asking.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    Visitor,
+    Researcher,
+    Reviewer,
+    Admin,
+    /// A researcher whose account an administrator disabled after they signed in.
+    Disabled,
+}
+
+const ROLES: [Role; 5] = [
+    Role::Visitor,
+    Role::Researcher,
+    Role::Reviewer,
+    Role::Admin,
+    Role::Disabled,
+];
+
+/// What a request sends.
+enum Body {
+    Empty,
+    Form(&'static [(&'static str, &'static str)]),
+    Json(&'static str),
+}
+
+/// One row: a route (method and path template), the URL actually requested (placeholders `{slug}`,
+/// `{org}`, `{credential}`, `{token}`, `{user}` are filled per request), the body, and the answer
+/// for visitor, researcher, reviewer, admin and disabled user, in that order:
+/// a status code, or `in` for "sent to sign in".
+struct Row {
+    method: Method,
+    path: &'static str,
+    url: &'static str,
+    body: Body,
+    expect: &'static str,
+}
+
+fn row(
+    method: Method,
+    path: &'static str,
+    url: &'static str,
+    body: Body,
+    expect: &'static str,
+) -> Row {
+    Row {
+        method,
+        path,
+        url,
+        body,
+        expect,
+    }
+}
+
+fn get(path: &'static str, url: &'static str, expect: &'static str) -> Row {
+    row(Method::GET, path, url, Body::Empty, expect)
+}
+
+fn post(path: &'static str, url: &'static str, body: Body, expect: &'static str) -> Row {
+    row(Method::POST, path, url, body, expect)
+}
+
+const PAGE: &str = "200 200 200 200 200";
+const ACCOUNT: &str = "in 200 200 200 in";
+const ADMIN: &str = "in 403 403 200 in";
+
+fn table() -> Vec<Row> {
+    use Body::{Empty, Form, Json};
+    vec![
+        // The public catalog and machine-readable metadata.
+        get("/", "/", PAGE),
+        get("/datasets", "/datasets?q=lung", PAGE),
+        get("/datasets.csv", "/datasets.csv", PAGE),
+        get("/catalog.jsonld", "/catalog.jsonld", PAGE),
+        get("/datasets/{slug}", "/datasets/{slug}", PAGE),
+        get("/organizations", "/organizations", PAGE),
+        get("/organizations/{slug}", "/organizations/{org}", PAGE),
+        get("/privacy", "/privacy", PAGE),
+        get("/static/{file}", "/static/site.css", PAGE),
+        get("/healthz", "/healthz", PAGE),
+        get("/readyz", "/readyz", PAGE),
+        // The JSON API: public reads; `/me` needs a live token.
+        get("/api/v1", "/api/v1", PAGE),
+        get("/api/v1/openapi.json", "/api/v1/openapi.json", PAGE),
+        get("/api/v1/datasets", "/api/v1/datasets", PAGE),
+        get("/api/v1/datasets/{slug}", "/api/v1/datasets/{slug}", PAGE),
+        get("/api/v1/organizations", "/api/v1/organizations", PAGE),
+        get("/api/v1/me", "/api/v1/me", "401 200 200 200 401"),
+        row(
+            Method::PATCH,
+            "/api/v1/me",
+            "/api/v1/me",
+            Json("{}"),
+            "401 200 200 200 401",
+        ),
+        get(
+            "/api/v1/{*rest}",
+            "/api/v1/nothing-here",
+            "404 404 404 404 404",
+        ),
+        post(
+            "/api/v1/{*rest}",
+            "/api/v1/nothing-here",
+            Empty,
+            "404 404 404 404 404",
+        ),
+        get("/api/3/action/{action}", "/api/3/action/status_show", PAGE),
+        post(
+            "/api/3/action/{action}",
+            "/api/3/action/status_show",
+            Json("{}"),
+            PAGE,
+        ),
+        get("/api/action/{action}", "/api/action/package_list", PAGE),
+        post(
+            "/api/action/{action}",
+            "/api/action/package_list",
+            Json("{}"),
+            PAGE,
+        ),
+        // Signing in, registering and recovering: open to all; signed-in people are sent on.
+        get("/sign-in", "/sign-in", "200 303 303 303 200"),
+        post(
+            "/sign-in",
+            "/sign-in",
+            Form(&[("email", "x@example.org"), ("password", "wrong")]),
+            "401 401 401 401 401",
+        ),
+        post("/sign-out", "/sign-out", Empty, "303 303 303 303 303"),
+        get("/register", "/register", "200 303 303 303 200"),
+        post("/register", "/register", Form(&[]), "422 422 422 422 422"),
+        get(
+            "/verify-email",
+            "/verify-email?token=nope",
+            "400 400 400 400 400",
+        ),
+        post(
+            "/verify-email",
+            "/verify-email",
+            Form(&[("token", "nope")]),
+            "400 400 400 400 400",
+        ),
+        get("/verify-email/resend", "/verify-email/resend", PAGE),
+        post(
+            "/verify-email/resend",
+            "/verify-email/resend",
+            Form(&[]),
+            "422 422 422 422 422",
+        ),
+        get("/forgot-password", "/forgot-password", PAGE),
+        post(
+            "/forgot-password",
+            "/forgot-password",
+            Form(&[]),
+            "422 422 422 422 422",
+        ),
+        get(
+            "/reset-password",
+            "/reset-password?token=nope",
+            "400 400 400 400 400",
+        ),
+        post(
+            "/reset-password",
+            "/reset-password",
+            Form(&[("token", "nope")]),
+            "400 400 400 400 400",
+        ),
+        // The signed-in person's own account.
+        get("/account", "/account", ACCOUNT),
+        get("/account/profile", "/account/profile", ACCOUNT),
+        post(
+            "/account/profile",
+            "/account/profile",
+            Form(&[]),
+            "in 422 422 422 in",
+        ),
+        get("/account/password", "/account/password", ACCOUNT),
+        post(
+            "/account/password",
+            "/account/password",
+            Form(&[]),
+            "in 422 422 422 in",
+        ),
+        post(
+            "/account/sign-out-everywhere",
+            "/account/sign-out-everywhere",
+            Empty,
+            "in 303 303 303 in",
+        ),
+        get("/account/export.json", "/account/export.json", ACCOUNT),
+        get("/account/close", "/account/close", ACCOUNT),
+        post(
+            "/account/close",
+            "/account/close",
+            Form(&[]),
+            "in 422 422 422 in",
+        ),
+        get("/account/credentials", "/account/credentials", ACCOUNT),
+        post(
+            "/account/credentials",
+            "/account/credentials",
+            Empty,
+            "in 400 400 400 in",
+        ),
+        // Another person's credential and token: not theirs to touch; administrators may read evidence.
+        post(
+            "/account/credentials/{id}/delete",
+            "/account/credentials/{credential}/delete",
+            Empty,
+            "in 404 404 404 in",
+        ),
+        get(
+            "/credentials/{id}/evidence",
+            "/credentials/{credential}/evidence",
+            "in 404 404 200 in",
+        ),
+        get("/account/tokens", "/account/tokens", ACCOUNT),
+        post(
+            "/account/tokens",
+            "/account/tokens",
+            Form(&[]),
+            "in 422 422 422 in",
+        ),
+        post(
+            "/account/tokens/{id}/revoke",
+            "/account/tokens/{token}/revoke",
+            Empty,
+            "in 404 404 404 in",
+        ),
+        // Administration, behind the guard layer.
+        get("/admin", "/admin", "in 403 403 303 in"),
+        get("/admin/users", "/admin/users", ADMIN),
+        get("/admin/users/{id}", "/admin/users/{user}", ADMIN),
+        post(
+            "/admin/users/{id}/disable",
+            "/admin/users/{user}/disable",
+            Form(&[("reason", "table check")]),
+            "in 403 403 303 in",
+        ),
+        post(
+            "/admin/users/{id}/enable",
+            "/admin/users/{user}/enable",
+            Empty,
+            "in 403 403 303 in",
+        ),
+        post(
+            "/admin/users/{id}/admin",
+            "/admin/users/{user}/admin",
+            Form(&[("admin", "true")]),
+            "in 403 403 303 in",
+        ),
+    ]
+}
+
+/// The person asking in one request, and another person whose things they may try to touch.
+struct Fixture {
+    cookie: Option<String>,
+    token: Option<String>,
+    other_user: i64,
+    other_credential: i64,
+    other_token: i64,
+}
+
+async fn fixture(app: &TestApp, role: Role, n: usize) -> Fixture {
+    let other_user = app
+        .add_user(&format!("other{n}@example.org"), "Otto Other")
+        .await;
+    let other_credential = accounts::add_credential(
+        &app.db,
+        other_user,
+        &accounts::NewCredential {
+            kind: "PhysioNet credentialed user",
+            issuer: "PhysioNet",
+            identifier: "",
+            issued_on: None,
+            expires_on: None,
+            evidence: Some(("cert.pdf", "application/pdf", b"%PDF-1.4 test")),
+        },
+    )
+    .await
+    .unwrap();
+    let (other_token, _) =
+        accounts::create_api_token(&app.db, other_user, "other", TokenScope::Read, 30)
+            .await
+            .unwrap();
+    if role == Role::Visitor {
+        return Fixture {
+            cookie: None,
+            token: None,
+            other_user,
+            other_credential,
+            other_token,
+        };
+    }
+    let email = format!("{role:?}{n}@example.org").to_lowercase();
+    let id = match role {
+        Role::Admin => app.add_admin(&email).await,
+        _ => app.add_user(&email, "Rita Role").await,
+    };
+    if role == Role::Reviewer {
+        app.make_reviewer(id).await;
+    }
+    let cookie = session::create(&app.db, id).await.unwrap();
+    let (_, token) = accounts::create_api_token(&app.db, id, "table", TokenScope::ReadWrite, 30)
+        .await
+        .unwrap();
+    if role == Role::Disabled {
+        let mut conn = app.db.acquire().await.unwrap();
+        assert!(set_disabled(&mut conn, id, true).await.unwrap());
+    }
+    Fixture {
+        cookie: Some(cookie),
+        token: Some(token),
+        other_user,
+        other_credential,
+        other_token,
+    }
+}
+
+#[tokio::test]
+async fn every_route_answers_each_role_as_the_table_says() {
+    let app = TestApp::spawn().await;
+    let record = bundled_record("lidc-idri");
+    let body = serde_json::to_vec(&vec![record]).unwrap();
+    app.import(&body).await;
+    let org: String = sqlx::query_scalar("select slug from organizations limit 1")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let table = table();
+
+    // Every route has a row, and every row is a route.
+    let routes: BTreeSet<(String, String)> = radportal::routes()
+        .table()
+        .into_iter()
+        .map(|entry| (entry.method.to_string(), entry.path.to_owned()))
+        .collect();
+    let rows: BTreeSet<(String, String)> = table
+        .iter()
+        .map(|row| (row.method.to_string(), row.path.to_owned()))
+        .collect();
+    let missing: Vec<_> = routes.difference(&rows).collect();
+    let stale: Vec<_> = rows.difference(&routes).collect();
+    assert!(
+        missing.is_empty(),
+        "routes without a row in the authorization table: {missing:?}"
+    );
+    assert!(
+        stale.is_empty(),
+        "rows for routes that do not exist: {stale:?}"
+    );
+    assert_eq!(rows.len(), table.len(), "one row per route");
+    // Every administrators' route is behind the guard.
+    for entry in radportal::routes().table() {
+        assert_eq!(
+            entry.admin_only,
+            entry.path.starts_with("/admin"),
+            "{entry:?}"
+        );
+    }
+
+    let client = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut failures = Vec::new();
+    let mut n = 0;
+    for row in &table {
+        let expected: Vec<&str> = row.expect.split_whitespace().collect();
+        assert_eq!(expected.len(), ROLES.len(), "{} {}", row.method, row.path);
+        for (role, expected) in ROLES.iter().zip(expected) {
+            n += 1;
+            let fixture = fixture(&app, *role, n).await;
+            let url = row
+                .url
+                .replace("{slug}", "lidc-idri")
+                .replace("{org}", &org)
+                .replace("{credential}", &fixture.other_credential.to_string())
+                .replace("{token}", &fixture.other_token.to_string())
+                .replace("{user}", &fixture.other_user.to_string());
+            let mut request = client.request(row.method.clone(), app.url(&url));
+            if let Some(cookie) = &fixture.cookie {
+                request = request.header("cookie", format!("{}={cookie}", session::COOKIE));
+            }
+            if let Some(token) = &fixture.token {
+                request = request.bearer_auth(token);
+            }
+            request = match row.body {
+                Body::Empty => request,
+                Body::Form(form) => request.form(form),
+                Body::Json(json) => request
+                    .header("content-type", "application/json")
+                    .body(json),
+            };
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            let location = response
+                .headers()
+                .get("location")
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or("");
+            let got = if status == StatusCode::SEE_OTHER && location.starts_with("/sign-in?next=") {
+                "in".to_owned()
+            } else {
+                status.as_u16().to_string()
+            };
+            if got != expected {
+                failures.push(format!(
+                    "{} {url} as {role:?}: expected {expected}, got {got}",
+                    row.method
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
