@@ -153,7 +153,11 @@ impl From<ServeArgs> for Config {
             admin_email: args.admin_email,
             request_timeout: Duration::from_secs(args.request_timeout_secs),
             max_body_bytes: args.max_body_bytes,
-            smtp_url: args.mail.smtp_url.map(SecretString::from),
+            smtp_url: args
+                .mail
+                .smtp_url
+                .filter(|url| !url.trim().is_empty())
+                .map(SecretString::from),
             mail_from: args.mail.mail_from,
             outbox_poll: Duration::from_millis(args.mail.outbox_poll_ms.max(50)),
             trust_proxy: args.trust_proxy,

@@ -83,10 +83,60 @@ pub fn spec(base_url: &str) -> Value {
                         "200": {"description": "All organizations.", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Organization"}}}}}
                     }
                 }
+            },
+            "/api/v1/me": {
+                "get": {
+                    "operationId": "showMe",
+                    "summary": "The account behind the personal API token",
+                    "security": [{"bearerToken": []}],
+                    "responses": {
+                        "200": {"description": "The account.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Me"}}}},
+                        "401": {"description": "No token, or an unknown, expired or revoked one.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                    }
+                },
+                "patch": {
+                    "operationId": "updateMe",
+                    "summary": "Change the account's name, institution or ORCID iD (read-write token)",
+                    "security": [{"bearerToken": []}],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MeUpdate"}}}},
+                    "responses": {
+                        "200": {"description": "The changed account.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Me"}}}},
+                        "400": {"description": "The body is not a JSON object of the documented fields.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                        "401": {"description": "No token, or an unknown, expired or revoked one.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                        "403": {"description": "The token is read-only.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                        "422": {"description": "A field is not valid; `error.fields` says which and why.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                    }
+                }
             }
         },
         "components": {
+            "securitySchemes": {
+                "bearerToken": {"type": "http", "scheme": "bearer", "description": "A personal API token (`rp_...`) from the account page; read-only or read-write."}
+            },
             "schemas": {
+                "Me": {
+                    "type": "object",
+                    "required": ["id", "email", "name", "institution", "orcid", "role", "email_verified", "token_scope"],
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "email": {"type": "string"},
+                        "name": {"type": "string"},
+                        "institution": {"type": "string"},
+                        "orcid": {"type": ["string", "null"], "pattern": "^\\d{4}-\\d{4}-\\d{4}-\\d{3}[0-9X]$"},
+                        "role": {"type": "string", "enum": ["researcher", "reviewer", "admin"]},
+                        "email_verified": {"type": "boolean"},
+                        "token_scope": {"type": "string", "enum": ["read", "read_write"]}
+                    }
+                },
+                "MeUpdate": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "properties": {
+                        "name": {"type": "string", "minLength": 1, "maxLength": 200},
+                        "institution": {"type": "string", "maxLength": 200},
+                        "orcid": {"type": "string", "description": "An ORCID iD with a valid check digit, or an empty string to remove it."}
+                    }
+                },
                 "Error": {
                     "type": "object",
                     "required": ["error"],
@@ -96,9 +146,10 @@ pub fn spec(base_url: &str) -> Value {
                             "required": ["status", "code", "message"],
                             "properties": {
                                 "status": {"type": "integer"},
-                                "code": {"type": "string", "enum": ["invalid_parameter", "bad_request", "not_found", "unavailable", "internal_error"]},
+                                "code": {"type": "string", "enum": ["invalid_parameter", "bad_request", "unauthorized", "forbidden", "insufficient_scope", "invalid", "not_found", "unavailable", "internal_error"]},
                                 "message": {"type": "string"},
-                                "parameter": {"type": "string"}
+                                "parameter": {"type": "string"},
+                                "fields": {"type": "array", "items": {"type": "object", "required": ["field", "message"], "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}}
                             },
                             "additionalProperties": false
                         }

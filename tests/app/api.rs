@@ -178,12 +178,20 @@ async fn the_openapi_document_describes_every_api_route() {
     let document: Value = app.get("/api/v1/openapi.json").await.json().await.unwrap();
 
     assert_eq!(document["openapi"], "3.1.0");
-    for path in [
-        "/api/v1/datasets",
-        "/api/v1/datasets/{slug}",
-        "/api/v1/organizations",
-    ] {
-        assert!(document["paths"][path]["get"].is_object(), "{path}");
+    // Every route under /api/v1 (but the JSON 404 for unknown paths) is in the document.
+    for entry in radportal::routes().table() {
+        if !entry.path.starts_with("/api/v1/") || entry.path.contains("{*rest}") {
+            continue;
+        }
+        let method = entry.method.as_str().to_lowercase();
+        if entry.path == "/api/v1/openapi.json" {
+            continue;
+        }
+        assert!(
+            document["paths"][entry.path][&method].is_object(),
+            "{method} {} is documented",
+            entry.path
+        );
     }
     let parameters: Vec<&str> = document["paths"]["/api/v1/datasets"]["get"]["parameters"]
         .as_array()
@@ -198,4 +206,51 @@ async fn the_openapi_document_describes_every_api_route() {
             facet.param()
         );
     }
+}
+
+#[tokio::test]
+async fn the_account_endpoint_answers_as_documented() {
+    let app = TestApp::spawn().await;
+    let id = app.add_user("rhea@example.org", "Rhea Searcher").await;
+    let (_, token) = radportal::auth::db::create_api_token(
+        &app.db,
+        id,
+        "docs",
+        radportal::auth::model::TokenScope::ReadWrite,
+        30,
+    )
+    .await
+    .unwrap();
+    let client = reqwest::Client::new();
+
+    let me: Value = client
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_matches_schema(&app, reference("Me"), &me).await;
+
+    let invalid = client
+        .patch(app.url("/api/v1/me"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"name": ""}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invalid.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let error: Value = invalid.json().await.unwrap();
+    assert_matches_schema(&app, reference("Error"), &error).await;
+    assert_eq!(error["error"]["fields"][0]["field"], "name");
+
+    let unauthorized = client.get(app.url("/api/v1/me")).send().await.unwrap();
+    assert_eq!(
+        unauthorized.headers()["www-authenticate"],
+        "Bearer realm=\"radportal\""
+    );
+    let error: Value = unauthorized.json().await.unwrap();
+    assert_matches_schema(&app, reference("Error"), &error).await;
 }
