@@ -18,12 +18,19 @@ async fn main() -> anyhow::Result<()> {
         stored = radportal::auth::password::hash("violet tundra ferry 42".to_owned()).await?;
         hashing.push(started.elapsed());
         let started = Instant::now();
-        radportal::auth::password::verify("violet tundra ferry 42".to_owned(), stored.clone()).await?;
+        radportal::auth::password::verify("violet tundra ferry 42".to_owned(), stored.clone())
+            .await?;
         verifying.push(started.elapsed());
     }
     let parameters = stored.split('$').nth(3).unwrap_or("?");
     println!("argon2id {parameters}");
-    println!("hash:   median {:.1} ms over 25", median(hashing).as_secs_f64() * 1000.0);
-    println!("verify: median {:.1} ms over 25", median(verifying).as_secs_f64() * 1000.0);
+    println!(
+        "hash:   median {:.1} ms over 25",
+        median(hashing).as_secs_f64() * 1000.0
+    );
+    println!(
+        "verify: median {:.1} ms over 25",
+        median(verifying).as_secs_f64() * 1000.0
+    );
     Ok(())
 }

@@ -9,6 +9,10 @@ pub enum Target {
     User(i64),
     ApiToken(i64),
     Credential(i64),
+    Project(i64),
+    Request(i64),
+    Grant(i64),
+    Dua(i64),
 }
 
 impl Target {
@@ -17,6 +21,10 @@ impl Target {
             Self::User(id) => ("user", id.to_string()),
             Self::ApiToken(id) => ("api_token", id.to_string()),
             Self::Credential(id) => ("credential", id.to_string()),
+            Self::Project(id) => ("project", id.to_string()),
+            Self::Request(id) => ("request", id.to_string()),
+            Self::Grant(id) => ("grant", id.to_string()),
+            Self::Dua(id) => ("dua", id.to_string()),
         }
     }
 }

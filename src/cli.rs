@@ -1,4 +1,4 @@
-//! The command line: `serve`, `migrate`, `import`, `create-admin`.
+//! The command line: `serve`, `migrate`, `import`, `create-admin`, `audit verify`.
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
@@ -46,6 +46,11 @@ pub enum Command {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Check the audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Create an administrator account, or make an existing account an administrator.
     CreateAdmin {
         /// The administrator's e-mail address (their sign-in name).
@@ -57,6 +62,16 @@ pub enum Command {
         /// Read the password from standard input instead of generating one.
         #[arg(long)]
         password_stdin: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Walk the hash chain of request and grant events and report any event that was edited,
+    /// inserted or deleted. Exits with status 3 when the chain is broken.
+    Verify {
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -105,6 +120,26 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Import { file, database } => import_file(&file, &database_config(database)).await,
+        Command::Audit {
+            command: AuditCommand::Verify { database },
+        } => {
+            let pool = crate::db::connect_and_migrate(&database_config(database)).await?;
+            let result = crate::access::events::verify(&pool).await?;
+            if result.is_intact() {
+                println!("{} events checked: the chain is intact", result.checked);
+                Ok(ExitCode::SUCCESS)
+            } else {
+                println!(
+                    "{} events checked: {} problems",
+                    result.checked,
+                    result.problems.len()
+                );
+                for problem in &result.problems {
+                    println!("  {problem}");
+                }
+                Ok(ExitCode::from(3))
+            }
+        }
         Command::CreateAdmin {
             email,
             name,
@@ -126,6 +161,17 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         && let Some(report) = import::seed_if_empty(&pool).await?
     {
         tracing::info!(summary = %report.summary_line(), "loaded the bundled catalog");
+    }
+    if config.example_data && crate::access::example::seed_if_empty(&pool).await? {
+        eprintln!(
+            "created example data for a walk-through: accounts {} with password {}",
+            crate::access::example::EXAMPLE_ACCOUNTS
+                .iter()
+                .map(|(email, _)| *email)
+                .collect::<Vec<_>>()
+                .join(", "),
+            crate::access::example::EXAMPLE_PASSWORD
+        );
     }
     bootstrap_admin(&pool, &config.admin_email).await?;
     let listener = TcpListener::bind(config.listen)

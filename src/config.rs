@@ -64,6 +64,11 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub mail: MailArgs,
 
+    /// On a fresh install, create example controlled datasets, committees, an agreement and example
+    /// accounts for a first walk-through.
+    #[arg(long, env = "RADPORTAL_EXAMPLE_DATA", default_value_t = true, action = clap::ArgAction::Set)]
+    pub example_data: bool,
+
     /// Take the client address from the last `X-Forwarded-For` entry (set this behind a reverse proxy).
     #[arg(long, env = "RADPORTAL_TRUST_PROXY", default_value_t = false, action = clap::ArgAction::Set)]
     pub trust_proxy: bool,
@@ -115,6 +120,7 @@ pub struct Config {
     pub mail_from: String,
     pub outbox_poll: Duration,
     pub trust_proxy: bool,
+    pub example_data: bool,
 }
 
 impl Config {
@@ -133,6 +139,7 @@ impl Config {
             mail_from: DEFAULT_MAIL_FROM.to_owned(),
             outbox_poll: Duration::from_secs(1),
             trust_proxy: false,
+            example_data: false,
         }
     }
 
@@ -161,6 +168,7 @@ impl From<ServeArgs> for Config {
             mail_from: args.mail.mail_from,
             outbox_poll: Duration::from_millis(args.mail.outbox_poll_ms.max(50)),
             trust_proxy: args.trust_proxy,
+            example_data: args.example_data,
         }
     }
 }
@@ -186,6 +194,7 @@ impl fmt::Debug for Config {
             .field("mail_from", &self.mail_from)
             .field("outbox_poll", &self.outbox_poll)
             .field("trust_proxy", &self.trust_proxy)
+            .field("example_data", &self.example_data)
             .finish()
     }
 }

@@ -3,6 +3,7 @@
 
 #![recursion_limit = "256"]
 
+pub mod access;
 pub mod admin;
 pub mod api;
 pub mod audit;
@@ -34,6 +35,7 @@ pub fn routes() -> web::routes::Routes {
         .merge(catalog::routes())
         .merge(api::routes())
         .merge(auth::routes())
+        .merge(access::routes())
         .merge(health::routes())
         .merge(web::middleware::routes())
         .admin(admin::routes())
@@ -56,7 +58,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let mailer = mail::Mailer::from_config(&state.config)?;
     let worker = tokio::spawn(mail::run_worker(
-        state.db.clone(),
+        state.clone(),
         mailer,
         state.config.outbox_poll,
     ));

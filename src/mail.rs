@@ -146,11 +146,19 @@ pub async fn deliver_due(db: &PgPool, mailer: &Mailer) -> anyhow::Result<usize> 
     }
 }
 
-/// The worker: delivers due mail every `poll` interval until the task is dropped. Also clears old
+/// The worker: delivers due mail every `poll` interval until the task is dropped. About once a minute
+/// it also runs the access jobs (expiries, reminders, suspensions), and now and then clears old
 /// throttling records and expired sessions and tokens.
-pub async fn run_worker(db: PgPool, mailer: Mailer, poll: Duration) {
+pub async fn run_worker(state: crate::state::AppState, mailer: Mailer, poll: Duration) {
+    let db = state.db.clone();
+    let jobs_every = (60_000 / poll.as_millis().max(1)).max(1) as u64;
     let mut ticks: u64 = 0;
     loop {
+        if ticks.is_multiple_of(jobs_every)
+            && let Err(error) = crate::access::workflow::run_jobs(&state).await
+        {
+            tracing::warn!(%error, "access jobs failed; will retry");
+        }
         if let Err(error) = deliver_due(&db, &mailer).await {
             tracing::warn!(error = %format!("{error:#}"), "mail worker cannot reach the outbox");
         }

@@ -147,3 +147,105 @@ pub async fn update(
         .ok_or(crate::error::AppError::NotFound)?;
     Ok(Json(Me::new(&saved, caller.scope)))
 }
+
+/// A request as the API shows it to its applicant.
+#[derive(Serialize)]
+pub struct MyRequest {
+    pub id: i64,
+    pub state: crate::access::state::RequestState,
+    pub project: String,
+    pub committee: String,
+    pub datasets: Vec<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub submitted_at: Option<time::OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub decided_at: Option<time::OffsetDateTime>,
+}
+
+/// `/api/v1/me/requests`: the token holder's requests.
+pub async fn requests(
+    State(state): State<AppState>,
+    caller: TokenUser,
+) -> Result<Json<Vec<MyRequest>>, ApiError> {
+    let requests = crate::access::db::requests_of(&state.db, caller.user.id).await?;
+    Ok(Json(
+        requests
+            .into_iter()
+            .map(|r| MyRequest {
+                id: r.id,
+                state: r.state,
+                project: r.project_title,
+                committee: r.dac_name,
+                datasets: r.dataset_titles,
+                submitted_at: r.submitted_at,
+                decided_at: r.decided_at,
+            })
+            .collect(),
+    ))
+}
+
+/// A grant as the API shows it to its holder.
+#[derive(Serialize)]
+pub struct MyGrant {
+    pub id: i64,
+    pub dataset: String,
+    pub title: String,
+    pub status: &'static str,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: time::OffsetDateTime,
+    pub request_id: i64,
+}
+
+/// `/api/v1/me/grants`: the token holder's grants.
+pub async fn grants(
+    State(state): State<AppState>,
+    caller: TokenUser,
+) -> Result<Json<Vec<MyGrant>>, ApiError> {
+    let now = time::OffsetDateTime::now_utc();
+    let grants = crate::access::db::grants_of(&state.db, caller.user.id).await?;
+    Ok(Json(
+        grants
+            .into_iter()
+            .map(|g| MyGrant {
+                status: g.status(now).label(),
+                id: g.id,
+                dataset: g.slug,
+                title: g.title,
+                expires_at: g.expires_at,
+                request_id: g.request_id,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct EntitlementParams {
+    dataset: Option<String>,
+}
+
+/// `/api/v1/entitlements`: who may use which controlled dataset now, for data hosts (a token with the
+/// data-host scope).
+pub async fn entitlements(
+    State(state): State<AppState>,
+    caller: TokenUser,
+    axum::extract::Query(params): axum::extract::Query<EntitlementParams>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if caller.scope != TokenScope::DataHost {
+        return Err(ApiError::InsufficientScope(
+            "The entitlements API needs a data-host token; an administrator can create one."
+                .to_owned(),
+        ));
+    }
+    let dataset = params
+        .dataset
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty());
+    let entitlements = crate::access::db::entitlements(&state.db, dataset).await?;
+    Ok(Json(serde_json::json!({
+        "generated_at": crate::web::format::rfc3339(time::OffsetDateTime::now_utc()),
+        "count": entitlements.len(),
+        "entitlements": entitlements,
+    })))
+}

@@ -107,6 +107,41 @@ pub fn spec(base_url: &str) -> Value {
                         "422": {"description": "A field is not valid; `error.fields` says which and why.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
                     }
                 }
+            },
+            "/api/v1/me/requests": {
+                "get": {
+                    "operationId": "listMyRequests",
+                    "summary": "The token holder's access requests, newest first",
+                    "security": [{"bearerToken": []}],
+                    "responses": {
+                        "200": {"description": "The requests.", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/MyRequest"}}}}},
+                        "401": {"description": "No token, or an unknown, expired or revoked one.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                    }
+                }
+            },
+            "/api/v1/me/grants": {
+                "get": {
+                    "operationId": "listMyGrants",
+                    "summary": "The token holder's grants (access to controlled datasets)",
+                    "security": [{"bearerToken": []}],
+                    "responses": {
+                        "200": {"description": "The grants.", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/MyGrant"}}}}},
+                        "401": {"description": "No token, or an unknown, expired or revoked one.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                    }
+                }
+            },
+            "/api/v1/entitlements": {
+                "get": {
+                    "operationId": "listEntitlements",
+                    "summary": "Who may use which controlled dataset now (for data hosts)",
+                    "security": [{"bearerToken": []}],
+                    "parameters": [{"name": "dataset", "in": "query", "schema": {"type": "string"}, "description": "Only this dataset (catalog id)."}],
+                    "responses": {
+                        "200": {"description": "Live grants: not expired, revoked or suspended.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Entitlements"}}}},
+                        "401": {"description": "No token, or an unknown, expired or revoked one.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                        "403": {"description": "The token is not a data-host token.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                    }
+                }
             }
         },
         "components": {
@@ -114,6 +149,53 @@ pub fn spec(base_url: &str) -> Value {
                 "bearerToken": {"type": "http", "scheme": "bearer", "description": "A personal API token (`rp_...`) from the account page; read-only or read-write."}
             },
             "schemas": {
+                "MyRequest": {
+                    "type": "object",
+                    "required": ["id", "state", "project", "committee", "datasets", "submitted_at", "decided_at"],
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "state": {"type": "string", "enum": ["draft", "submitted", "in_review", "changes_requested", "approved", "rejected", "withdrawn"]},
+                        "project": {"type": "string"},
+                        "committee": {"type": "string"},
+                        "datasets": {"type": "array", "items": {"type": "string"}},
+                        "submitted_at": {"type": ["string", "null"], "format": "date-time"},
+                        "decided_at": {"type": ["string", "null"], "format": "date-time"}
+                    }
+                },
+                "MyGrant": {
+                    "type": "object",
+                    "required": ["id", "dataset", "title", "status", "expires_at", "request_id"],
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "dataset": {"type": "string"},
+                        "title": {"type": "string"},
+                        "status": {"type": "string", "enum": ["Active", "Re-acceptance required", "Suspended", "Expired", "Revoked"]},
+                        "expires_at": {"type": "string", "format": "date-time"},
+                        "request_id": {"type": "integer"}
+                    }
+                },
+                "Entitlements": {
+                    "type": "object",
+                    "required": ["generated_at", "count", "entitlements"],
+                    "properties": {
+                        "generated_at": {"type": "string", "format": "date-time"},
+                        "count": {"type": "integer"},
+                        "entitlements": {"type": "array", "items": {
+                            "type": "object",
+                            "required": ["grant_id", "dataset", "user_email", "user_name", "starts_at", "expires_at", "request_id"],
+                            "properties": {
+                                "grant_id": {"type": "integer"},
+                                "dataset": {"type": "string"},
+                                "user_email": {"type": "string"},
+                                "user_name": {"type": "string"},
+                                "orcid": {"type": ["string", "null"]},
+                                "starts_at": {"type": "string", "format": "date-time"},
+                                "expires_at": {"type": "string", "format": "date-time"},
+                                "request_id": {"type": "integer"}
+                            }
+                        }}
+                    }
+                },
                 "Me": {
                     "type": "object",
                     "required": ["id", "email", "name", "institution", "orcid", "role", "email_verified", "token_scope"],
@@ -125,7 +207,7 @@ pub fn spec(base_url: &str) -> Value {
                         "orcid": {"type": ["string", "null"], "pattern": "^\\d{4}-\\d{4}-\\d{4}-\\d{3}[0-9X]$"},
                         "role": {"type": "string", "enum": ["researcher", "reviewer", "admin"]},
                         "email_verified": {"type": "boolean"},
-                        "token_scope": {"type": "string", "enum": ["read", "read_write"]}
+                        "token_scope": {"type": "string", "enum": ["read", "read_write", "data_host"]}
                     }
                 },
                 "MeUpdate": {

@@ -607,8 +607,8 @@ pub async fn delete_credential(
     Ok(Redirect::to("/account?notice=credential-removed").into_response())
 }
 
-/// A credential's evidence file, for its owner and administrators (reviewers see it through the
-/// requests they review). Anyone else is told it does not exist.
+/// A credential's evidence file, for its owner, administrators, and reviewers on a committee the owner
+/// has asked for access. Anyone else is told it does not exist.
 pub async fn evidence(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -617,7 +617,10 @@ pub async fn evidence(
     let evidence = db::credential_evidence(&state.db, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    if evidence.owner_id != user.id && !user.is_admin {
+    let allowed = evidence.owner_id == user.id
+        || user.is_admin
+        || crate::access::db::reviews_applicant(&state.db, user.id, evidence.owner_id).await?;
+    if !allowed {
         return Err(AppError::NotFound);
     }
     Ok(upload::download(
@@ -632,7 +635,7 @@ pub async fn evidence(
 pub struct TokensPage {
     pub layout: Layout,
     pub tokens: Vec<ApiToken>,
-    pub scopes: [TokenScope; 2],
+    pub scopes: Vec<TokenScope>,
     pub name: String,
     pub errors: FieldErrors,
     /// A token just created, shown this once.
@@ -659,7 +662,7 @@ async fn tokens_page(
     Ok(TokensPage {
         layout: Layout::new("API tokens", Nav::None).with_user(Some(user)),
         tokens: db::list_api_tokens(&state.db, user.id).await?,
-        scopes: TokenScope::ALL,
+        scopes: TokenScope::available_to(user),
         name,
         errors,
         created,
@@ -697,7 +700,8 @@ pub async fn create_token(
     } else if name.chars().count() > 100 {
         errors.add("name", "Use at most 100 characters.");
     }
-    let scope = TokenScope::parse(&form.scope);
+    let scope = TokenScope::parse(&form.scope)
+        .filter(|scope| TokenScope::available_to(&user).contains(scope));
     if scope.is_none() {
         errors.add("scope", "Choose read only, or read and write.");
     }
@@ -712,14 +716,10 @@ pub async fn create_token(
             "Choose how long the token works: 7, 30, 90 or 365 days.",
         );
     }
-    let (Some(scope), Some(days)) = (scope, days) else {
+    let (Some(scope), Some(days), true) = (scope, days, errors.is_empty()) else {
         let page = tokens_page(&state, &user, name.to_owned(), errors, None).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
     };
-    if !errors.is_empty() {
-        let page = tokens_page(&state, &user, name.to_owned(), errors, None).await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
-    }
     let mut tx = state.db.begin().await?;
     let (id, token) = db::create_api_token(&mut *tx, user.id, name, scope, days).await?;
     audit::record(

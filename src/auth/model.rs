@@ -112,7 +112,8 @@ impl Role {
 /// The columns every query that loads a [`User`] selects, for a `users` table aliased `u`.
 pub const USER_COLUMNS: &str = "u.id, u.email::text as email, u.name, u.institution, u.orcid, u.is_admin, \
      exists (select 1 from dac_members m where m.user_id = u.id) as is_reviewer, \
-     u.email_verified_at, u.disabled_at, u.closed_at, u.created_at";
+     u.email_verified_at, u.disabled_at, u.closed_at, u.created_at, \
+     (select count(*) from notifications n where n.user_id = u.id and n.read_at is null) as unread_notifications";
 
 /// An account.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -128,6 +129,8 @@ pub struct User {
     pub disabled_at: Option<OffsetDateTime>,
     pub closed_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
+    /// In-app notifications not read yet.
+    pub unread_notifications: i64,
 }
 
 impl User {
@@ -157,15 +160,18 @@ pub enum TokenScope {
     Read,
     /// Reading and changing through `/api/v1`.
     ReadWrite,
+    /// A data host reading the entitlements API (administrators create these).
+    DataHost,
 }
 
 impl TokenScope {
-    pub const ALL: [Self; 2] = [Self::Read, Self::ReadWrite];
+    pub const ALL: [Self; 3] = [Self::Read, Self::ReadWrite, Self::DataHost];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Read => "read",
             Self::ReadWrite => "read_write",
+            Self::DataHost => "data_host",
         }
     }
 
@@ -173,7 +179,16 @@ impl TokenScope {
         match self {
             Self::Read => "Read only",
             Self::ReadWrite => "Read and write",
+            Self::DataHost => "Data host (entitlements)",
         }
+    }
+
+    /// The scopes `user` may create tokens with.
+    pub fn available_to(user: &User) -> Vec<Self> {
+        Self::ALL
+            .into_iter()
+            .filter(|scope| *scope != Self::DataHost || user.is_admin)
+            .collect()
     }
 
     pub fn parse(raw: &str) -> Option<Self> {

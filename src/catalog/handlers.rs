@@ -212,6 +212,9 @@ pub struct DatasetPage {
     pub json_ld: String,
     pub citation: String,
     pub related: std::sync::Arc<Vec<DatasetSummary>>,
+    /// Who governs access, for a controlled dataset requested through the portal.
+    pub governance: Option<crate::access::model::Governed>,
+    pub signed_in: bool,
 }
 
 impl Show for DatasetPage {}
@@ -269,6 +272,11 @@ pub async fn show_dataset(
         return Err(AppError::NotFound);
     }
     let related = state.related.get(&state.db, &dataset).await?;
+    let governance = if dataset.fields.access_level == Some(super::model::AccessLevel::Controlled) {
+        crate::access::db::governed(&state.db, &slug).await?
+    } else {
+        None
+    };
     let base_url = crate::api::v1::base(&state);
     let json_ld = metadata::script_json(&metadata::schema_org(
         &dataset,
@@ -282,6 +290,8 @@ pub async fn show_dataset(
         citation: metadata::citation(&dataset.fields, &dataset.organization_name),
         json_ld,
         related,
+        governance,
+        signed_in: user.is_some(),
         dataset,
     })
 }

@@ -40,6 +40,8 @@ pub struct Layout {
 pub struct HeaderUser {
     pub name: String,
     pub is_admin: bool,
+    pub is_reviewer: bool,
+    pub unread: i64,
 }
 
 impl Layout {
@@ -58,6 +60,8 @@ impl Layout {
         self.user = user.map(|user| HeaderUser {
             name: user.name.clone(),
             is_admin: user.is_admin,
+            is_reviewer: user.is_reviewer,
+            unread: user.unread_notifications,
         });
         self
     }

@@ -7,7 +7,7 @@ use crate::helpers::TestApp;
 
 /// Validates `instance` against a schema of the served OpenAPI document (`#/components/schemas/{name}`
 /// or an inline schema), resolving references inside the document.
-async fn assert_matches_schema(app: &TestApp, schema: Value, instance: &Value) {
+pub async fn assert_matches_schema(app: &TestApp, schema: Value, instance: &Value) {
     let document: Value = app.get("/api/v1/openapi.json").await.json().await.unwrap();
     let mut root = schema;
     root["components"] = document["components"].clone();
@@ -22,7 +22,7 @@ async fn assert_matches_schema(app: &TestApp, schema: Value, instance: &Value) {
     );
 }
 
-fn reference(name: &str) -> Value {
+pub fn reference(name: &str) -> Value {
     serde_json::json!({ "$ref": format!("#/components/schemas/{name}") })
 }
 

@@ -214,7 +214,8 @@ fn table() -> Vec<Row> {
             Empty,
             "in 400 400 400 in",
         ),
-        // Another person's credential and token: not theirs to touch; administrators may read evidence.
+        // Another person's credential and token: not theirs to touch. Administrators, and reviewers on a
+        // committee the person asked for access, may read the evidence.
         post(
             "/account/credentials/{id}/delete",
             "/account/credentials/{credential}/delete",
@@ -224,7 +225,7 @@ fn table() -> Vec<Row> {
         get(
             "/credentials/{id}/evidence",
             "/credentials/{credential}/evidence",
-            "in 404 404 200 in",
+            "in 404 200 200 in",
         ),
         get("/account/tokens", "/account/tokens", ACCOUNT),
         post(
@@ -238,6 +239,130 @@ fn table() -> Vec<Row> {
             "/account/tokens/{token}/revoke",
             Empty,
             "in 404 404 404 in",
+        ),
+        // Requesting access: the cart and projects belong to the signed-in person.
+        get("/cart", "/cart", ACCOUNT),
+        post(
+            "/cart",
+            "/cart",
+            Form(&[("dataset", "lidc-idri")]),
+            "in 303 303 303 in",
+        ),
+        post(
+            "/cart/remove",
+            "/cart/remove",
+            Form(&[("dataset", "lidc-idri")]),
+            "in 303 303 303 in",
+        ),
+        post(
+            "/cart/submit",
+            "/cart/submit",
+            Form(&[]),
+            "in 422 422 422 in",
+        ),
+        get("/projects", "/projects", ACCOUNT),
+        get("/projects/new", "/projects/new", ACCOUNT),
+        post("/projects", "/projects", Form(&[]), "in 422 422 422 in"),
+        // Another person's project, request, attachment and grant: the reviewer sits on the
+        // request's committee; administrators may read everything.
+        get("/projects/{id}", "/projects/{project}", "in 404 404 200 in"),
+        get(
+            "/projects/{id}/edit",
+            "/projects/{project}/edit",
+            "in 404 404 404 in",
+        ),
+        post(
+            "/projects/{id}",
+            "/projects/{project}",
+            Form(&[]),
+            "in 404 404 404 in",
+        ),
+        post(
+            "/projects/{id}/irb-letter",
+            "/projects/{project}/irb-letter",
+            Empty,
+            "in 400 400 400 in",
+        ),
+        get("/requests", "/requests", ACCOUNT),
+        get("/requests/{id}", "/requests/{request}", "in 404 200 200 in"),
+        post(
+            "/requests/{id}/review",
+            "/requests/{request}/review",
+            Form(&[
+                ("version", "1"),
+                ("action", "comment"),
+                ("message", "table check"),
+            ]),
+            "in 404 303 303 in",
+        ),
+        post(
+            "/requests/{id}/applicant",
+            "/requests/{request}/applicant",
+            Form(&[
+                ("version", "1"),
+                ("action", "comment"),
+                ("message", "table check"),
+            ]),
+            "in 404 403 403 in",
+        ),
+        post(
+            "/requests/{id}/attachments",
+            "/requests/{request}/attachments",
+            Empty,
+            "in 400 400 400 in",
+        ),
+        get(
+            "/attachments/{id}",
+            "/attachments/{attachment}",
+            "in 404 200 200 in",
+        ),
+        get("/review", "/review", "in 403 200 200 in"),
+        get("/access", "/access", ACCOUNT),
+        post(
+            "/grants/{id}/revoke",
+            "/grants/{grant}/revoke",
+            Form(&[("reason", "table check")]),
+            "in 403 303 303 in",
+        ),
+        post(
+            "/grants/{id}/renew",
+            "/grants/{grant}/renew",
+            Empty,
+            "in 404 404 404 in",
+        ),
+        post(
+            "/grants/{id}/reaccept",
+            "/grants/{grant}/reaccept",
+            Form(&[("signature", "x")]),
+            "in 404 404 404 in",
+        ),
+        get("/duas/{slug}", "/duas/table-dua", PAGE),
+        get(
+            "/duas/{slug}/diff",
+            "/duas/table-dua/diff?from=1&to=1",
+            PAGE,
+        ),
+        get("/notifications", "/notifications", ACCOUNT),
+        post(
+            "/notifications/read",
+            "/notifications/read",
+            Empty,
+            "in 303 303 303 in",
+        ),
+        get(
+            "/api/v1/me/requests",
+            "/api/v1/me/requests",
+            "401 200 200 200 401",
+        ),
+        get(
+            "/api/v1/me/grants",
+            "/api/v1/me/grants",
+            "401 200 200 200 401",
+        ),
+        get(
+            "/api/v1/entitlements",
+            "/api/v1/entitlements",
+            "401 403 403 403 401",
         ),
         // Administration, behind the guard layer.
         get("/admin", "/admin", "in 403 403 303 in"),
@@ -271,6 +396,55 @@ struct Fixture {
     other_user: i64,
     other_credential: i64,
     other_token: i64,
+    /// The other person's project, request (to the reviewer's committee), attachment and grant.
+    project: i64,
+    request: i64,
+    attachment: i64,
+    grant: i64,
+}
+
+/// Governance for `lidc-idri`: the committee `imaging-dac` and the agreement `table-dua`.
+async fn govern(app: &TestApp) {
+    sqlx::query("update datasets set access_level = 'controlled' where slug = 'lidc-idri'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    sqlx::query(
+        "with dac as (insert into dacs (slug, name) values ('imaging-dac', 'Imaging Data Access Committee') returning id),
+              dua as (insert into duas (slug, title) values ('table-dua', 'Table DUA') returning id),
+              v as (insert into dua_versions (dua_id, version, body, content_hash, effective_on)
+                    select id, 1, 'Use it well.', sha256('Use it well.'), '2026-01-01' from dua)
+         insert into dataset_governance (dataset_id, dac_id, dua_id)
+         select d.id, dac.id, dua.id from datasets d, dac, dua where d.slug = 'lidc-idri'",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+}
+
+/// A project, a submitted request with an attachment, and a grant, all of `owner`.
+async fn request_of(app: &TestApp, owner: i64) -> (i64, i64, i64, i64) {
+    sqlx::query_as(
+        "with p as (insert into projects (owner_id, title, research_use, purpose)
+                    values ($1, 'Other project', 'Research on lung nodules for the table.', 'HMB') returning id),
+              r as (insert into access_requests (project_id, applicant_id, dac_id, state, requested_days, submitted_at)
+                    select p.id, $1, (select id from dacs where slug = 'imaging-dac'), 'submitted', 30, now() from p
+                    returning id),
+              rd as (insert into request_datasets (request_id, dataset_id, dua_version_id, accepted_name, dua_hash, grant_days)
+                     select r.id, d.id, v.id, 'Otto Other', v.content_hash, 30
+                     from r, datasets d, dua_versions v where d.slug = 'lidc-idri' returning request_id),
+              a as (insert into attachments (request_id, uploaded_by, purpose, file_name, content_type, bytes)
+                    select r.id, $1, 'supporting', 'letter.pdf', 'application/pdf', '%PDF-1.4 table'::bytea from r
+                    returning id),
+              g as (insert into grants (user_id, dataset_id, request_id, dua_version_id, expires_at)
+                    select $1, d.id, r.id, v.id, now() + interval '30 days' from r, datasets d, dua_versions v
+                    where d.slug = 'lidc-idri' returning id)
+         select p.id, r.id, a.id, g.id from p, r, a, g",
+    )
+    .bind(owner)
+    .fetch_one(&app.db)
+    .await
+    .unwrap()
 }
 
 async fn fixture(app: &TestApp, role: Role, n: usize) -> Fixture {
@@ -295,6 +469,7 @@ async fn fixture(app: &TestApp, role: Role, n: usize) -> Fixture {
         accounts::create_api_token(&app.db, other_user, "other", TokenScope::Read, 30)
             .await
             .unwrap();
+    let (project, request, attachment, grant) = request_of(app, other_user).await;
     if role == Role::Visitor {
         return Fixture {
             cookie: None,
@@ -302,6 +477,10 @@ async fn fixture(app: &TestApp, role: Role, n: usize) -> Fixture {
             other_user,
             other_credential,
             other_token,
+            project,
+            request,
+            attachment,
+            grant,
         };
     }
     let email = format!("{role:?}{n}@example.org").to_lowercase();
@@ -326,6 +505,10 @@ async fn fixture(app: &TestApp, role: Role, n: usize) -> Fixture {
         other_user,
         other_credential,
         other_token,
+        project,
+        request,
+        attachment,
+        grant,
     }
 }
 
@@ -335,6 +518,7 @@ async fn every_route_answers_each_role_as_the_table_says() {
     let record = bundled_record("lidc-idri");
     let body = serde_json::to_vec(&vec![record]).unwrap();
     app.import(&body).await;
+    govern(&app).await;
     let org: String = sqlx::query_scalar("select slug from organizations limit 1")
         .fetch_one(&app.db)
         .await
@@ -389,7 +573,11 @@ async fn every_route_answers_each_role_as_the_table_says() {
                 .replace("{org}", &org)
                 .replace("{credential}", &fixture.other_credential.to_string())
                 .replace("{token}", &fixture.other_token.to_string())
-                .replace("{user}", &fixture.other_user.to_string());
+                .replace("{user}", &fixture.other_user.to_string())
+                .replace("{project}", &fixture.project.to_string())
+                .replace("{request}", &fixture.request.to_string())
+                .replace("{attachment}", &fixture.attachment.to_string())
+                .replace("{grant}", &fixture.grant.to_string());
             let mut request = client.request(row.method.clone(), app.url(&url));
             if let Some(cookie) = &fixture.cookie {
                 request = request.header("cookie", format!("{}={cookie}", session::COOKIE));

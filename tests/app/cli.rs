@@ -177,8 +177,19 @@ async fn serve_on_a_fresh_database_loads_the_catalog_creates_an_admin_and_stops_
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let stderr = child.stderr.take().unwrap();
+    // Whatever happens below, the server does not outlive the test.
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = KillOnDrop(child);
+    let mut lines = BufReader::new(stderr).lines();
     let mut password = None;
+    let mut example = false;
     let address = loop {
         let line = lines.next().expect("serve prints its address").unwrap();
         if let Some(rest) = line
@@ -186,6 +197,9 @@ async fn serve_on_a_fresh_database_loads_the_catalog_creates_an_admin_and_stops_
         {
             password = Some(rest.trim().to_owned());
         }
+        example |= line.starts_with(
+            "created example data for a walk-through: accounts researcher@example.org",
+        );
         if let Some(address) = line.strip_prefix("radportal is serving on ") {
             break address.trim().to_owned();
         }
@@ -197,7 +211,9 @@ async fn serve_on_a_fresh_database_loads_the_catalog_creates_an_admin_and_stops_
         .text()
         .await
         .unwrap();
-    assert!(body.contains("1–20 of 320 datasets"));
+    // The 320 datasets of the bundled catalog and the 3 example ones.
+    assert!(body.contains("1–20 of 323 datasets"), "{body}");
+    assert!(example, "the example accounts are announced");
     let db = sqlx::PgPool::connect(&url).await.unwrap();
     let hash: String = sqlx::query_scalar("select password_hash from users where is_admin")
         .fetch_one(&db)
@@ -211,10 +227,10 @@ async fn serve_on_a_fresh_database_loads_the_catalog_creates_an_admin_and_stops_
     db.close().await;
 
     Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status()
         .unwrap();
-    let status = child.wait().unwrap();
+    let status = child.0.wait().unwrap();
     assert!(status.success(), "graceful shutdown exits 0: {status}");
     let admin = sqlx::PgPool::connect(&crate::helpers::admin_url())
         .await

@@ -26,6 +26,8 @@ pub fn database_url(name: &str) -> String {
 pub struct TestApp {
     pub address: String,
     pub db: PgPool,
+    /// The state the server runs with (for running its jobs from a test).
+    pub state: AppState,
     pub client: Client,
     pub database_name: String,
     pub database_url: String,
@@ -82,6 +84,7 @@ impl TestApp {
             .expect("a free port");
         let address = format!("http://{}", listener.local_addr().unwrap());
         let (shutdown, signal) = oneshot::channel::<()>();
+        let served = state.clone();
         tokio::spawn(radportal::serve(listener, state, async {
             let _ = signal.await;
         }));
@@ -89,6 +92,7 @@ impl TestApp {
         Self {
             address,
             db,
+            state: served,
             client,
             database_name,
             database_url,
@@ -167,9 +171,9 @@ impl TestApp {
         sqlx::query(
             "with dac as (
                  insert into dacs (slug, name) values ('imaging-dac', 'Imaging Data Access Committee')
-                 on conflict (slug) do update set name = excluded.name
+                 on conflict (slug) do update set name = dacs.name
                  returning id)
-             insert into dac_members (dac_id, user_id) select id, $1 from dac",
+             insert into dac_members (dac_id, user_id) select id, $1 from dac on conflict do nothing",
         )
         .bind(user_id)
         .execute(&self.db)
@@ -179,10 +183,15 @@ impl TestApp {
 
     /// A new browser-like client signed in as `email` (password [`PASSWORD`]).
     pub async fn signed_in(&self, email: &str) -> Client {
+        self.signed_in_with(email, PASSWORD).await
+    }
+
+    /// A new browser-like client signed in as `email` with `password`.
+    pub async fn signed_in_with(&self, email: &str, password: &str) -> Client {
         let client = new_client();
         let response = client
             .post(self.url("/sign-in"))
-            .form(&[("email", email), ("password", PASSWORD)])
+            .form(&[("email", email), ("password", password)])
             .send()
             .await
             .unwrap();

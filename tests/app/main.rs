@@ -1,5 +1,6 @@
 //! Integration tests: a real server on a free port over a fresh PostgreSQL database per test.
 
+mod access;
 mod account_data;
 mod accounts;
 mod api;

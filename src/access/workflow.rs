@@ -1,0 +1,915 @@
+//! The access workflow's operations. Each runs in one transaction: the state change, its events, the
+//! in-app notifications and the e-mails (through the outbox) are stored together or not at all.
+
+use serde_json::json;
+use sqlx::PgConnection;
+use time::{Date, Duration, OffsetDateTime};
+
+use super::db;
+use super::events::{self, NewEvent};
+use super::fit::{self, Fit};
+use super::model::{DacPolicy, Governed, Project, RequestSummary, VoteChoice};
+use super::state::{Action, RequestState};
+use crate::auth::model::{Credential, User};
+use crate::error::AppError;
+use crate::mail::{self, Mail};
+use crate::state::AppState;
+
+/// The pre-submission check of one dataset in the cart.
+#[derive(Clone, Debug)]
+pub struct DatasetCheck {
+    pub dataset: Governed,
+    pub fit: Fit,
+    /// Agreement version in force (none: the dataset cannot be requested now).
+    pub dua: Option<super::model::DuaVersion>,
+    /// Warnings that do not block submission.
+    pub notes: Vec<String>,
+}
+
+impl DatasetCheck {
+    pub fn blocks(&self) -> bool {
+        !self.fit.fits() || self.dua.is_none()
+    }
+}
+
+/// Checks each governed dataset against a project, the applicant's credentials and open requests.
+pub async fn check_cart(
+    conn: &mut PgConnection,
+    user: &User,
+    project: &Project,
+    credentials: &[Credential],
+    datasets: &[Governed],
+    days: i32,
+) -> Result<Vec<DatasetCheck>, AppError> {
+    let today = OffsetDateTime::now_utc().date();
+    let period_end = today + Duration::days(i64::from(days));
+    let research_use = project.research_use();
+    let mut checks = Vec::new();
+    for dataset in datasets {
+        let mut fit = fit::check(
+            &dataset.data_use_limitations,
+            &dataset.conditions,
+            &research_use,
+            period_end,
+        );
+        let mut notes = Vec::new();
+        for required in &dataset.required_credentials {
+            let held = credentials
+                .iter()
+                .find(|c| c.kind.eq_ignore_ascii_case(required));
+            match held {
+                None => fit.problems.push(format!(
+                    "This dataset requires the upstream credential “{required}”; add it to your profile (Account → Upstream credentials)."
+                )),
+                Some(c) if c.is_expired(&today) => fit.problems.push(format!(
+                    "Your credential “{required}” has expired; record the renewed one on your profile."
+                )),
+                Some(c) => {
+                    if let Some(expires) = c.expires_on
+                        && expires < period_end
+                    {
+                        notes.push(format!(
+                            "Your credential “{required}” expires on {expires}, before the access period would end."
+                        ));
+                    }
+                }
+            }
+        }
+        if let Some(open) = db::open_request_for(&mut *conn, user.id, dataset.dataset_id).await? {
+            fit.problems.push(format!(
+                "You already have an open request (#{open}) for this dataset; follow that one or withdraw it first."
+            ));
+        }
+        if let Some(expires) = project.irb_expires_on
+            && expires < period_end
+            && fit.problems.iter().all(|p| !p.contains("(IRB)"))
+        {
+            notes.push(format!(
+                "The project's ethics approval expires on {expires}, before the requested period ends on {period_end}."
+            ));
+        }
+        if days > dataset.default_grant_days {
+            notes.push(format!(
+                "The committee usually grants {} days; it may shorten the period.",
+                dataset.default_grant_days
+            ));
+        }
+        let dua = db::dua_in_force(&mut *conn, dataset.dua_id).await?;
+        if dua.is_none() {
+            fit.problems.push(
+                "The dataset has no data-use agreement in force yet; it cannot be requested now."
+                    .to_owned(),
+            );
+        }
+        checks.push(DatasetCheck {
+            dataset: dataset.clone(),
+            fit,
+            dua,
+            notes,
+        });
+    }
+    Ok(checks)
+}
+
+/// Whether a typed name is a signature of `user`: their profile name, ignoring case and spacing.
+pub fn is_signature(typed: &str, user: &User) -> bool {
+    let normal = |s: &str| {
+        s.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    };
+    !typed.trim().is_empty() && normal(typed) == normal(&user.name)
+}
+
+/// Sends a notification to each of `people`: in the app and by e-mail.
+pub async fn notify(
+    tx: &mut PgConnection,
+    state: &AppState,
+    people: &[(i64, String)],
+    subject: &str,
+    text: &str,
+    link: &str,
+) -> Result<(), AppError> {
+    for (user_id, email) in people {
+        db::notify(&mut *tx, *user_id, subject, link).await?;
+        mail::enqueue(
+            &mut *tx,
+            &Mail {
+                to: email.clone(),
+                subject: format!("{subject} — radportal"),
+                body: format!("{text}\n\nOpen it: {}\n", state.link(link)),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn record_transition(
+    tx: &mut PgConnection,
+    request_id: i64,
+    actor: i64,
+    from: RequestState,
+    to: RequestState,
+    message: Option<&str>,
+) -> Result<(), AppError> {
+    events::append(
+        tx,
+        NewEvent {
+            request_id: Some(request_id),
+            grant_id: None,
+            actor_id: Some(actor),
+            kind: "request.transition",
+            internal: false,
+            body: json!({"from": from.as_str(), "to": to.as_str(), "message": message.unwrap_or("")}),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Submits the cart: one request per committee, each dataset with its accepted agreement version.
+/// `signatures` holds the typed name per dataset id. The caller has checked the cart.
+pub async fn submit_cart(
+    state: &AppState,
+    user: &User,
+    project: &Project,
+    checks: &[DatasetCheck],
+    days: i32,
+    signature: &str,
+    renewal_of: Option<i64>,
+) -> Result<Vec<i64>, AppError> {
+    let mut tx = state.db.begin().await?;
+    let mut by_dac: Vec<(i64, Vec<&DatasetCheck>)> = Vec::new();
+    for check in checks {
+        match by_dac
+            .iter_mut()
+            .find(|(dac, _)| *dac == check.dataset.dac_id)
+        {
+            Some((_, list)) => list.push(check),
+            None => by_dac.push((check.dataset.dac_id, vec![check])),
+        }
+    }
+    let mut created = Vec::new();
+    for (dac_id, list) in by_dac {
+        let id = db::create_request(
+            &mut tx,
+            project.id,
+            user.id,
+            dac_id,
+            days,
+            RequestState::Submitted,
+            renewal_of,
+        )
+        .await?;
+        for check in &list {
+            let dua = check.dua.as_ref().ok_or_else(|| {
+                AppError::BadRequest("A dataset has no agreement in force.".to_owned())
+            })?;
+            let grant_days = days.min(check.dataset.default_grant_days.max(1));
+            db::accept_dua(
+                &mut tx,
+                id,
+                check.dataset.dataset_id,
+                dua,
+                signature.trim(),
+                grant_days,
+            )
+            .await?;
+            events::append(
+                &mut tx,
+                NewEvent {
+                    request_id: Some(id),
+                    grant_id: None,
+                    actor_id: Some(user.id),
+                    kind: "request.dua_accepted",
+                    internal: false,
+                    body: json!({
+                        "dataset": check.dataset.title, "dua": dua.dua_title, "version": dua.version,
+                        "hash": dua.hash_hex(), "signature": signature.trim(),
+                        "obligations": check.fit.obligations, "fit": check.fit.verdict(),
+                    }),
+                },
+            )
+            .await?;
+        }
+        record_transition(
+            &mut tx,
+            id,
+            user.id,
+            RequestState::Draft,
+            RequestState::Submitted,
+            None,
+        )
+        .await?;
+        let members = db::dac_members(&mut *tx, dac_id).await?;
+        let titles: Vec<&str> = list.iter().map(|c| c.dataset.title.as_str()).collect();
+        notify(
+            &mut tx,
+            state,
+            &members,
+            &format!("New access request #{id}"),
+            &format!(
+                "{} ({}) asks for access to {} for the project “{}”.",
+                user.name,
+                user.email,
+                titles.join(", "),
+                project.title
+            ),
+            &format!("/requests/{id}"),
+        )
+        .await?;
+        created.push(id);
+    }
+    let ids: Vec<i64> = checks.iter().map(|c| c.dataset.dataset_id).collect();
+    db::remove_from_cart(&mut *tx, user.id, &ids).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// A refusal that tells the person what happened instead.
+#[derive(Debug)]
+pub enum ActError {
+    /// Someone else changed the request first; the message says who did what.
+    Conflict(String),
+    /// Not possible in the request's state, or the input does not allow it.
+    Refused(String),
+    /// This person may not do this.
+    Forbidden(String),
+    App(AppError),
+}
+
+impl<E: Into<AppError>> From<E> for ActError {
+    fn from(error: E) -> Self {
+        Self::App(error.into())
+    }
+}
+
+/// What happened to a request that changed under someone's feet, in words.
+async fn conflict_message(conn: &mut PgConnection, id: i64) -> Result<ActError, AppError> {
+    let request = db::find_request(&mut *conn, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let message = match (request.state, &request.decided_by_name, request.decided_at) {
+        (RequestState::Approved | RequestState::Rejected, Some(who), Some(when)) => format!(
+            "{who} already {} this request at {}{}. Nothing was changed by your action.",
+            request.state.label().to_lowercase(),
+            crate::web::format::datetime(when),
+            request
+                .decision_rationale
+                .as_deref()
+                .map(|r| format!(" (“{r}”)"))
+                .unwrap_or_default()
+        ),
+        (state, _, _) => format!(
+            "The request changed while you were looking at it; it is now “{}”. Please look again before acting.",
+            state.label()
+        ),
+    };
+    Ok(ActError::Conflict(message))
+}
+
+/// Applies `path` (a list of transitions) to a request seen at `version`; returns the new version.
+async fn walk(
+    tx: &mut PgConnection,
+    request: &RequestSummary,
+    version: i32,
+    path: &[(RequestState, RequestState)],
+    actor: i64,
+    message: Option<&str>,
+) -> Result<i32, ActError> {
+    let mut version = version;
+    for (from, to) in path {
+        if !db::transition(&mut *tx, request.id, *from, version, *to).await? {
+            return Err(conflict_message(tx, request.id).await?);
+        }
+        version += 1;
+        let note = if to == &path.last().map_or(*to, |(_, last)| *last) {
+            message
+        } else {
+            None
+        };
+        record_transition(tx, request.id, actor, *from, *to, note).await?;
+    }
+    Ok(version)
+}
+
+/// What a reviewer does.
+pub enum ReviewAction {
+    Comment {
+        text: String,
+        internal: bool,
+    },
+    RequestChanges {
+        message: String,
+    },
+    Vote {
+        choice: VoteChoice,
+        rationale: String,
+    },
+    Decide {
+        approve: bool,
+        rationale: String,
+        grant_days: Vec<(i64, i32)>,
+    },
+}
+
+/// Whether `reviewer` may act on `request`: a member of its committee (or an administrator), and not
+/// the applicant or on the project's team.
+pub async fn may_review(
+    conn: &mut PgConnection,
+    reviewer: &User,
+    request: &RequestSummary,
+) -> Result<Result<(), String>, AppError> {
+    if !reviewer.is_admin && !db::is_dac_member(&mut *conn, reviewer.id, request.dac_id).await? {
+        return Ok(Err(
+            "Only members of the request's committee may review it.".to_owned(),
+        ));
+    }
+    if request.applicant_id == reviewer.id
+        || db::is_on_team(&mut *conn, request.project_id, reviewer.id).await?
+    {
+        return Ok(Err(
+            "You are the applicant or on the project's team, so you cannot act on this request (conflict of interest).".to_owned(),
+        ));
+    }
+    Ok(Ok(()))
+}
+
+/// A reviewer acts on a request they saw at `version`.
+pub async fn review(
+    state: &AppState,
+    reviewer: &User,
+    request_id: i64,
+    version: i32,
+    action: ReviewAction,
+) -> Result<&'static str, ActError> {
+    let mut tx = state.db.begin().await?;
+    let request = db::find_request(&mut *tx, request_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if let Err(reason) = may_review(&mut tx, reviewer, &request).await? {
+        return Err(ActError::Forbidden(reason));
+    }
+    if request.version != version {
+        return Err(conflict_message(&mut tx, request_id).await?);
+    }
+    if !request.state.is_reviewable() {
+        return Err(ActError::Refused(format!(
+            "The request is “{}”; reviewers can act only on submitted requests or requests in review.",
+            request.state.label()
+        )));
+    }
+    let applicant = vec![(request.applicant_id, request.applicant_email.clone())];
+    let link = format!("/requests/{request_id}");
+    let outcome = match action {
+        ReviewAction::Comment { text, internal } => {
+            let path = request
+                .state
+                .reviewer_path(Action::StartReview)
+                .map_err(|e| ActError::Refused(e.to_string()))?;
+            walk(&mut tx, &request, version, &path, reviewer.id, None).await?;
+            events::append(
+                &mut tx,
+                NewEvent {
+                    request_id: Some(request_id),
+                    grant_id: None,
+                    actor_id: Some(reviewer.id),
+                    kind: "request.comment",
+                    internal,
+                    body: json!({"message": text}),
+                },
+            )
+            .await?;
+            if !internal {
+                notify(
+                    &mut tx,
+                    state,
+                    &applicant,
+                    &format!("New comment on your request #{request_id}"),
+                    &format!("{} commented:\n\n{text}", reviewer.name),
+                    &link,
+                )
+                .await?;
+            }
+            "Your comment was added."
+        }
+        ReviewAction::RequestChanges { message } => {
+            let path = request
+                .state
+                .reviewer_path(Action::RequestChanges)
+                .map_err(|e| ActError::Refused(e.to_string()))?;
+            walk(
+                &mut tx,
+                &request,
+                version,
+                &path,
+                reviewer.id,
+                Some(&message),
+            )
+            .await?;
+            notify(
+                &mut tx,
+                state,
+                &applicant,
+                &format!("Changes requested on your request #{request_id}"),
+                &format!("{} asks for changes:\n\n{message}", reviewer.name),
+                &link,
+            )
+            .await?;
+            "The applicant was asked for changes."
+        }
+        ReviewAction::Vote { choice, rationale } => {
+            let dac = db::find_dac(&mut *tx, request.dac_id)
+                .await?
+                .ok_or(AppError::NotFound)?;
+            if dac.policy != DacPolicy::Votes {
+                return Err(ActError::Refused(
+                    "This committee decides by a single member; use Decide.".to_owned(),
+                ));
+            }
+            let path = request
+                .state
+                .reviewer_path(Action::StartReview)
+                .map_err(|e| ActError::Refused(e.to_string()))?;
+            let version = walk(&mut tx, &request, version, &path, reviewer.id, None).await?;
+            if !db::cast_vote(&mut tx, request_id, reviewer.id, choice, &rationale).await? {
+                return Err(ActError::Refused(
+                    "You have already voted on this request.".to_owned(),
+                ));
+            }
+            events::append(
+                &mut tx,
+                NewEvent {
+                    request_id: Some(request_id),
+                    grant_id: None,
+                    actor_id: Some(reviewer.id),
+                    kind: "request.vote",
+                    internal: true,
+                    body: json!({"choice": match choice { VoteChoice::Approve => "approve", VoteChoice::Reject => "reject" }, "rationale": rationale}),
+                },
+            )
+            .await?;
+            let votes = db::votes(&mut *tx, request_id).await?;
+            let approvals = votes
+                .iter()
+                .filter(|v| v.choice == VoteChoice::Approve)
+                .count();
+            let rejected = votes.iter().any(|v| v.choice == VoteChoice::Reject);
+            let request = RequestSummary {
+                state: RequestState::InReview,
+                ..request
+            };
+            if rejected {
+                decide(
+                    &mut tx,
+                    state,
+                    reviewer,
+                    &request,
+                    version,
+                    false,
+                    "A committee member voted to reject.",
+                    &[],
+                )
+                .await?;
+                "Your vote was recorded; the request is rejected."
+            } else if approvals >= usize::try_from(dac.required_votes).unwrap_or(1) {
+                decide(
+                    &mut tx,
+                    state,
+                    reviewer,
+                    &request,
+                    version,
+                    true,
+                    &format!("{approvals} approving votes."),
+                    &[],
+                )
+                .await?;
+                "Your vote was recorded; with it the request is approved."
+            } else {
+                "Your vote was recorded."
+            }
+        }
+        ReviewAction::Decide {
+            approve,
+            rationale,
+            grant_days,
+        } => {
+            let dac = db::find_dac(&mut *tx, request.dac_id)
+                .await?
+                .ok_or(AppError::NotFound)?;
+            if dac.policy == DacPolicy::Votes && !reviewer.is_admin {
+                return Err(ActError::Refused(format!(
+                    "This committee decides by votes ({}); cast a vote instead.",
+                    dac.policy_text()
+                )));
+            }
+            let path = request
+                .state
+                .reviewer_path(Action::StartReview)
+                .map_err(|e| ActError::Refused(e.to_string()))?;
+            let version = walk(&mut tx, &request, version, &path, reviewer.id, None).await?;
+            let request = RequestSummary {
+                state: RequestState::InReview,
+                ..request
+            };
+            decide(
+                &mut tx,
+                state,
+                reviewer,
+                &request,
+                version,
+                approve,
+                &rationale,
+                &grant_days,
+            )
+            .await?;
+            if approve {
+                "The request is approved and access was granted."
+            } else {
+                "The request is rejected."
+            }
+        }
+    };
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// Moves a request in review to approved (creating the grants) or rejected.
+#[allow(clippy::too_many_arguments)]
+async fn decide(
+    tx: &mut PgConnection,
+    state: &AppState,
+    decider: &User,
+    request: &RequestSummary,
+    version: i32,
+    approve: bool,
+    rationale: &str,
+    grant_days: &[(i64, i32)],
+) -> Result<(), ActError> {
+    let action = if approve {
+        Action::Approve
+    } else {
+        Action::Reject
+    };
+    let to = request
+        .state
+        .apply(action)
+        .map_err(|e| ActError::Refused(e.to_string()))?;
+    walk(
+        tx,
+        request,
+        version,
+        &[(request.state, to)],
+        decider.id,
+        Some(rationale),
+    )
+    .await?;
+    db::record_decision(&mut *tx, request.id, decider.id, rationale).await?;
+    let link = format!("/requests/{}", request.id);
+    let applicant = vec![(request.applicant_id, request.applicant_email.clone())];
+    if approve {
+        for (dataset_id, days) in grant_days {
+            db::set_grant_days(&mut *tx, request.id, *dataset_id, *days).await?;
+        }
+        let datasets = db::request_datasets(&mut *tx, request.id).await?;
+        let mut lines = Vec::new();
+        for dataset in &datasets {
+            let (grant_id, expires_at) =
+                db::create_grant(&mut *tx, request.id, request.applicant_id, dataset).await?;
+            let until = crate::web::format::datetime(expires_at);
+            events::append(
+                tx,
+                NewEvent {
+                    request_id: Some(request.id),
+                    grant_id: Some(grant_id),
+                    actor_id: Some(decider.id),
+                    kind: "grant.created",
+                    internal: false,
+                    body: json!({"dataset": dataset.title, "expires_at": until}),
+                },
+            )
+            .await?;
+            lines.push(format!("- {} until {until}", dataset.title));
+        }
+        notify(tx, state, &applicant, &format!("Request #{} approved", request.id), &format!("Your request was approved by {}:\n\n{}\n\n{rationale}\n\nSee “My access” for how to reach the data.", decider.name, lines.join("\n")), &link).await?;
+    } else {
+        notify(
+            tx,
+            state,
+            &applicant,
+            &format!("Request #{} rejected", request.id),
+            &format!(
+                "Your request was rejected by {}:\n\n{rationale}",
+                decider.name
+            ),
+            &link,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// What an applicant does to their own request.
+pub enum ApplicantAction {
+    Withdraw,
+    Resubmit { message: String },
+    Comment { text: String },
+}
+
+pub async fn applicant_act(
+    state: &AppState,
+    user: &User,
+    request_id: i64,
+    version: i32,
+    action: ApplicantAction,
+) -> Result<&'static str, ActError> {
+    let mut tx = state.db.begin().await?;
+    let request = db::find_request(&mut *tx, request_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if request.applicant_id != user.id {
+        return Err(ActError::Forbidden(
+            "Only the applicant can do this.".to_owned(),
+        ));
+    }
+    if request.version != version {
+        return Err(conflict_message(&mut tx, request_id).await?);
+    }
+    let members = db::dac_members(&mut *tx, request.dac_id).await?;
+    let link = format!("/requests/{request_id}");
+    let outcome = match action {
+        ApplicantAction::Withdraw => {
+            let to = request.state.apply(Action::Withdraw).map_err(|e| {
+                ActError::Refused(format!("This request cannot be withdrawn: {e}."))
+            })?;
+            walk(
+                &mut tx,
+                &request,
+                version,
+                &[(request.state, to)],
+                user.id,
+                None,
+            )
+            .await?;
+            "Your request was withdrawn."
+        }
+        ApplicantAction::Resubmit { message } => {
+            let to = request.state.apply(Action::Resubmit).map_err(|e| {
+                ActError::Refused(format!("This request cannot be resubmitted: {e}."))
+            })?;
+            walk(
+                &mut tx,
+                &request,
+                version,
+                &[(request.state, to)],
+                user.id,
+                Some(&message),
+            )
+            .await?;
+            notify(
+                &mut tx,
+                state,
+                &members,
+                &format!("Request #{request_id} resubmitted"),
+                &format!("{} resubmitted the request:\n\n{message}", user.name),
+                &link,
+            )
+            .await?;
+            "Your request was resubmitted to the committee."
+        }
+        ApplicantAction::Comment { text } => {
+            if !request.state.is_open() {
+                return Err(ActError::Refused(
+                    "The request is finished; comments are closed.".to_owned(),
+                ));
+            }
+            events::append(
+                &mut tx,
+                NewEvent {
+                    request_id: Some(request_id),
+                    grant_id: None,
+                    actor_id: Some(user.id),
+                    kind: "request.comment",
+                    internal: false,
+                    body: json!({"message": text}),
+                },
+            )
+            .await?;
+            notify(
+                &mut tx,
+                state,
+                &members,
+                &format!("New comment on request #{request_id}"),
+                &format!("{} commented:\n\n{text}", user.name),
+                &link,
+            )
+            .await?;
+            "Your comment was added."
+        }
+    };
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// Revokes a grant (a member of the granting committee or an administrator), with a reason.
+pub async fn revoke(
+    state: &AppState,
+    actor: &User,
+    grant_id: i64,
+    reason: &str,
+) -> Result<(), ActError> {
+    let mut tx = state.db.begin().await?;
+    let grant = db::find_grant(&mut *tx, grant_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !actor.is_admin && !db::is_dac_member(&mut *tx, actor.id, grant.dac_id).await? {
+        return Err(ActError::Forbidden(
+            "Only a member of the granting committee or an administrator can revoke access."
+                .to_owned(),
+        ));
+    }
+    if !db::revoke_grant(&mut tx, grant_id, actor.id, reason).await? {
+        return Err(ActError::Conflict(
+            "This access was already revoked.".to_owned(),
+        ));
+    }
+    events::append(
+        &mut tx,
+        NewEvent {
+            request_id: None,
+            grant_id: Some(grant_id),
+            actor_id: Some(actor.id),
+            kind: "grant.revoked",
+            internal: false,
+            body: json!({"dataset": grant.title, "reason": reason}),
+        },
+    )
+    .await?;
+    notify(
+        &mut tx,
+        state,
+        &[(grant.user_id, grant.holder_email.clone())],
+        &format!("Access to {} revoked", grant.title),
+        &format!(
+            "{} revoked your access to {}:\n\n{reason}",
+            actor.name, grant.title
+        ),
+        "/access",
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Runs the time-driven work once: records expiries, sends the 30- and 7-day reminders, and suspends
+/// grants whose new agreement was not accepted in time. Each grant is claimed once across instances.
+pub async fn run_jobs(state: &AppState) -> Result<usize, AppError> {
+    let mut tx = state.db.begin().await?;
+    let mut handled = 0;
+    for (grant_id, request_id) in db::jobs::claim_expired(&mut tx).await? {
+        let grant = db::find_grant(&mut *tx, grant_id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        events::append(
+            &mut tx,
+            NewEvent {
+                request_id: Some(request_id),
+                grant_id: Some(grant_id),
+                actor_id: None,
+                kind: "grant.expired",
+                internal: false,
+                body: json!({"dataset": grant.title}),
+            },
+        )
+        .await?;
+        notify(
+            &mut tx,
+            state,
+            &[(grant.user_id, grant.holder_email.clone())],
+            &format!("Access to {} has expired", grant.title),
+            &format!(
+                "Your access to {} ended on {}. Renew it from “My access”.",
+                grant.title,
+                crate::web::format::datetime(grant.expires_at)
+            ),
+            "/access",
+        )
+        .await?;
+        handled += 1;
+    }
+    for days in [7, 30] {
+        for (grant_id, _) in db::jobs::claim_reminders(&mut tx, days).await? {
+            let grant = db::find_grant(&mut *tx, grant_id)
+                .await?
+                .ok_or(AppError::NotFound)?;
+            notify(&mut tx, state, &[(grant.user_id, grant.holder_email.clone())], &format!("Access to {} ends within {days} days", grant.title), &format!("Your access to {} ends on {}. Renew it from “My access” if you still need the data.", grant.title, crate::web::format::datetime(grant.expires_at)), "/access").await?;
+            handled += 1;
+        }
+    }
+    for (grant_id, request_id) in db::jobs::claim_suspensions(&mut tx).await? {
+        let grant = db::find_grant(&mut *tx, grant_id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        events::append(
+            &mut tx,
+            NewEvent {
+                request_id: Some(request_id),
+                grant_id: Some(grant_id),
+                actor_id: None,
+                kind: "grant.suspended",
+                internal: false,
+                body: json!({"dataset": grant.title}),
+            },
+        )
+        .await?;
+        notify(&mut tx, state, &[(grant.user_id, grant.holder_email.clone())], &format!("Access to {} suspended", grant.title), &format!("The agreement for {} has a new version that was not accepted in time. Accept it from “My access” to restore access.", grant.title), "/access").await?;
+        handled += 1;
+    }
+    tx.commit().await?;
+    Ok(handled)
+}
+
+/// The applicant accepts the agreement version now in force for a grant that requires it.
+pub async fn reaccept(
+    state: &AppState,
+    user: &User,
+    grant_id: i64,
+    signature: &str,
+) -> Result<(), ActError> {
+    let mut tx = state.db.begin().await?;
+    let grant = db::find_grant(&mut *tx, grant_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if grant.user_id != user.id {
+        return Err(ActError::App(AppError::NotFound));
+    }
+    if !is_signature(signature, user) {
+        return Err(ActError::Refused(format!(
+            "Type your full name exactly as in your profile ({}) to accept.",
+            user.name
+        )));
+    }
+    let dua_id: i64 =
+        sqlx::query_scalar("select dua_id from dataset_governance where dataset_id = $1")
+            .bind(grant.dataset_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    let dua = db::dua_in_force(&mut *tx, dua_id)
+        .await?
+        .ok_or_else(|| ActError::Refused("No agreement is in force.".to_owned()))?;
+    if !db::reaccept_grant(&mut tx, grant_id, dua.id).await? {
+        return Err(ActError::Conflict(
+            "This access does not need a new acceptance.".to_owned(),
+        ));
+    }
+    events::append(&mut tx, NewEvent { request_id: Some(grant.request_id), grant_id: Some(grant_id), actor_id: Some(user.id), kind: "grant.reaccepted", internal: false, body: json!({"dataset": grant.title, "dua": dua.dua_title, "version": dua.version, "hash": dua.hash_hex(), "signature": signature.trim()}) }).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Today's date in UTC.
+pub fn today() -> Date {
+    OffsetDateTime::now_utc().date()
+}
