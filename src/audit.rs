@@ -13,6 +13,7 @@ pub enum Target {
     Request(i64),
     Grant(i64),
     Dua(i64),
+    Dac(i64),
 }
 
 impl Target {
@@ -25,6 +26,7 @@ impl Target {
             Self::Request(id) => ("request", id.to_string()),
             Self::Grant(id) => ("grant", id.to_string()),
             Self::Dua(id) => ("dua", id.to_string()),
+            Self::Dac(id) => ("dac", id.to_string()),
         }
     }
 }

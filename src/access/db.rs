@@ -859,3 +859,201 @@ pub mod jobs {
         .await
     }
 }
+
+/// Administration of committees, agreements and governance.
+pub mod admin {
+    use sqlx::{PgConnection, PgExecutor};
+    use time::Date;
+
+    use super::super::model::{Dac, DacPolicy};
+
+    /// A committee with its number of members and governed datasets.
+    #[derive(Clone, Debug, sqlx::FromRow)]
+    pub struct DacRow {
+        #[sqlx(flatten)]
+        pub dac: Dac,
+        pub members: i64,
+        pub datasets: i64,
+    }
+
+    pub async fn dacs(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<DacRow>> {
+        sqlx::query_as(
+            "select d.id, d.slug, d.name, d.description, d.policy, d.required_votes,
+                    (select count(*) from dac_members m where m.dac_id = d.id) as members,
+                    (select count(*) from dataset_governance g where g.dac_id = d.id) as datasets
+             from dacs d order by d.name",
+        )
+        .fetch_all(db)
+        .await
+    }
+
+    /// The committee's fields as saved.
+    pub struct DacInput<'a> {
+        pub slug: &'a str,
+        pub name: &'a str,
+        pub description: &'a str,
+        pub policy: DacPolicy,
+        pub required_votes: i32,
+    }
+
+    /// Creates a committee; `None` when the slug is taken.
+    pub async fn create_dac(
+        db: impl PgExecutor<'_>,
+        input: &DacInput<'_>,
+    ) -> sqlx::Result<Option<i64>> {
+        sqlx::query_scalar(
+            "insert into dacs (slug, name, description, policy, required_votes) values ($1, $2, $3, $4, $5)
+             on conflict (slug) do nothing returning id",
+        )
+        .bind(input.slug)
+        .bind(input.name)
+        .bind(input.description)
+        .bind(input.policy)
+        .bind(input.required_votes)
+        .fetch_optional(db)
+        .await
+    }
+
+    pub async fn update_dac(
+        db: impl PgExecutor<'_>,
+        id: i64,
+        input: &DacInput<'_>,
+    ) -> sqlx::Result<bool> {
+        let done = sqlx::query(
+            "update dacs set name = $2, description = $3, policy = $4, required_votes = $5 where id = $1",
+        )
+        .bind(id)
+        .bind(input.name)
+        .bind(input.description)
+        .bind(input.policy)
+        .bind(input.required_votes)
+        .execute(db)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Members of a committee: (user id, name, e-mail).
+    pub async fn members(
+        db: impl PgExecutor<'_>,
+        dac_id: i64,
+    ) -> sqlx::Result<Vec<(i64, String, String)>> {
+        sqlx::query_as(
+            "select u.id, u.name, u.email::text from dac_members m join users u on u.id = m.user_id
+             where m.dac_id = $1 order by u.name",
+        )
+        .bind(dac_id)
+        .fetch_all(db)
+        .await
+    }
+
+    /// Adds the open account with this address; its id, or `None` when there is no such account.
+    pub async fn add_member(
+        db: &mut PgConnection,
+        dac_id: i64,
+        email: &str,
+    ) -> sqlx::Result<Option<i64>> {
+        let user: Option<i64> = sqlx::query_scalar(
+            "select id from users where email = $1::citext and closed_at is null and disabled_at is null",
+        )
+        .bind(email)
+        .fetch_optional(&mut *db)
+        .await?;
+        if let Some(user_id) = user {
+            sqlx::query(
+                "insert into dac_members (dac_id, user_id) values ($1, $2) on conflict do nothing",
+            )
+            .bind(dac_id)
+            .bind(user_id)
+            .execute(&mut *db)
+            .await?;
+        }
+        Ok(user)
+    }
+
+    pub async fn remove_member(
+        db: impl PgExecutor<'_>,
+        dac_id: i64,
+        user_id: i64,
+    ) -> sqlx::Result<bool> {
+        let done = sqlx::query("delete from dac_members where dac_id = $1 and user_id = $2")
+            .bind(dac_id)
+            .bind(user_id)
+            .execute(db)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Datasets a committee governs: (slug, title, agreement title, default days).
+    pub async fn governed_by(
+        db: impl PgExecutor<'_>,
+        dac_id: i64,
+    ) -> sqlx::Result<Vec<(String, String, String, i32)>> {
+        sqlx::query_as(
+            "select d.slug, d.title, a.title, g.default_grant_days from dataset_governance g
+             join datasets d on d.id = g.dataset_id join duas a on a.id = g.dua_id
+             where g.dac_id = $1 order by d.title",
+        )
+        .bind(dac_id)
+        .fetch_all(db)
+        .await
+    }
+
+    /// Agreements with their newest version number: (id, slug, title, newest version).
+    pub async fn duas(
+        db: impl PgExecutor<'_>,
+    ) -> sqlx::Result<Vec<(i64, String, String, Option<i32>)>> {
+        sqlx::query_as(
+            "select a.id, a.slug, a.title, (select max(version) from dua_versions v where v.dua_id = a.id)
+             from duas a order by a.title",
+        )
+        .fetch_all(db)
+        .await
+    }
+
+    /// Creates an agreement (without versions); `None` when the slug is taken.
+    pub async fn create_dua(
+        db: impl PgExecutor<'_>,
+        slug: &str,
+        title: &str,
+    ) -> sqlx::Result<Option<i64>> {
+        sqlx::query_scalar("insert into duas (slug, title) values ($1, $2) on conflict (slug) do nothing returning id")
+            .bind(slug)
+            .bind(title)
+            .fetch_optional(db)
+            .await
+    }
+
+    /// Sets who governs a controlled dataset. False when no published or draft controlled dataset has
+    /// this slug.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn set_governance(
+        db: impl PgExecutor<'_>,
+        slug: &str,
+        dac_id: i64,
+        dua_id: i64,
+        days: i32,
+        required_credentials: &[String],
+    ) -> sqlx::Result<bool> {
+        let done = sqlx::query(
+            "insert into dataset_governance (dataset_id, dac_id, dua_id, default_grant_days, required_credentials)
+             select id, $2, $3, $4, $5 from datasets where slug = $1 and access_level = 'controlled'
+             on conflict (dataset_id) do update
+                 set dac_id = excluded.dac_id, dua_id = excluded.dua_id,
+                     default_grant_days = excluded.default_grant_days,
+                     required_credentials = excluded.required_credentials",
+        )
+        .bind(slug)
+        .bind(dac_id)
+        .bind(dua_id)
+        .bind(days)
+        .bind(required_credentials)
+        .execute(db)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Whether a date is a sensible effective date for a new version (not in the past).
+    pub fn effective_date_ok(date: Date, today: Date) -> bool {
+        date >= today
+    }
+}

@@ -1,6 +1,7 @@
 //! The administrators' pages. Every route here sits behind the admin guard (a route layer), so no
 //! handler can forget the check.
 
+pub mod governance;
 pub mod users;
 
 use crate::web::routes::Routes;
@@ -14,4 +15,21 @@ pub fn routes() -> Routes {
         .post("/admin/users/{id}/disable", users::disable)
         .post("/admin/users/{id}/enable", users::enable)
         .post("/admin/users/{id}/admin", users::set_admin)
+        .get("/admin/committees", governance::committees)
+        .post("/admin/committees", governance::create_committee)
+        .get("/admin/committees/{id}", governance::committee)
+        .post("/admin/committees/{id}", governance::update_committee)
+        .post("/admin/committees/{id}/members", governance::add_member)
+        .post(
+            "/admin/committees/{id}/members/{user}/remove",
+            governance::remove_member,
+        )
+        .post("/admin/committees/{id}/datasets", governance::govern)
+        .get("/admin/agreements", governance::agreements)
+        .post("/admin/agreements", governance::create_agreement)
+        .get("/admin/agreements/{id}", governance::agreement)
+        .post(
+            "/admin/agreements/{id}/versions",
+            governance::publish_version,
+        )
 }

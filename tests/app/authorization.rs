@@ -386,6 +386,52 @@ fn table() -> Vec<Row> {
             Form(&[("admin", "true")]),
             "in 403 403 303 in",
         ),
+        get("/admin/committees", "/admin/committees", ADMIN),
+        post(
+            "/admin/committees",
+            "/admin/committees",
+            Form(&[]),
+            "in 403 403 422 in",
+        ),
+        get("/admin/committees/{id}", "/admin/committees/{dac}", ADMIN),
+        post(
+            "/admin/committees/{id}",
+            "/admin/committees/{dac}",
+            Form(&[]),
+            "in 403 403 422 in",
+        ),
+        post(
+            "/admin/committees/{id}/members",
+            "/admin/committees/{dac}/members",
+            Form(&[("email", "nobody@example.org")]),
+            "in 403 403 303 in",
+        ),
+        post(
+            "/admin/committees/{id}/members/{user}/remove",
+            "/admin/committees/{dac}/members/{user}/remove",
+            Empty,
+            "in 403 403 404 in",
+        ),
+        post(
+            "/admin/committees/{id}/datasets",
+            "/admin/committees/{dac}/datasets",
+            Form(&[]),
+            "in 403 403 303 in",
+        ),
+        get("/admin/agreements", "/admin/agreements", ADMIN),
+        post(
+            "/admin/agreements",
+            "/admin/agreements",
+            Form(&[]),
+            "in 403 403 422 in",
+        ),
+        get("/admin/agreements/{id}", "/admin/agreements/{dua}", ADMIN),
+        post(
+            "/admin/agreements/{id}/versions",
+            "/admin/agreements/{dua}/versions",
+            Form(&[]),
+            "in 403 403 422 in",
+        ),
     ]
 }
 
@@ -519,6 +565,10 @@ async fn every_route_answers_each_role_as_the_table_says() {
     let body = serde_json::to_vec(&vec![record]).unwrap();
     app.import(&body).await;
     govern(&app).await;
+    let (dac, dua): (i64, i64) = sqlx::query_as("select dac_id, dua_id from dataset_governance")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
     let org: String = sqlx::query_scalar("select slug from organizations limit 1")
         .fetch_one(&app.db)
         .await
@@ -555,6 +605,22 @@ async fn every_route_answers_each_role_as_the_table_says() {
         );
     }
 
+    // `AUTHORIZATION_TABLE=file.md` writes the table as Markdown, for documentation.
+    if let Ok(path) = std::env::var("AUTHORIZATION_TABLE") {
+        let mut markdown =
+            "| route | visitor | researcher | reviewer | admin | disabled |\n|---|---|---|---|---|---|\n"
+                .to_owned();
+        for row in &table {
+            let cells: Vec<&str> = row.expect.split_whitespace().collect();
+            markdown.push_str(&format!(
+                "| {} {} | {} |\n",
+                row.method,
+                row.path,
+                cells.join(" | ")
+            ));
+        }
+        std::fs::write(path, markdown).unwrap();
+    }
     let client = Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -577,7 +643,9 @@ async fn every_route_answers_each_role_as_the_table_says() {
                 .replace("{project}", &fixture.project.to_string())
                 .replace("{request}", &fixture.request.to_string())
                 .replace("{attachment}", &fixture.attachment.to_string())
-                .replace("{grant}", &fixture.grant.to_string());
+                .replace("{grant}", &fixture.grant.to_string())
+                .replace("{dac}", &dac.to_string())
+                .replace("{dua}", &dua.to_string());
             let mut request = client.request(row.method.clone(), app.url(&url));
             if let Some(cookie) = &fixture.cookie {
                 request = request.header("cookie", format!("{}={cookie}", session::COOKIE));

@@ -9,6 +9,7 @@ mod authorization;
 mod catalog_pages;
 mod ckan;
 mod cli;
+mod governance;
 mod health;
 mod helpers;
 mod import;
