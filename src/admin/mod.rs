@@ -1,6 +1,7 @@
 //! The administrators' pages. Every route here sits behind the admin guard (a route layer), so no
 //! handler can forget the check.
 
+pub mod audit;
 pub mod governance;
 pub mod users;
 
@@ -25,6 +26,8 @@ pub fn routes() -> Routes {
             governance::remove_member,
         )
         .post("/admin/committees/{id}/datasets", governance::govern)
+        .get("/admin/audit", audit::page)
+        .get("/admin/audit.csv", audit::csv)
         .get("/admin/agreements", governance::agreements)
         .post("/admin/agreements", governance::create_agreement)
         .get("/admin/agreements/{id}", governance::agreement)

@@ -250,7 +250,7 @@ pub fn csv(hits: &[Hit], base_url: &str) -> Result<Vec<u8>, csv::Error> {
 }
 
 /// Prefixes a cell that starts like a spreadsheet formula.
-fn defuse_formula(cell: &str) -> String {
+pub fn defuse_formula(cell: &str) -> String {
     match cell.chars().next() {
         Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}"),
         _ => cell.to_owned(),

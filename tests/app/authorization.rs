@@ -418,6 +418,8 @@ fn table() -> Vec<Row> {
             Form(&[]),
             "in 403 403 303 in",
         ),
+        get("/admin/audit", "/admin/audit?action=request.", ADMIN),
+        get("/admin/audit.csv", "/admin/audit.csv", ADMIN),
         get("/admin/agreements", "/admin/agreements", ADMIN),
         post(
             "/admin/agreements",

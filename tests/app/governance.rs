@@ -194,3 +194,58 @@ async fn an_administrator_sets_up_a_committee_an_agreement_and_a_governed_datase
         );
     }
 }
+
+#[tokio::test]
+async fn the_audit_log_filters_exports_and_shows_the_chain_status() {
+    let app = TestApp::spawn().await;
+    let admin_id = app.add_admin("ada@example.org").await;
+    let rhea = app.add_user("rhea@example.org", "Rhea Searcher").await;
+    sqlx::query("update users set name = '=Ada Admin' where id = $1")
+        .bind(admin_id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let admin = app.signed_in("ada@example.org").await;
+    admin
+        .post(app.url(&format!("/admin/users/{rhea}/disable")))
+        .form(&[("reason", "=HYPERLINK(\"evil\")")])
+        .send()
+        .await
+        .unwrap();
+    admin
+        .post(app.url(&format!("/admin/users/{rhea}/enable")))
+        .send()
+        .await
+        .unwrap();
+
+    let log = page(&app, &admin, "/admin/audit?action=user.disabled").await;
+    assert_eq!(log.texts("#audit-table tbody tr").len(), 1);
+    assert!(log.text("#audit-table tbody tr").contains("=Ada Admin"));
+    assert!(log.text("#chain-status").contains("intact"));
+    let target = page(&app, &admin, &format!("/admin/audit?target=user:{rhea}")).await;
+    assert_eq!(target.texts("#audit-table tbody tr").len(), 2);
+    let nobody = page(&app, &admin, "/admin/audit?actor=nobody").await;
+    assert!(nobody.text("#no-entries").contains("Nothing"));
+    let tomorrow = (time::OffsetDateTime::now_utc().date() + time::Duration::days(1)).to_string();
+    let future = page(&app, &admin, &format!("/admin/audit?from={tomorrow}")).await;
+    assert!(future.texts("#audit-table").is_empty());
+    let bad = admin
+        .get(app.url("/admin/audit?from=yesterday"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+
+    let csv = admin
+        .get(app.url("/admin/audit.csv?action=user."))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let text = csv.text().await.unwrap();
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert!(text.contains("user.disabled") && text.contains("user.enabled"));
+    // A cell that would start a spreadsheet formula (here the actor's name) is defused.
+    assert!(text.contains(",'=Ada Admin,"), "{text}");
+    let _ = admin_id;
+}
