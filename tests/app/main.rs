@@ -6,6 +6,7 @@ mod accounts;
 mod api;
 mod auth;
 mod authorization;
+mod browser;
 mod catalog_pages;
 mod ckan;
 mod cli;
