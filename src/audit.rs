@@ -14,6 +14,7 @@ pub enum Target {
     Grant(i64),
     Dua(i64),
     Dac(i64),
+    Dataset(i64),
 }
 
 impl Target {
@@ -27,6 +28,7 @@ impl Target {
             Self::Grant(id) => ("grant", id.to_string()),
             Self::Dua(id) => ("dua", id.to_string()),
             Self::Dac(id) => ("dac", id.to_string()),
+            Self::Dataset(id) => ("dataset", id.to_string()),
         }
     }
 }

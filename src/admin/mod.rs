@@ -2,6 +2,7 @@
 //! handler can forget the check.
 
 pub mod audit;
+pub mod datasets;
 pub mod governance;
 pub mod users;
 
@@ -26,6 +27,14 @@ pub fn routes() -> Routes {
             governance::remove_member,
         )
         .post("/admin/committees/{id}/datasets", governance::govern)
+        .get("/admin/datasets", datasets::list)
+        .get("/admin/datasets/new", datasets::new_form)
+        .post("/admin/datasets", datasets::create)
+        .get("/admin/datasets/{slug}/edit", datasets::edit_form)
+        .post("/admin/datasets/{slug}", datasets::update)
+        .post("/admin/datasets/{slug}/status", datasets::set_status)
+        .get("/admin/datasets/{slug}/history", datasets::history)
+        .post("/admin/datasets/{slug}/restore", datasets::restore)
         .get("/admin/audit", audit::page)
         .get("/admin/audit.csv", audit::csv)
         .get("/admin/agreements", governance::agreements)

@@ -515,3 +515,192 @@ pub async fn find_organization(db: &PgPool, slug: &str) -> sqlx::Result<Option<O
     .fetch_optional(db)
     .await
 }
+
+/// Curating datasets: creating, changing status, listing for administrators, and revision history.
+pub mod curation {
+    use serde_json::{Map, Value};
+    use sqlx::{PgConnection, PgExecutor};
+    use time::OffsetDateTime;
+
+    use super::super::model::{DatasetFields, DatasetStatus};
+    use super::{INSERT_DATASET, bind_fields, diff_fields, insert_revision};
+
+    /// The id of the organization with this slug.
+    pub async fn organization_id(db: impl PgExecutor<'_>, slug: &str) -> sqlx::Result<Option<i64>> {
+        sqlx::query_scalar("select id from organizations where slug = $1")
+            .bind(slug)
+            .fetch_optional(db)
+            .await
+    }
+
+    /// Creates a draft dataset with its first revision; `None` when the slug is taken.
+    pub async fn create(
+        tx: &mut PgConnection,
+        organization_id: i64,
+        fields: &DatasetFields,
+        actor: i64,
+    ) -> sqlx::Result<Option<i64>> {
+        let taken: bool =
+            sqlx::query_scalar("select exists (select 1 from datasets where slug = $1)")
+                .bind(&fields.slug)
+                .fetch_one(&mut *tx)
+                .await?;
+        if taken {
+            return Ok(None);
+        }
+        let id: i64 = bind_fields(
+            sqlx::query(&INSERT_DATASET)
+                .bind(organization_id)
+                .bind(DatasetStatus::Draft),
+            fields,
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map(|row| sqlx::Row::get(&row, 0))?;
+        insert_revision(
+            &mut *tx,
+            id,
+            1,
+            Some(actor),
+            "editor",
+            &diff_fields(None, fields),
+            fields,
+        )
+        .await?;
+        Ok(Some(id))
+    }
+
+    pub async fn set_status(
+        db: impl PgExecutor<'_>,
+        id: i64,
+        status: DatasetStatus,
+    ) -> sqlx::Result<()> {
+        sqlx::query("update datasets set status = $2 where id = $1")
+            .bind(id)
+            .bind(status)
+            .execute(db)
+            .await?;
+        Ok(())
+    }
+
+    /// One row of the administrators' dataset list.
+    #[derive(Clone, Debug, sqlx::FromRow)]
+    pub struct Row {
+        pub slug: String,
+        pub title: String,
+        pub organization_name: String,
+        pub status: DatasetStatus,
+        pub version: i32,
+        pub updated_at: OffsetDateTime,
+    }
+
+    /// Datasets of any status matching `text` (title or slug), most recently changed first.
+    pub async fn list(
+        db: impl PgExecutor<'_>,
+        text: &str,
+        status: Option<DatasetStatus>,
+        limit: i64,
+        offset: i64,
+    ) -> sqlx::Result<Vec<Row>> {
+        let pattern = format!(
+            "%{}%",
+            text.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        sqlx::query_as(
+            "select d.slug, d.title, o.name as organization_name, d.status, d.version, d.updated_at
+             from datasets d join organizations o on o.id = d.organization_id
+             where ($1 = '%%' or d.title ilike $1 or d.slug ilike $1)
+               and ($2::dataset_status is null or d.status = $2)
+             order by d.updated_at desc, d.id desc limit $3 offset $4",
+        )
+        .bind(pattern)
+        .bind(status)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(db)
+        .await
+    }
+
+    /// A recorded version of a dataset.
+    #[derive(Clone, Debug, sqlx::FromRow)]
+    pub struct Revision {
+        pub id: i64,
+        pub version: i32,
+        pub actor_name: Option<String>,
+        pub origin: String,
+        pub changes: Value,
+        pub created_at: OffsetDateTime,
+    }
+
+    impl Revision {
+        /// (field, before, after) for each changed field, as short text.
+        pub fn changed_fields(&self) -> Vec<(String, String, String)> {
+            let shorten = |value: &Value| {
+                let text = match value {
+                    Value::Null => "—".to_owned(),
+                    Value::String(s) => s.clone(),
+                    Value::Array(items) => items
+                        .iter()
+                        .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    other => other.to_string(),
+                };
+                if text.chars().count() > 300 {
+                    format!("{}…", text.chars().take(300).collect::<String>())
+                } else {
+                    text
+                }
+            };
+            let Value::Object(map) = &self.changes else {
+                return Vec::new();
+            };
+            map.iter()
+                .map(|(field, change)| {
+                    (
+                        field.clone(),
+                        shorten(&change["before"]),
+                        shorten(&change["after"]),
+                    )
+                })
+                .collect()
+        }
+    }
+
+    pub async fn revisions(
+        db: impl PgExecutor<'_>,
+        dataset_id: i64,
+    ) -> sqlx::Result<Vec<Revision>> {
+        sqlx::query_as(
+            "select r.id, r.version, u.name as actor_name, r.origin, r.changes, r.created_at
+             from dataset_revisions r left join users u on u.id = r.actor_id
+             where r.dataset_id = $1 order by r.version desc",
+        )
+        .bind(dataset_id)
+        .fetch_all(db)
+        .await
+    }
+
+    /// The whole record as it was at a revision.
+    pub async fn snapshot(
+        db: impl PgExecutor<'_>,
+        dataset_id: i64,
+        version: i32,
+    ) -> sqlx::Result<Option<DatasetFields>> {
+        let value: Option<Value> = sqlx::query_scalar(
+            "select snapshot from dataset_revisions where dataset_id = $1 and version = $2",
+        )
+        .bind(dataset_id)
+        .bind(version)
+        .fetch_optional(db)
+        .await?;
+        Ok(value.and_then(|v| serde_json::from_value(v).ok()))
+    }
+
+    /// Per-field changes between two records.
+    pub fn changes(before: &DatasetFields, after: &DatasetFields) -> Map<String, Value> {
+        diff_fields(Some(before), after)
+    }
+}

@@ -132,6 +132,16 @@ pub enum DatasetStatus {
     Retired,
 }
 
+impl DatasetStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Published => "published",
+            Self::Retired => "retired",
+        }
+    }
+}
+
 /// DICOM modality codes the catalog knows, with their names (PS3.3 C.7.3.1.1.1 and common ones).
 pub const MODALITIES: &[(&str, &str)] = &[
     ("CT", "Computed tomography"),

@@ -21,7 +21,10 @@ async fn journeys_in_a_real_browser_pass_with_no_accessibility_violations() {
         .env("BASE_URL", &app.address)
         .env("ADMIN_EMAIL", "ada@example.org")
         .env("ADMIN_PASSWORD", PASSWORD)
-        .env("EXAMPLE_PASSWORD", radportal::access::example::EXAMPLE_PASSWORD)
+        .env(
+            "EXAMPLE_PASSWORD",
+            radportal::access::example::EXAMPLE_PASSWORD,
+        )
         .env("ARTIFACTS", &artifacts)
         .output()
         .await

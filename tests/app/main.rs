@@ -10,6 +10,7 @@ mod browser;
 mod catalog_pages;
 mod ckan;
 mod cli;
+mod curation;
 mod governance;
 mod health;
 mod helpers;

@@ -1,0 +1,279 @@
+//! The dataset editor: a draft taken to published, edited twice, the per-field history, restoring the
+//! first version, refusal of a stale save, messages by the fields, and every step in the audit log.
+
+use reqwest::{Client, StatusCode};
+
+use crate::helpers::{Page, TestApp};
+
+async fn page(app: &TestApp, client: &Client, path: &str) -> Page {
+    let response = client.get(app.url(path)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+    Page::new(&response.text().await.unwrap())
+}
+
+/// The editor's current values, ready to post back with some changed.
+fn form_of(editor: &Page) -> Vec<(String, String)> {
+    let mut form: Vec<(String, String)> = Vec::new();
+    let inputs =
+        scraper::Selector::parse("form.editor input, form.editor textarea, form.editor select")
+            .unwrap();
+    let selected = scraper::Selector::parse("option[selected]").unwrap();
+    for element in editor.html.select(&inputs) {
+        let Some(name) = element.value().attr("name") else {
+            continue;
+        };
+        let value = match element.value().name() {
+            "textarea" => element.text().collect::<String>(),
+            "select" => element
+                .select(&selected)
+                .next()
+                .and_then(|o| o.value().attr("value"))
+                .unwrap_or("")
+                .to_owned(),
+            _ if element.value().attr("type") == Some("checkbox") => {
+                if element.value().attr("checked").is_some() {
+                    "on".to_owned()
+                } else {
+                    continue;
+                }
+            }
+            _ => element.value().attr("value").unwrap_or("").to_owned(),
+        };
+        form.push((name.to_owned(), value));
+    }
+    form
+}
+
+fn set(form: &mut Vec<(String, String)>, name: &str, value: &str) {
+    form.retain(|(k, _)| k != name);
+    form.push((name.to_owned(), value.to_owned()));
+}
+
+#[tokio::test]
+async fn a_draft_is_published_edited_twice_and_its_first_version_restored() {
+    let app = TestApp::spawn().await;
+    app.import(&serde_json::to_vec(&vec![crate::helpers::bundled_record("lidc-idri")]).unwrap())
+        .await;
+    let organization: String = sqlx::query_scalar("select slug from organizations limit 1")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    app.add_admin("ada@example.org").await;
+    let admin = app.signed_in("ada@example.org").await;
+
+    // Mistakes are named by their fields, and what was typed is kept.
+    let bad = admin
+        .post(app.url("/admin/datasets"))
+        .form(&[
+            ("slug", "Knee MRI!"),
+            ("title", ""),
+            ("organization_slug", organization.as_str()),
+            ("source_kind", "institutional"),
+            ("year", "12th"),
+            ("landing_url", "not a url"),
+            ("description", "**bold**"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let bad = Page::new(&bad.text().await.unwrap());
+    for field in ["slug", "title", "year", "landing_url"] {
+        assert!(
+            !bad.texts(&format!("#{field}-error")).is_empty(),
+            "{field} has a message"
+        );
+    }
+    assert_eq!(bad.text("#description"), "**bold**");
+
+    // Preview renders the Markdown without saving.
+    let preview = admin
+        .post(app.url("/admin/datasets"))
+        .form(&[
+            ("slug", "knee-mri-study"),
+            ("title", "Knee MRI study"),
+            ("organization_slug", organization.as_str()),
+            ("source_kind", "institutional"),
+            ("description", "A **knee** study."),
+            ("intent", "preview"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preview.status(), StatusCode::OK);
+    assert!(
+        Page::new(&preview.text().await.unwrap())
+            .source
+            .contains("<strong>knee</strong>")
+    );
+    assert_eq!(
+        app.get("/datasets/knee-mri-study").await.status(),
+        StatusCode::NOT_FOUND
+    );
+
+    let created = admin
+        .post(app.url("/admin/datasets"))
+        .form(&[
+            ("slug", "knee-mri-study"),
+            ("title", "Knee MRI study"),
+            ("summary", "Knee MRI."),
+            ("organization_slug", organization.as_str()),
+            ("source_kind", "institutional"),
+            ("access_level", "controlled"),
+            ("modalities", "MR"),
+            ("body_parts", "knee"),
+            ("intent", "save"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.get("/datasets/knee-mri-study").await.status(),
+        StatusCode::NOT_FOUND,
+        "a draft is not public"
+    );
+    let published = admin
+        .post(app.url("/admin/datasets/knee-mri-study/status"))
+        .form(&[("status", "published")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(published.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.page("/datasets/knee-mri-study").await.text("h1"),
+        "Knee MRI study"
+    );
+
+    // Two edits.
+    let mut form = form_of(&page(&app, &admin, "/admin/datasets/knee-mri-study/edit").await);
+    set(&mut form, "title", "Knee MRI study (3 T)");
+    set(&mut form, "intent", "save");
+    let first = admin
+        .post(app.url("/admin/datasets/knee-mri-study"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), StatusCode::SEE_OTHER);
+    let mut form = form_of(&page(&app, &admin, "/admin/datasets/knee-mri-study/edit").await);
+    set(&mut form, "subject_count", "412");
+    set(&mut form, "intent", "save");
+    let second = admin
+        .post(app.url("/admin/datasets/knee-mri-study"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.page("/datasets/knee-mri-study").await.text("h1"),
+        "Knee MRI study (3 T)"
+    );
+
+    // The history shows each version's changed fields; restoring version 1 is a new version.
+    let history = page(&app, &admin, "/admin/datasets/knee-mri-study/history").await;
+    assert!(
+        history
+            .text("#version-2")
+            .contains("title : Knee MRI study → Knee MRI study (3 T)"),
+        "{}",
+        history.text("#version-2")
+    );
+    assert!(
+        history
+            .text("#version-3")
+            .contains("subject_count : — → 412"),
+        "{}",
+        history.text("#version-3")
+    );
+    let restored = admin
+        .post(app.url("/admin/datasets/knee-mri-study/restore"))
+        .form(&[("version", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(restored.status(), StatusCode::SEE_OTHER);
+    let history = page(&app, &admin, "/admin/datasets/knee-mri-study/history").await;
+    assert!(history.text("#version-4").contains("restore"));
+    assert_eq!(
+        app.page("/datasets/knee-mri-study").await.text("h1"),
+        "Knee MRI study"
+    );
+    let count: Option<i64> =
+        sqlx::query_scalar("select subject_count from datasets where slug = 'knee-mri-study'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(count, None);
+
+    // All of it in the audit log.
+    let log = page(&app, &admin, "/admin/audit?action=dataset.").await;
+    let rows = log.texts("#audit-table tbody tr");
+    for action in [
+        "dataset.created",
+        "dataset.status_changed",
+        "dataset.updated",
+        "dataset.restored",
+    ] {
+        assert!(
+            rows.iter().any(|r| r.contains(action)),
+            "{action} in the audit log"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_second_admin_saving_over_a_newer_version_is_refused_and_shown_what_changed() {
+    let app = TestApp::spawn().await;
+    app.import(&serde_json::to_vec(&vec![crate::helpers::bundled_record("lidc-idri")]).unwrap())
+        .await;
+    app.add_admin("ada@example.org").await;
+    app.add_admin("bob@example.org").await;
+    let (ada, bob) = (
+        app.signed_in("ada@example.org").await,
+        app.signed_in("bob@example.org").await,
+    );
+    let mut ada_form = form_of(&page(&app, &ada, "/admin/datasets/lidc-idri/edit").await);
+    let mut bob_form = form_of(&page(&app, &bob, "/admin/datasets/lidc-idri/edit").await);
+
+    set(&mut ada_form, "summary", "Ada's summary.");
+    set(&mut ada_form, "intent", "save");
+    assert_eq!(
+        ada.post(app.url("/admin/datasets/lidc-idri"))
+            .form(&ada_form)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    set(&mut bob_form, "year", "2011");
+    set(&mut bob_form, "intent", "save");
+    let refused = bob
+        .post(app.url("/admin/datasets/lidc-idri"))
+        .form(&bob_form)
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    let page_text = Page::new(&refused.text().await.unwrap());
+    assert!(
+        page_text.text("#conflict").contains("summary"),
+        "{}",
+        page_text.text("#conflict")
+    );
+    assert!(page_text.text("#conflict").contains("Ada's summary."));
+    assert_eq!(
+        page_text.attrs("#year", "value"),
+        ["2011"],
+        "Bob's typing is kept"
+    );
+    let summary: String =
+        sqlx::query_scalar("select summary from datasets where slug = 'lidc-idri'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(summary, "Ada's summary.", "no silent overwrite");
+}
