@@ -209,6 +209,28 @@ await journey('an administrator revokes the grant', async () => {
   await axe(admin, 'admin-committees');
 });
 
+await journey('an administrator edits a dataset and restores the earlier version', async () => {
+  const admin = await newPage();
+  await signIn(admin, process.env.ADMIN_EMAIL, process.env.ADMIN_PASSWORD);
+  await admin.goto(`${base}/admin/datasets?q=lidc`);
+  await axe(admin, 'admin-datasets');
+  await admin.getByRole('link', { name: 'LIDC-IDRI', exact: true }).click();
+  await admin.waitForURL(/\/edit/);
+  await axe(admin, 'dataset-editor');
+  const original = await admin.getByLabel('Title', { exact: true }).inputValue();
+  await admin.getByLabel('Title', { exact: true }).fill(`${original} (curated)`);
+  await admin.getByRole('button', { name: 'Save' }).click();
+  await admin.waitForURL(/notice=/);
+  await admin.goto(`${base}/datasets/lidc-idri`);
+  check((await admin.locator('h1').textContent()).includes('(curated)'), 'the edit is public');
+  await admin.goto(`${base}/admin/datasets/lidc-idri/history`);
+  await axe(admin, 'dataset-history');
+  await shot(admin, 'dataset-history');
+  await admin.getByRole('button', { name: /Restore version 1/ }).click();
+  await admin.goto(`${base}/datasets/lidc-idri`);
+  check((await admin.locator('h1').textContent()).trim() === original, 'the first version is back');
+});
+
 await browser.close();
 console.log('axe violations per page type:', JSON.stringify(axeResults));
 if (failures.length > 0) {
