@@ -1,4 +1,4 @@
-//! The command line: `serve`, `migrate`, `import`, `create-admin`, `audit verify`.
+//! The command line: `serve`, `migrate`, `import`, `create-admin`, `audit verify`, `health`.
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
@@ -50,6 +50,15 @@ pub enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// List published datasets missing key facts and likely duplicates (same DOI, landing URL or
+    /// nearly the same title). Exits with status 4 when it finds duplicates.
+    Health {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
     /// Create an administrator account, or make an existing account an administrator.
     CreateAdmin {
@@ -139,6 +148,31 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 }
                 Ok(ExitCode::from(3))
             }
+        }
+        Command::Health { json, database } => {
+            let pool = crate::db::connect_and_migrate(&database_config(database)).await?;
+            let missing = crate::catalog::db::health::missing_facts(&pool).await?;
+            let duplicates = crate::catalog::db::health::duplicates(&pool).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"missing_facts": missing, "duplicates": duplicates})
+                );
+            } else {
+                println!("likely duplicates: {}", duplicates.len());
+                for d in &duplicates {
+                    println!("  {} and {}: {}", d.first, d.second, d.reason);
+                }
+                println!("published datasets missing key facts: {}", missing.len());
+                for m in &missing {
+                    println!("  {}: {}", m.slug, m.missing.join(", "));
+                }
+            }
+            Ok(if duplicates.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(4)
+            })
         }
         Command::CreateAdmin {
             email,

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod datasets;
 pub mod governance;
+pub mod health;
 pub mod users;
 
 use crate::web::routes::Routes;
@@ -35,6 +36,7 @@ pub fn routes() -> Routes {
         .post("/admin/datasets/{slug}/status", datasets::set_status)
         .get("/admin/datasets/{slug}/history", datasets::history)
         .post("/admin/datasets/{slug}/restore", datasets::restore)
+        .get("/admin/health", health::page)
         .get("/admin/audit", audit::page)
         .get("/admin/audit.csv", audit::csv)
         .get("/admin/agreements", governance::agreements)

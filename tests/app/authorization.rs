@@ -454,6 +454,7 @@ fn table() -> Vec<Row> {
             Form(&[("version", "1")]),
             "in 403 403 303 in",
         ),
+        get("/admin/health", "/admin/health", ADMIN),
         get("/admin/audit", "/admin/audit?action=request.", ADMIN),
         get("/admin/audit.csv", "/admin/audit.csv", ADMIN),
         get("/admin/agreements", "/admin/agreements", ADMIN),

@@ -277,3 +277,59 @@ async fn a_second_admin_saving_over_a_newer_version_is_refused_and_shown_what_ch
             .unwrap();
     assert_eq!(summary, "Ada's summary.", "no silent overwrite");
 }
+
+#[tokio::test]
+async fn catalog_health_lists_gaps_and_likely_duplicates_on_the_page_and_the_command_line() {
+    let app = TestApp::with_catalog().await;
+    // A copy of a real record under another id: same DOI, same URL, same title.
+    let mut copy = crate::helpers::bundled_record("lidc-idri");
+    copy["id"] = serde_json::json!("lidc-idri-copy");
+    app.import(&serde_json::to_vec(&vec![copy]).unwrap()).await;
+    app.add_admin("ada@example.org").await;
+    let admin = app.signed_in("ada@example.org").await;
+
+    let health = page(&app, &admin, "/admin/health").await;
+    let duplicates = health.text("#duplicates");
+    assert!(
+        duplicates.contains("lidc-idri and lidc-idri-copy"),
+        "{duplicates}"
+    );
+    assert!(duplicates.contains("same DOI"), "{duplicates}");
+    let missing = health.texts("#missing tbody tr");
+    let without_licence: i64 = sqlx::query_scalar(
+        "select count(*) from datasets where status = 'published' and license is null",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert!(
+        without_licence > 0 && missing.len() as i64 >= without_licence,
+        "{} rows for {without_licence}",
+        missing.len()
+    );
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_radportal"))
+        .args(["health", "--json"])
+        .env("DATABASE_URL", &app.database_url)
+        .env("RADPORTAL_LOG", "warn")
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(4),
+        "duplicates make the command fail"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let pairs = report["duplicates"].as_array().unwrap();
+    assert!(
+        pairs
+            .iter()
+            .any(|d| d["first"] == "lidc-idri" && d["second"] == "lidc-idri-copy"),
+        "{pairs:?}"
+    );
+    assert_eq!(pairs.len(), health.texts("#duplicates li").len());
+    assert_eq!(
+        report["missing_facts"].as_array().unwrap().len(),
+        missing.len()
+    );
+}

@@ -1,0 +1,30 @@
+//! The catalog health page: datasets missing key facts, and likely duplicates.
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+
+use crate::auth::extract::AdminUser;
+use crate::catalog::db::health::{self, Duplicate, Missing};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::web::{Layout, Nav, render};
+
+#[derive(Template)]
+#[template(path = "admin/health.html")]
+pub struct HealthPage {
+    pub layout: Layout,
+    pub missing: Vec<Missing>,
+    pub duplicates: Vec<Duplicate>,
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+) -> Result<Response, AppError> {
+    render(&HealthPage {
+        layout: Layout::new("Catalog health", Nav::None).with_user(Some(&admin)),
+        missing: health::missing_facts(&state.db).await?,
+        duplicates: health::duplicates(&state.db).await?,
+    })
+}
