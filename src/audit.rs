@@ -15,6 +15,7 @@ pub enum Target {
     Dua(i64),
     Dac(i64),
     Dataset(i64),
+    Import(i64),
 }
 
 impl Target {
@@ -29,6 +30,7 @@ impl Target {
             Self::Dua(id) => ("dua", id.to_string()),
             Self::Dac(id) => ("dac", id.to_string()),
             Self::Dataset(id) => ("dataset", id.to_string()),
+            Self::Import(id) => ("import", id.to_string()),
         }
     }
 }

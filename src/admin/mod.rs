@@ -5,9 +5,15 @@ pub mod audit;
 pub mod datasets;
 pub mod governance;
 pub mod health;
+pub mod import;
 pub mod users;
 
+use axum::extract::DefaultBodyLimit;
+use axum::http::Method;
+use axum::routing::post;
+
 use crate::web::routes::Routes;
+use crate::web::upload::MAX_UPLOAD_REQUEST_BYTES;
 
 /// The administrators' routes; [`Routes::admin`] puts them behind the guard.
 pub fn routes() -> Routes {
@@ -37,6 +43,14 @@ pub fn routes() -> Routes {
         .get("/admin/datasets/{slug}/history", datasets::history)
         .post("/admin/datasets/{slug}/restore", datasets::restore)
         .get("/admin/health", health::page)
+        .get("/admin/import", import::form)
+        .get("/admin/import/template.csv", import::template)
+        .custom(
+            Method::POST,
+            "/admin/import",
+            post(import::dry_run).layer(DefaultBodyLimit::max(MAX_UPLOAD_REQUEST_BYTES)),
+        )
+        .post("/admin/import/{id}/commit", import::commit)
         .get("/admin/audit", audit::page)
         .get("/admin/audit.csv", audit::csv)
         .get("/admin/agreements", governance::agreements)

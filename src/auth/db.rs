@@ -653,5 +653,8 @@ pub async fn prune_expired(db: impl PgExecutor<'_> + Copy) -> sqlx::Result<()> {
     sqlx::query("delete from auth_attempts where attempted_at < now() - interval '1 day'")
         .execute(db)
         .await?;
+    sqlx::query("delete from import_uploads where created_at < now() - interval '1 day'")
+        .execute(db)
+        .await?;
     Ok(())
 }

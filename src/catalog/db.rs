@@ -260,6 +260,17 @@ pub async fn save_imported(
     fields: &DatasetFields,
 ) -> sqlx::Result<Outcome> {
     let mut tx = pool.begin().await?;
+    let outcome = save_imported_in(&mut tx, organization, fields).await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// Creates or updates one imported record inside the caller's transaction.
+pub async fn save_imported_in(
+    tx: &mut sqlx::PgConnection,
+    organization: &OrganizationRef,
+    fields: &DatasetFields,
+) -> sqlx::Result<Outcome> {
     let organization_id = ensure_organization(&mut *tx, organization).await?;
     let existing: Option<(i64, i32)> =
         sqlx::query_as("select id, version from datasets where slug = $1 for update")
@@ -300,7 +311,6 @@ pub async fn save_imported(
             }
         }
     };
-    tx.commit().await?;
     Ok(outcome)
 }
 

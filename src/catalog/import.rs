@@ -659,3 +659,177 @@ mod tests {
         }
     }
 }
+
+/// The records of a JSON document in the exchange format.
+pub fn records_from_json(bytes: &[u8]) -> Result<Vec<Value>, ImportError> {
+    let document: Value =
+        serde_json::from_slice(bytes).map_err(|error| ImportError::NotJson(error.to_string()))?;
+    match document {
+        Value::Array(records) => Ok(records),
+        _ => Err(ImportError::NotAnArray),
+    }
+}
+
+/// The CSV columns the importer reads, with what each holds. Lists are separated by `;`.
+pub const CSV_COLUMNS: &[(&str, &str)] = &[
+    (
+        "id",
+        "catalog id: lower-case letters, digits and hyphens (required)",
+    ),
+    ("name", "title (required)"),
+    ("aliases", "other names, separated by ;"),
+    (
+        "record_type",
+        "e.g. TCIA collection, institutional, dataset / challenge",
+    ),
+    ("url", "landing page URL"),
+    ("alt_urls", "other URLs, separated by ;"),
+    ("doi", "DOI, e.g. 10.7937/K9/TCIA.2015.LO9QL9SX"),
+    ("publisher_host", "publishing organization (required)"),
+    ("modalities", "DICOM modality codes, separated by ;"),
+    ("body_parts", "separated by ;"),
+    ("tasks_annotations", "tasks, separated by ;"),
+    ("subjects_count", "number of subjects"),
+    ("studies_count", "number of studies"),
+    ("images_count", "number of images"),
+    (
+        "access",
+        "open, registration, credentialed/DUA, controlled or restricted/unknown",
+    ),
+    ("license", "licence"),
+    ("year", "year of release"),
+    ("cancer_type", "condition studied"),
+    ("species", "e.g. Human"),
+    ("notes", "curator's notes"),
+];
+
+/// A CSV template: the header row and one example row.
+pub fn csv_template() -> String {
+    let header: Vec<&str> = CSV_COLUMNS.iter().map(|(name, _)| *name).collect();
+    format!(
+        "{}\nexample-knee-mri,Example knee MRI,,institutional,https://example.org/knee,,,Example University Hospital,MR,knee,segmentation,120,,,controlled,,2026,Osteoarthritis,Human,\n",
+        header.join(",")
+    )
+}
+
+/// The records of a CSV file with the columns of [`CSV_COLUMNS`], as exchange-format JSON records.
+/// Unknown columns are refused, so a typo in a header does not silently drop a fact.
+pub fn records_from_csv(bytes: &[u8]) -> Result<Vec<Value>, String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(bytes);
+    let headers = reader
+        .headers()
+        .map_err(|error| format!("the CSV header cannot be read: {error}"))?
+        .clone();
+    for header in &headers {
+        if !CSV_COLUMNS.iter().any(|(name, _)| *name == header) {
+            return Err(format!(
+                "unknown column '{header}'; the columns are: {}",
+                CSV_COLUMNS
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    let lists = [
+        "aliases",
+        "alt_urls",
+        "modalities",
+        "body_parts",
+        "tasks_annotations",
+    ];
+    let numbers = ["subjects_count", "studies_count", "images_count", "year"];
+    let mut records = Vec::new();
+    for (line, row) in reader.records().enumerate() {
+        let row = row.map_err(|error| format!("row {} cannot be read: {error}", line + 2))?;
+        let mut record = serde_json::Map::new();
+        for (header, value) in headers.iter().zip(row.iter()) {
+            let value = if value.is_empty() {
+                Value::Null
+            } else if lists.contains(&header) {
+                Value::Array(
+                    value
+                        .split(';')
+                        .map(str::trim)
+                        .filter(|v| !v.is_empty())
+                        .map(|v| Value::String(v.to_owned()))
+                        .collect(),
+                )
+            } else if numbers.contains(&header) {
+                match value.parse::<i64>() {
+                    Ok(number) => Value::from(number),
+                    // Left as text, the record check names the field and the problem.
+                    Err(_) => Value::String(value.to_owned()),
+                }
+            } else {
+                Value::String(value.to_owned())
+            };
+            record.insert(header.to_owned(), value);
+        }
+        records.push(Value::Object(record));
+    }
+    Ok(records)
+}
+
+/// Tries every record in one transaction, each behind a savepoint, so the report says exactly what a
+/// commit would do. With `commit` and no rejected record, the whole file is written; otherwise
+/// nothing is.
+pub async fn import_all_or_nothing(
+    pool: &PgPool,
+    records: Vec<Value>,
+    commit: bool,
+) -> Result<ImportReport, anyhow::Error> {
+    let mut tx = pool.begin().await?;
+    let mut report = ImportReport::default();
+    let mut seen = HashSet::new();
+    for (index, record) in records.into_iter().enumerate() {
+        let position = index + 1;
+        let id = record.get("id").and_then(Value::as_str).map(str::to_owned);
+        let reject = |field: &str, reason: String| Rejection {
+            position,
+            id: id.clone(),
+            field: field.to_owned(),
+            reason,
+        };
+        match parse_record(record) {
+            Err(errors) => report
+                .rejected
+                .extend(errors.into_iter().map(|e| reject(&e.field, e.message))),
+            Ok((fields, organization)) => {
+                if !seen.insert(fields.slug.clone()) {
+                    report.rejected.push(reject(
+                        "id",
+                        format!("'{}' appears more than once in this file", fields.slug),
+                    ));
+                    continue;
+                }
+                sqlx::query("savepoint record").execute(&mut *tx).await?;
+                match db::save_imported_in(&mut tx, &organization, &fields).await {
+                    Ok(Outcome::Created) => report.created.push(fields.slug),
+                    Ok(Outcome::Updated) => report.updated.push(fields.slug),
+                    Ok(Outcome::Unchanged) => report.unchanged.push(fields.slug),
+                    Err(sqlx::Error::Database(error)) if error.constraint().is_some() => {
+                        sqlx::query("rollback to savepoint record")
+                            .execute(&mut *tx)
+                            .await?;
+                        let constraint = error.constraint().unwrap_or_default();
+                        report.rejected.push(reject(
+                            constraint_field(constraint),
+                            format!("breaks the catalog rule {constraint}"),
+                        ));
+                    }
+                    Err(error) => return Err(error.into()),
+                }
+            }
+        }
+    }
+    if commit && report.rejected.is_empty() {
+        tx.commit().await?;
+    } else {
+        tx.rollback().await?;
+    }
+    Ok(report)
+}

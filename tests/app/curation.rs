@@ -333,3 +333,137 @@ async fn catalog_health_lists_gaps_and_likely_duplicates_on_the_page_and_the_com
         missing.len()
     );
 }
+
+async fn upload(
+    app: &TestApp,
+    admin: &Client,
+    name: &'static str,
+    bytes: Vec<u8>,
+) -> reqwest::Response {
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes).file_name(name),
+    );
+    admin
+        .post(app.url("/admin/import"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_json_import_is_checked_row_by_row_and_refused_whole_when_a_row_is_wrong() {
+    let app = TestApp::spawn().await;
+    app.import(&serde_json::to_vec(&vec![crate::helpers::bundled_record("lidc-idri")]).unwrap())
+        .await;
+    app.add_admin("ada@example.org").await;
+    let admin = app.signed_in("ada@example.org").await;
+    let mut bad = crate::helpers::bundled_record("chexpert");
+    bad["year"] = serde_json::json!(1066);
+    let file = serde_json::to_vec(&vec![
+        crate::helpers::bundled_record("lidc-idri"),
+        crate::helpers::bundled_record("nih-chestx-ray14-chestx-ray8"),
+        bad,
+    ])
+    .unwrap();
+
+    let report = upload(&app, &admin, "batch.json", file).await;
+    assert_eq!(report.status(), StatusCode::OK);
+    let report = Page::new(&report.text().await.unwrap());
+    assert_eq!(
+        report.text("#import-summary"),
+        "3 records: 1 created, 0 updated, 1 unchanged, 1 rejected — nothing has been written yet."
+    );
+    assert!(report.text("#rejections").contains("year"));
+    assert!(
+        report.texts("#import-report button").is_empty(),
+        "no commit while a row is refused"
+    );
+    let count: i64 = sqlx::query_scalar("select count(*) from datasets")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(count, 1, "the dry run wrote nothing");
+
+    let not_json = upload(&app, &admin, "broken.json", b"[{".to_vec()).await;
+    assert_eq!(not_json.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        Page::new(&not_json.text().await.unwrap())
+            .text("#import-error")
+            .contains("not valid JSON")
+    );
+}
+
+#[tokio::test]
+async fn a_csv_import_from_the_template_is_dry_run_then_committed_whole() {
+    let app = TestApp::spawn().await;
+    app.add_admin("ada@example.org").await;
+    let admin = app.signed_in("ada@example.org").await;
+    let template = admin
+        .get(app.url("/admin/import/template.csv"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csv = format!(
+        "{template}second-knee-mri,Second knee MRI,knee two;KMRI,institutional,https://example.org/knee2,,,Example University Hospital,MR;CT,knee,classification,80,,,open,CC BY 4.0,2025,,Human,\n"
+    );
+
+    let dry = Page::new(
+        &upload(&app, &admin, "knees.csv", csv.into_bytes())
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(dry.text("#to-create"), "example-knee-mri, second-knee-mri");
+    let action = dry.attrs("#import-report form", "action").remove(0);
+    assert_eq!(
+        app.get("/datasets/second-knee-mri").await.status(),
+        StatusCode::NOT_FOUND
+    );
+
+    let committed = admin.post(app.url(&action)).send().await.unwrap();
+    assert_eq!(committed.status(), StatusCode::OK);
+    assert!(
+        Page::new(&committed.text().await.unwrap())
+            .text("#report-heading")
+            .starts_with("Imported")
+    );
+    let knee = app.page("/datasets/second-knee-mri").await;
+    assert_eq!(knee.text("h1"), "Second knee MRI");
+    let modalities: Vec<String> =
+        sqlx::query_scalar("select modalities from datasets where slug = 'second-knee-mri'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(modalities, ["MR", "CT"]);
+    let logged: i64 =
+        sqlx::query_scalar("select count(*) from audit_log where action = 'catalog.imported'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(logged, 1);
+    assert_eq!(
+        admin.post(app.url(&action)).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND,
+        "a file is committed once"
+    );
+
+    let typo = upload(
+        &app,
+        &admin,
+        "typo.csv",
+        b"id,name,modality\nx,X,MR\n".to_vec(),
+    )
+    .await;
+    assert_eq!(typo.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        Page::new(&typo.text().await.unwrap())
+            .text("#import-error")
+            .contains("unknown column 'modality'")
+    );
+}
