@@ -538,128 +538,6 @@ fn clean_list(values: Option<Vec<String>>, lower_case: bool) -> Vec<String> {
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn minimal() -> Value {
-        json!({
-            "id": "lidc-idri",
-            "name": "LIDC-IDRI",
-            "record_type": "TCIA collection",
-            "url": "https://doi.org/10.7937/K9/TCIA.2015.LO9QL9SX",
-            "doi": "10.7937/K9/TCIA.2015.LO9QL9SX",
-            "publisher_host": "TCIA (The Cancer Imaging Archive)",
-            "modalities": ["CT", "CR", "DX"],
-            "body_parts": ["Chest"],
-            "subjects_count": 1010,
-            "access": "open",
-            "last_updated": "2012-03-21",
-            "source_of_fact": ["a list"]
-        })
-    }
-
-    #[test]
-    fn maps_a_tcia_record() {
-        let (fields, org) = parse_record(minimal()).expect("valid");
-        assert_eq!(fields.slug, "lidc-idri");
-        assert_eq!(org.slug, "tcia");
-        assert_eq!(fields.source_kind, SourceKind::ImagingArchive);
-        assert_eq!(fields.access_level, Some(AccessLevel::Open));
-        assert_eq!(fields.body_parts, vec!["chest"]);
-        assert_eq!(fields.subject_count, Some(1010));
-        assert_eq!(
-            fields.summary,
-            "Computed tomography, Computed radiography and Digital radiography imaging of the chest from 1,010 subjects, published by The Cancer Imaging Archive (TCIA)."
-        );
-    }
-
-    #[test]
-    fn access_values_map_and_unknown_stays_unknown() {
-        assert_eq!(access_level_for("open"), Ok(Some(AccessLevel::Open)));
-        assert_eq!(
-            access_level_for("registration"),
-            Ok(Some(AccessLevel::Registration))
-        );
-        assert_eq!(
-            access_level_for("credentialed/DUA"),
-            Ok(Some(AccessLevel::Credentialed))
-        );
-        assert_eq!(access_level_for("restricted/unknown"), Ok(None));
-        assert!(access_level_for("free-ish").is_err());
-    }
-
-    #[test]
-    fn record_types_map_to_source_kinds() {
-        let kaggle = normalise_publisher("Kaggle");
-        let github = normalise_publisher("GitHub");
-        assert_eq!(
-            source_kind_for("IDC collection", None, None),
-            Some(SourceKind::ImagingArchive)
-        );
-        assert_eq!(
-            source_kind_for("EHR (non-imaging; includes imaging reports)", None, None),
-            Some(SourceKind::Ehr)
-        );
-        assert_eq!(
-            source_kind_for("dataset / challenge", None, kaggle.as_ref()),
-            Some(SourceKind::Challenge)
-        );
-        assert_eq!(
-            source_kind_for("dataset / challenge", Some("MICCAI'2022"), github.as_ref()),
-            Some(SourceKind::Challenge)
-        );
-        assert_eq!(
-            source_kind_for("dataset / challenge", None, github.as_ref()),
-            Some(SourceKind::AnnotatedDataset)
-        );
-        assert_eq!(source_kind_for("a novel", None, None), None);
-    }
-
-    #[test]
-    fn wrong_type_names_the_field() {
-        let mut record = minimal();
-        record["subjects_count"] = json!("many");
-        let errors = parse_record(record).unwrap_err();
-        assert_eq!(errors[0].field, "subjects_count");
-        assert!(
-            errors[0].message.contains("invalid type"),
-            "{}",
-            errors[0].message
-        );
-    }
-
-    #[test]
-    fn every_problem_is_reported() {
-        let mut record = minimal();
-        record["modalities"] = json!(["CT", "XRAY"]);
-        record["url"] = json!("not a url");
-        record["last_updated"] = json!("March 2012");
-        record["access"] = json!("sometimes");
-        let errors = parse_record(record).unwrap_err();
-        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-        for expected in ["modalities", "url", "last_updated", "access"] {
-            assert!(
-                fields.contains(&expected),
-                "{expected} missing from {fields:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn every_bundled_record_is_accepted() {
-        let records: Vec<Value> = serde_json::from_slice(BUNDLED_CATALOG).unwrap();
-        assert_eq!(records.len(), 320);
-        for record in records {
-            let id = record["id"].clone();
-            if let Err(errors) = parse_record(record) {
-                panic!("{id}: {errors:?}");
-            }
-        }
-    }
-}
-
 /// The records of a JSON document in the exchange format.
 pub fn records_from_json(bytes: &[u8]) -> Result<Vec<Value>, ImportError> {
     let document: Value =
@@ -832,4 +710,126 @@ pub async fn import_all_or_nothing(
         tx.rollback().await?;
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn minimal() -> Value {
+        json!({
+            "id": "lidc-idri",
+            "name": "LIDC-IDRI",
+            "record_type": "TCIA collection",
+            "url": "https://doi.org/10.7937/K9/TCIA.2015.LO9QL9SX",
+            "doi": "10.7937/K9/TCIA.2015.LO9QL9SX",
+            "publisher_host": "TCIA (The Cancer Imaging Archive)",
+            "modalities": ["CT", "CR", "DX"],
+            "body_parts": ["Chest"],
+            "subjects_count": 1010,
+            "access": "open",
+            "last_updated": "2012-03-21",
+            "source_of_fact": ["a list"]
+        })
+    }
+
+    #[test]
+    fn maps_a_tcia_record() {
+        let (fields, org) = parse_record(minimal()).expect("valid");
+        assert_eq!(fields.slug, "lidc-idri");
+        assert_eq!(org.slug, "tcia");
+        assert_eq!(fields.source_kind, SourceKind::ImagingArchive);
+        assert_eq!(fields.access_level, Some(AccessLevel::Open));
+        assert_eq!(fields.body_parts, vec!["chest"]);
+        assert_eq!(fields.subject_count, Some(1010));
+        assert_eq!(
+            fields.summary,
+            "Computed tomography, Computed radiography and Digital radiography imaging of the chest from 1,010 subjects, published by The Cancer Imaging Archive (TCIA)."
+        );
+    }
+
+    #[test]
+    fn access_values_map_and_unknown_stays_unknown() {
+        assert_eq!(access_level_for("open"), Ok(Some(AccessLevel::Open)));
+        assert_eq!(
+            access_level_for("registration"),
+            Ok(Some(AccessLevel::Registration))
+        );
+        assert_eq!(
+            access_level_for("credentialed/DUA"),
+            Ok(Some(AccessLevel::Credentialed))
+        );
+        assert_eq!(access_level_for("restricted/unknown"), Ok(None));
+        assert!(access_level_for("free-ish").is_err());
+    }
+
+    #[test]
+    fn record_types_map_to_source_kinds() {
+        let kaggle = normalise_publisher("Kaggle");
+        let github = normalise_publisher("GitHub");
+        assert_eq!(
+            source_kind_for("IDC collection", None, None),
+            Some(SourceKind::ImagingArchive)
+        );
+        assert_eq!(
+            source_kind_for("EHR (non-imaging; includes imaging reports)", None, None),
+            Some(SourceKind::Ehr)
+        );
+        assert_eq!(
+            source_kind_for("dataset / challenge", None, kaggle.as_ref()),
+            Some(SourceKind::Challenge)
+        );
+        assert_eq!(
+            source_kind_for("dataset / challenge", Some("MICCAI'2022"), github.as_ref()),
+            Some(SourceKind::Challenge)
+        );
+        assert_eq!(
+            source_kind_for("dataset / challenge", None, github.as_ref()),
+            Some(SourceKind::AnnotatedDataset)
+        );
+        assert_eq!(source_kind_for("a novel", None, None), None);
+    }
+
+    #[test]
+    fn wrong_type_names_the_field() {
+        let mut record = minimal();
+        record["subjects_count"] = json!("many");
+        let errors = parse_record(record).unwrap_err();
+        assert_eq!(errors[0].field, "subjects_count");
+        assert!(
+            errors[0].message.contains("invalid type"),
+            "{}",
+            errors[0].message
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let mut record = minimal();
+        record["modalities"] = json!(["CT", "XRAY"]);
+        record["url"] = json!("not a url");
+        record["last_updated"] = json!("March 2012");
+        record["access"] = json!("sometimes");
+        let errors = parse_record(record).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        for expected in ["modalities", "url", "last_updated", "access"] {
+            assert!(
+                fields.contains(&expected),
+                "{expected} missing from {fields:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_bundled_record_is_accepted() {
+        let records: Vec<Value> = serde_json::from_slice(BUNDLED_CATALOG).unwrap();
+        assert_eq!(records.len(), 320);
+        for record in records {
+            let id = record["id"].clone();
+            if let Err(errors) = parse_record(record) {
+                panic!("{id}: {errors:?}");
+            }
+        }
+    }
 }
