@@ -16,6 +16,7 @@ pub enum Target {
     Dac(i64),
     Dataset(i64),
     Import(i64),
+    Organization(i64),
 }
 
 impl Target {
@@ -31,6 +32,7 @@ impl Target {
             Self::Dac(id) => ("dac", id.to_string()),
             Self::Dataset(id) => ("dataset", id.to_string()),
             Self::Import(id) => ("import", id.to_string()),
+            Self::Organization(id) => ("organization", id.to_string()),
         }
     }
 }

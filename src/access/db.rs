@@ -1057,3 +1057,27 @@ pub mod admin {
         date >= today
     }
 }
+
+/// Grants matching `text` (holder name or e-mail, dataset title or id), newest first.
+pub async fn search_grants(
+    db: impl PgExecutor<'_>,
+    text: &str,
+    live_only: bool,
+) -> sqlx::Result<Vec<Grant>> {
+    let pattern = format!(
+        "%{}%",
+        text.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    sqlx::query_as(&format!(
+        "{GRANT}
+         where ($1 = '%%' or u.name ilike $1 or u.email::text ilike $1 or d.title ilike $1 or d.slug ilike $1)
+           and (not $2 or (g.revoked_at is null and g.expires_at > now()))
+         order by g.starts_at desc, g.id desc limit 500"
+    ))
+    .bind(pattern)
+    .bind(live_only)
+    .fetch_all(db)
+    .await
+}

@@ -4,8 +4,10 @@
 pub mod audit;
 pub mod datasets;
 pub mod governance;
+pub mod grants;
 pub mod health;
 pub mod import;
+pub mod organizations;
 pub mod users;
 
 use axum::extract::DefaultBodyLimit;
@@ -42,6 +44,11 @@ pub fn routes() -> Routes {
         .post("/admin/datasets/{slug}/status", datasets::set_status)
         .get("/admin/datasets/{slug}/history", datasets::history)
         .post("/admin/datasets/{slug}/restore", datasets::restore)
+        .get("/admin/grants", grants::list)
+        .get("/admin/organizations", organizations::list)
+        .post("/admin/organizations", organizations::create)
+        .get("/admin/organizations/{slug}", organizations::edit)
+        .post("/admin/organizations/{slug}", organizations::update)
         .get("/admin/health", health::page)
         .get("/admin/import", import::form)
         .get("/admin/import/template.csv", import::template)

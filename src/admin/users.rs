@@ -86,6 +86,9 @@ pub struct UserPage {
     pub credentials: Vec<Credential>,
     pub tokens: Vec<ApiToken>,
     pub today: time::Date,
+    pub requests: Vec<crate::access::model::RequestSummary>,
+    pub grants: Vec<crate::access::model::Grant>,
+    pub now: time::OffsetDateTime,
 }
 
 impl UserPage {
@@ -109,6 +112,9 @@ pub async fn show(
         credentials: db::list_credentials(&state.db, user.id).await?,
         tokens: db::list_api_tokens(&state.db, user.id).await?,
         today: time::OffsetDateTime::now_utc().date(),
+        requests: crate::access::db::requests_of(&state.db, user.id).await?,
+        grants: crate::access::db::grants_of(&state.db, user.id).await?,
+        now: time::OffsetDateTime::now_utc(),
         user,
     })
 }

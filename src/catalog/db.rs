@@ -535,6 +535,33 @@ pub mod curation {
     use super::super::model::{DatasetFields, DatasetStatus};
     use super::{INSERT_DATASET, bind_fields, diff_fields, insert_revision};
 
+    /// Creates (`id` = None) or updates an organization; `None` when the slug is taken.
+    pub async fn save_organization(
+        db: impl PgExecutor<'_>,
+        id: Option<i64>,
+        slug: &str,
+        name: &str,
+        homepage: Option<&str>,
+        description: &str,
+    ) -> sqlx::Result<Option<i64>> {
+        match id {
+            None => sqlx::query_scalar(
+                "insert into organizations (slug, name, homepage, description) values ($1, $2, $3, $4)
+                 on conflict (slug) do nothing returning id",
+            ),
+            Some(_) => sqlx::query_scalar(
+                "update organizations set name = $2, homepage = $3, description = $4 where id = $5 returning id",
+            ),
+        }
+        .bind(slug)
+        .bind(name)
+        .bind(homepage)
+        .bind(description)
+        .bind(id)
+        .fetch_optional(db)
+        .await
+    }
+
     /// The id of the organization with this slug.
     pub async fn organization_id(db: impl PgExecutor<'_>, slug: &str) -> sqlx::Result<Option<i64>> {
         sqlx::query_scalar("select id from organizations where slug = $1")

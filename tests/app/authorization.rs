@@ -454,6 +454,25 @@ fn table() -> Vec<Row> {
             Form(&[("version", "1")]),
             "in 403 403 303 in",
         ),
+        get("/admin/grants", "/admin/grants?q=otto&live=on", ADMIN),
+        get("/admin/organizations", "/admin/organizations", ADMIN),
+        post(
+            "/admin/organizations",
+            "/admin/organizations",
+            Form(&[]),
+            "in 403 403 422 in",
+        ),
+        get(
+            "/admin/organizations/{slug}",
+            "/admin/organizations/{org}",
+            ADMIN,
+        ),
+        post(
+            "/admin/organizations/{slug}",
+            "/admin/organizations/{org}",
+            Form(&[]),
+            "in 403 403 422 in",
+        ),
         get("/admin/health", "/admin/health", ADMIN),
         get("/admin/import", "/admin/import", ADMIN),
         get(

@@ -249,3 +249,61 @@ async fn the_audit_log_filters_exports_and_shows_the_chain_status() {
     assert!(text.contains(",'=Ada Admin,"), "{text}");
     let _ = admin_id;
 }
+
+#[tokio::test]
+async fn organizations_are_created_and_edited_with_checked_fields() {
+    let app = TestApp::spawn().await;
+    app.add_admin("ada@example.org").await;
+    let admin = app.signed_in("ada@example.org").await;
+
+    let bad = admin
+        .post(app.url("/admin/organizations"))
+        .form(&[
+            ("slug", "Example Hospital"),
+            ("name", "Example Hospital"),
+            ("homepage", "javascript:alert(1)"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let bad = Page::new(&bad.text().await.unwrap());
+    assert!(bad.text("#slug-error").contains("lower-case"));
+    assert!(bad.text("#homepage-error").contains("https://"));
+
+    let created = admin
+        .post(app.url("/admin/organizations"))
+        .form(&[
+            ("slug", "example-hospital"),
+            ("name", "Example Hospital"),
+            ("homepage", "https://example.org"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::SEE_OTHER);
+    let edited = admin
+        .post(app.url("/admin/organizations/example-hospital"))
+        .form(&[
+            ("name", "Example University Hospital"),
+            ("homepage", "https://example.org/hospital"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(edited.status(), StatusCode::SEE_OTHER);
+    let list = page(&app, &admin, "/admin/organizations").await;
+    assert!(
+        list.text("#organizations-table")
+            .contains("Example University Hospital")
+    );
+    let public = page(&app, &app.client, "/organizations/example-hospital").await;
+    assert!(public.text("h1").contains("Example University Hospital"));
+    let logged: Vec<String> = sqlx::query_scalar(
+        "select action from audit_log where target_type = 'organization' order by id",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(logged, ["organization.created", "organization.updated"]);
+}
