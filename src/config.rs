@@ -69,6 +69,11 @@ pub struct ServeArgs {
     #[arg(long, env = "RADPORTAL_EXAMPLE_DATA", default_value_t = true, action = clap::ArgAction::Set)]
     pub example_data: bool,
 
+    /// Check every published dataset's landing URL this often, in hours (0, the default: never;
+    /// turn it on only where the portal may make outbound requests).
+    #[arg(long, env = "RADPORTAL_LINK_CHECK_HOURS", default_value_t = 0)]
+    pub link_check_hours: u32,
+
     /// Take the client address from the last `X-Forwarded-For` entry (set this behind a reverse proxy).
     #[arg(long, env = "RADPORTAL_TRUST_PROXY", default_value_t = false, action = clap::ArgAction::Set)]
     pub trust_proxy: bool,
@@ -121,6 +126,8 @@ pub struct Config {
     pub outbox_poll: Duration,
     pub trust_proxy: bool,
     pub example_data: bool,
+    /// Hours between checks of landing URLs; 0 turns the check off.
+    pub link_check_hours: u32,
 }
 
 impl Config {
@@ -140,6 +147,7 @@ impl Config {
             outbox_poll: Duration::from_secs(1),
             trust_proxy: false,
             example_data: false,
+            link_check_hours: 0,
         }
     }
 
@@ -169,6 +177,7 @@ impl From<ServeArgs> for Config {
             outbox_poll: Duration::from_millis(args.mail.outbox_poll_ms.max(50)),
             trust_proxy: args.trust_proxy,
             example_data: args.example_data,
+            link_check_hours: args.link_check_hours.min(24 * 365),
         }
     }
 }
@@ -195,6 +204,7 @@ impl fmt::Debug for Config {
             .field("outbox_poll", &self.outbox_poll)
             .field("trust_proxy", &self.trust_proxy)
             .field("example_data", &self.example_data)
+            .field("link_check_hours", &self.link_check_hours)
             .finish()
     }
 }

@@ -154,10 +154,16 @@ pub async fn run_worker(state: crate::state::AppState, mailer: Mailer, poll: Dur
     let jobs_every = (60_000 / poll.as_millis().max(1)).max(1) as u64;
     let mut ticks: u64 = 0;
     loop {
-        if ticks.is_multiple_of(jobs_every)
-            && let Err(error) = crate::access::workflow::run_jobs(&state).await
-        {
-            tracing::warn!(%error, "access jobs failed; will retry");
+        if ticks.is_multiple_of(jobs_every) {
+            if let Err(error) = crate::access::workflow::run_jobs(&state).await {
+                tracing::warn!(%error, "access jobs failed; will retry");
+            }
+            let hours = state.config.link_check_hours;
+            if hours > 0
+                && let Err(error) = crate::catalog::links::check_due(&db, hours as i32, 20).await
+            {
+                tracing::warn!(error = %format!("{error:#}"), "landing URL check failed; will retry");
+            }
         }
         if let Err(error) = deliver_due(&db, &mailer).await {
             tracing::warn!(error = %format!("{error:#}"), "mail worker cannot reach the outbox");

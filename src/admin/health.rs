@@ -16,6 +16,8 @@ pub struct HealthPage {
     pub layout: Layout,
     pub missing: Vec<Missing>,
     pub duplicates: Vec<Duplicate>,
+    pub broken: Vec<crate::catalog::db::links::Broken>,
+    pub link_check_on: bool,
 }
 
 pub async fn page(
@@ -26,5 +28,7 @@ pub async fn page(
         layout: Layout::new("Catalog health", Nav::None).with_user(Some(&admin)),
         missing: health::missing_facts(&state.db).await?,
         duplicates: health::duplicates(&state.db).await?,
+        broken: crate::catalog::db::links::broken(&state.db).await?,
+        link_check_on: state.config.link_check_hours > 0,
     })
 }

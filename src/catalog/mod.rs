@@ -5,6 +5,7 @@ pub mod duo;
 pub mod handlers;
 pub mod import;
 pub mod index;
+pub mod links;
 pub mod metadata;
 pub mod model;
 pub mod organizations;

@@ -467,3 +467,72 @@ async fn a_csv_import_from_the_template_is_dry_run_then_committed_whole() {
             .contains("unknown column 'modality'")
     );
 }
+
+#[tokio::test]
+async fn the_link_check_finds_landing_pages_that_are_gone_or_unreachable() {
+    use axum::routing::get;
+    let app = TestApp::spawn().await;
+    let records: Vec<serde_json::Value> = ["lidc-idri", "chexpert", "padchest"]
+        .iter()
+        .map(|id| crate::helpers::bundled_record(id))
+        .collect();
+    app.import(&serde_json::to_vec(&records).unwrap()).await;
+    // A web server on loopback: one page answers, one is gone; and a port where nothing listens.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let site = format!("http://{}", listener.local_addr().unwrap());
+    let router = axum::Router::new()
+        .route("/ok", get(|| async { "here" }))
+        .route(
+            "/gone",
+            get(|| async { (axum::http::StatusCode::NOT_FOUND, "gone") }),
+        );
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    for (slug, url) in [
+        ("lidc-idri", format!("{site}/ok")),
+        ("chexpert", format!("{site}/gone")),
+        ("padchest", format!("http://127.0.0.1:{closed}/")),
+    ] {
+        sqlx::query("update datasets set landing_url = $2 where slug = $1")
+            .bind(slug)
+            .bind(url)
+            .execute(&app.db)
+            .await
+            .unwrap();
+    }
+
+    assert_eq!(
+        radportal::catalog::links::check_due(&app.db, 24, 10)
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        radportal::catalog::links::check_due(&app.db, 24, 10)
+            .await
+            .unwrap(),
+        0,
+        "checked ones wait for the interval"
+    );
+
+    app.add_admin("ada@example.org").await;
+    let admin = app.signed_in("ada@example.org").await;
+    let health = page(&app, &admin, "/admin/health").await;
+    let broken = health.texts("#broken-links li");
+    assert_eq!(broken.len(), 2, "{broken:?}");
+    assert!(
+        broken
+            .iter()
+            .any(|b| b.contains("CheXpert") && b.contains("answered HTTP 404")),
+        "{broken:?}"
+    );
+    assert!(
+        broken.iter().any(|b| b.contains("could not be reached")),
+        "{broken:?}"
+    );
+    assert!(health.text("#links-heading").contains("(2)"));
+}
