@@ -1,11 +1,16 @@
 //! Journeys in real headless Chromium (Playwright with Debian's chromium) and axe-core accessibility
-//! checks of every page type: `tests/browser/journeys.mjs`, run against this suite's server.
+//! checks of every page type: `tests/browser/journeys.mjs`, run against this suite's server. The script
+//! asks for mailed links on its standard output; this test reads them from the SMTP server and answers.
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use crate::helpers::{PASSWORD, TestApp};
 
 #[tokio::test]
 async fn journeys_in_a_real_browser_pass_with_no_accessibility_violations() {
-    let app = TestApp::with_catalog().await;
+    let (app, mail) = TestApp::with_mail().await;
+    let report = app.import_bundled().await;
+    assert!(report.rejected.is_empty());
     assert!(
         radportal::access::example::seed_if_empty(&app.db)
             .await
@@ -13,9 +18,8 @@ async fn journeys_in_a_real_browser_pass_with_no_accessibility_violations() {
     );
     app.add_admin("ada@example.org").await;
     let root = env!("CARGO_MANIFEST_DIR");
-    let artifacts = format!("{root}/target/browser-artifacts");
 
-    let output = tokio::process::Command::new("node")
+    let mut node = tokio::process::Command::new("node")
         .arg(format!("{root}/tests/browser/journeys.mjs"))
         .current_dir(format!("{root}/tests/browser"))
         .env("BASE_URL", &app.address)
@@ -25,14 +29,32 @@ async fn journeys_in_a_real_browser_pass_with_no_accessibility_violations() {
             "EXAMPLE_PASSWORD",
             radportal::access::example::EXAMPLE_PASSWORD,
         )
-        .env("ARTIFACTS", &artifacts)
-        .output()
-        .await
+        .env("ARTIFACTS", format!("{root}/target/browser-artifacts"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
         .expect("node runs (scripts/test installs the browser test packages and chromium)");
-
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("{stdout}");
-    assert!(output.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("axe violations per page type"), "{stdout}");
+    let mut stdin = node.stdin.take().unwrap();
+    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+    let mut output = String::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if let Some(email) = line.strip_prefix("MAIL_LINK_REQUEST ") {
+            let message = mail.wait_for(email.trim(), "Confirm your e-mail").await;
+            let link = message.link("/verify-email");
+            stdin
+                .write_all(format!("{link}\n").as_bytes())
+                .await
+                .unwrap();
+            stdin.flush().await.unwrap();
+            continue;
+        }
+        println!("{line}");
+        output.push_str(&line);
+        output.push('\n');
+    }
+    drop(stdin);
+    let status = node.wait().await.unwrap();
+    assert!(status.success(), "{output}");
+    assert!(output.contains("axe violations per page type"), "{output}");
 }
