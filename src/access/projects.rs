@@ -271,9 +271,49 @@ async fn save(
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
     };
     let mut tx = state.db.begin().await?;
+    let before: Vec<String> = match id {
+        Some(id) => db::members(&mut *tx, id)
+            .await?
+            .into_iter()
+            .map(|m| m.email.to_lowercase())
+            .collect(),
+        None => Vec::new(),
+    };
     let saved = db::save_project(&mut tx, user.id, id, &input)
         .await?
         .ok_or(AppError::NotFound)?;
+    // Newly added team members hear of it; those without an account are invited to register.
+    for member in db::members(&mut *tx, saved).await? {
+        if before.contains(&member.email.to_lowercase()) || member.user_id == Some(user.id) {
+            continue;
+        }
+        let body = match member.user_id {
+            Some(_) => format!(
+                "{} ({}) added you to the team of the project “{}”. You can follow its access requests here: {}\n",
+                user.name,
+                user.email,
+                input.title,
+                state.link("/requests")
+            ),
+            None => format!(
+                "{} ({}) added you to the team of the project “{}” on radportal, a portal for AI-radiology data.\n\n\
+                 Create an account with this address to follow the project's access requests: {}\n",
+                user.name,
+                user.email,
+                input.title,
+                state.link("/register")
+            ),
+        };
+        crate::mail::enqueue(
+            &mut *tx,
+            &crate::mail::Mail {
+                to: member.email.clone(),
+                subject: format!("You were added to the project “{}”", input.title),
+                body,
+            },
+        )
+        .await?;
+    }
     audit::record(
         &mut *tx,
         Some(user.id),

@@ -1182,3 +1182,58 @@ async fn two_instances_send_each_message_exactly_once() {
     assert_eq!(unsent, 0);
     let _ = stop.send(());
 }
+
+#[tokio::test]
+async fn team_members_are_told_and_those_without_an_account_are_invited() {
+    let (app, mail) = example_app().await;
+    let researcher = sign_in(&app, RESEARCHER).await;
+    let project = create_project(
+        &app,
+        &researcher,
+        &[("members", "newcomer@example.org\nreviewer2@example.org")],
+    )
+    .await;
+
+    let invite = mail
+        .wait_for("newcomer@example.org", "You were added to the project")
+        .await;
+    assert!(invite.body.contains("/register"), "{}", invite.body);
+    let told = mail
+        .wait_for(REVIEWER2, "You were added to the project")
+        .await;
+    assert!(told.body.contains("/requests"));
+    let team = page(&app, &researcher, &format!("/projects/{project}"))
+        .await
+        .text("#team");
+    assert!(
+        team.contains("newcomer@example.org (no account yet)") && team.contains("Casey Committee"),
+        "{team}"
+    );
+
+    // Saving again does not invite them again.
+    let edit = page(&app, &researcher, &format!("/projects/{project}/edit")).await;
+    let title = edit.attrs("#title", "value").remove(0);
+    let saved = post(
+        &app,
+        &researcher,
+        &format!("/projects/{project}"),
+        &[
+            ("title", title.as_str()),
+            (
+                "research_use",
+                "We will train and validate a nodule detection model on chest CT and brain MRI.",
+            ),
+            ("purpose", "HMB"),
+            ("members", "newcomer@example.org\nreviewer2@example.org"),
+        ],
+    )
+    .await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    let invites = mail
+        .all()
+        .iter()
+        .filter(|m| m.subject.contains("You were added"))
+        .count();
+    assert_eq!(invites, 2);
+}
