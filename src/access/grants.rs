@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::db;
 use super::model::{DuaVersion, Grant, GrantStatus, Notification};
-use super::workflow::{self, ActError};
+use super::workflow;
 use crate::auth::extract::{CurrentUser, MaybeUser};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -60,18 +60,6 @@ pub async fn my_access(
     })
 }
 
-fn act_error(error: ActError) -> Response {
-    match error {
-        ActError::Conflict(message) | ActError::Refused(message) => {
-            ErrorPage::new(StatusCode::CONFLICT, message).into_response()
-        }
-        ActError::Forbidden(message) => {
-            ErrorPage::new(StatusCode::FORBIDDEN, message).into_response()
-        }
-        ActError::App(error) => error.into_response(),
-    }
-}
-
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct ReasonForm {
@@ -104,7 +92,7 @@ pub async fn revoke(
             grant.request_id
         ))
         .into_response(),
-        Err(error) => act_error(error),
+        Err(error) => error.into_response(),
     })
 }
 
@@ -145,7 +133,7 @@ pub async fn reaccept(
             Ok(()) => {
                 Redirect::to("/access?notice=The+new+agreement+was+accepted.").into_response()
             }
-            Err(error) => act_error(error),
+            Err(error) => error.into_response(),
         },
     )
 }

@@ -25,19 +25,6 @@ use crate::state::AppState;
 use crate::web::format::datetime;
 use crate::web::{ErrorPage, Layout, Nav, render};
 
-/// How a refused or conflicting action is answered.
-fn act_error(error: ActError) -> Response {
-    match error {
-        ActError::Conflict(message) | ActError::Refused(message) => {
-            ErrorPage::new(StatusCode::CONFLICT, message).into_response()
-        }
-        ActError::Forbidden(message) => {
-            ErrorPage::new(StatusCode::FORBIDDEN, message).into_response()
-        }
-        ActError::App(error) => error.into_response(),
-    }
-}
-
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct AddForm {
@@ -585,7 +572,7 @@ pub async fn review(
     .await;
     Ok(match result {
         Ok(message) => done(id, message),
-        Err(error) => act_error(error),
+        Err(error) => error.into_response(),
     })
 }
 
@@ -626,7 +613,7 @@ pub async fn applicant(
     .await;
     Ok(match result {
         Ok(message) => done(id, message),
-        Err(error) => act_error(error),
+        Err(error) => error.into_response(),
     })
 }
 

@@ -280,6 +280,23 @@ pub enum ActError {
     App(AppError),
 }
 
+/// Refusals are pages that say what happened: 409 for a state or a race, 403 for a person who may not.
+impl axum::response::IntoResponse for ActError {
+    fn into_response(self) -> axum::response::Response {
+        use crate::web::ErrorPage;
+        use axum::http::StatusCode;
+        match self {
+            Self::Conflict(message) | Self::Refused(message) => {
+                ErrorPage::new(StatusCode::CONFLICT, message).into_response()
+            }
+            Self::Forbidden(message) => {
+                ErrorPage::new(StatusCode::FORBIDDEN, message).into_response()
+            }
+            Self::App(error) => error.into_response(),
+        }
+    }
+}
+
 impl<E: Into<AppError>> From<E> for ActError {
     fn from(error: E) -> Self {
         Self::App(error.into())

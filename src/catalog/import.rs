@@ -162,54 +162,83 @@ pub async fn import_json(
     bytes: &[u8],
     progress: &dyn Progress,
 ) -> Result<ImportReport, anyhow::Error> {
-    let document: Value =
-        serde_json::from_slice(bytes).map_err(|error| ImportError::NotJson(error.to_string()))?;
-    let Value::Array(records) = document else {
-        return Err(ImportError::NotAnArray.into());
-    };
+    let records = records_from_json(bytes)?;
     progress.start(records.len());
     let mut report = ImportReport::default();
     let mut seen = HashSet::new();
     for (index, record) in records.into_iter().enumerate() {
-        let position = index + 1;
-        let id = record.get("id").and_then(Value::as_str).map(str::to_owned);
-        let reject = |field: &str, reason: String| Rejection {
-            position,
-            id: id.clone(),
-            field: field.to_owned(),
-            reason,
-        };
-        match parse_record(record) {
-            Err(errors) => report
-                .rejected
-                .extend(errors.into_iter().map(|e| reject(&e.field, e.message))),
-            Ok((fields, organization)) => {
-                if !seen.insert(fields.slug.clone()) {
-                    report.rejected.push(reject(
-                        "id",
-                        format!("'{}' appears more than once in this file", fields.slug),
-                    ));
-                } else {
-                    match db::save_imported(pool, &organization, &fields).await {
-                        Ok(Outcome::Created) => report.created.push(fields.slug),
-                        Ok(Outcome::Updated) => report.updated.push(fields.slug),
-                        Ok(Outcome::Unchanged) => report.unchanged.push(fields.slug),
-                        Err(sqlx::Error::Database(error)) if error.constraint().is_some() => {
-                            let constraint = error.constraint().unwrap_or_default();
-                            report.rejected.push(reject(
-                                constraint_field(constraint),
-                                format!("breaks the catalog rule {constraint}"),
-                            ));
-                        }
-                        Err(error) => return Err(error.into()),
-                    }
-                }
-            }
+        if let Some((position, fields, organization)) =
+            checked_record(index, record, &mut seen, &mut report)
+        {
+            let saved = db::save_imported(pool, &organization, &fields).await;
+            note_outcome(&mut report, position, fields.slug, saved)?;
         }
         progress.advance();
     }
     progress.finish();
     Ok(report)
+}
+
+/// Parses record `index` and refuses a repeated id; the rejections go into `report`. Returns the
+/// record's position (from 1), fields and organization when it may be saved.
+fn checked_record(
+    index: usize,
+    record: Value,
+    seen: &mut HashSet<String>,
+    report: &mut ImportReport,
+) -> Option<(usize, DatasetFields, OrganizationRef)> {
+    let position = index + 1;
+    let id = record.get("id").and_then(Value::as_str).map(str::to_owned);
+    match parse_record(record) {
+        Err(errors) => {
+            report
+                .rejected
+                .extend(errors.into_iter().map(|e| Rejection {
+                    position,
+                    id: id.clone(),
+                    field: e.field,
+                    reason: e.message,
+                }));
+            None
+        }
+        Ok((fields, _)) if !seen.insert(fields.slug.clone()) => {
+            report.rejected.push(Rejection {
+                position,
+                id,
+                field: "id".to_owned(),
+                reason: format!("'{}' appears more than once in this file", fields.slug),
+            });
+            None
+        }
+        Ok((fields, organization)) => Some((position, fields, organization)),
+    }
+}
+
+/// Records what saving a record did. A record that breaks a catalog rule is a rejection (returns
+/// `Ok(false)`); other database failures are errors.
+fn note_outcome(
+    report: &mut ImportReport,
+    position: usize,
+    slug: String,
+    saved: sqlx::Result<Outcome>,
+) -> Result<bool, sqlx::Error> {
+    match saved {
+        Ok(Outcome::Created) => report.created.push(slug),
+        Ok(Outcome::Updated) => report.updated.push(slug),
+        Ok(Outcome::Unchanged) => report.unchanged.push(slug),
+        Err(sqlx::Error::Database(error)) if error.constraint().is_some() => {
+            let constraint = error.constraint().unwrap_or_default();
+            report.rejected.push(Rejection {
+                position,
+                id: Some(slug),
+                field: constraint_field(constraint).to_owned(),
+                reason: format!("breaks the catalog rule {constraint}"),
+            });
+            return Ok(false);
+        }
+        Err(error) => return Err(error),
+    }
+    Ok(true)
 }
 
 /// Loads the bundled catalog when the database has no datasets yet; `None` when it already has some.
@@ -664,44 +693,17 @@ pub async fn import_all_or_nothing(
     let mut report = ImportReport::default();
     let mut seen = HashSet::new();
     for (index, record) in records.into_iter().enumerate() {
-        let position = index + 1;
-        let id = record.get("id").and_then(Value::as_str).map(str::to_owned);
-        let reject = |field: &str, reason: String| Rejection {
-            position,
-            id: id.clone(),
-            field: field.to_owned(),
-            reason,
+        let Some((position, fields, organization)) =
+            checked_record(index, record, &mut seen, &mut report)
+        else {
+            continue;
         };
-        match parse_record(record) {
-            Err(errors) => report
-                .rejected
-                .extend(errors.into_iter().map(|e| reject(&e.field, e.message))),
-            Ok((fields, organization)) => {
-                if !seen.insert(fields.slug.clone()) {
-                    report.rejected.push(reject(
-                        "id",
-                        format!("'{}' appears more than once in this file", fields.slug),
-                    ));
-                    continue;
-                }
-                sqlx::query("savepoint record").execute(&mut *tx).await?;
-                match db::save_imported_in(&mut tx, &organization, &fields).await {
-                    Ok(Outcome::Created) => report.created.push(fields.slug),
-                    Ok(Outcome::Updated) => report.updated.push(fields.slug),
-                    Ok(Outcome::Unchanged) => report.unchanged.push(fields.slug),
-                    Err(sqlx::Error::Database(error)) if error.constraint().is_some() => {
-                        sqlx::query("rollback to savepoint record")
-                            .execute(&mut *tx)
-                            .await?;
-                        let constraint = error.constraint().unwrap_or_default();
-                        report.rejected.push(reject(
-                            constraint_field(constraint),
-                            format!("breaks the catalog rule {constraint}"),
-                        ));
-                    }
-                    Err(error) => return Err(error.into()),
-                }
-            }
+        sqlx::query("savepoint record").execute(&mut *tx).await?;
+        let saved = db::save_imported_in(&mut tx, &organization, &fields).await;
+        if !note_outcome(&mut report, position, fields.slug, saved)? {
+            sqlx::query("rollback to savepoint record")
+                .execute(&mut *tx)
+                .await?;
         }
     }
     if commit && report.rejected.is_empty() {
