@@ -457,6 +457,23 @@ pub async fn edit_form(
     render(&page)
 }
 
+/// Reads the form and looks up its organization; a message by the field when there is none.
+async fn parse_with_organization(
+    state: &AppState,
+    typed: &Typed,
+    errors: &mut FieldErrors,
+) -> Result<(Option<DatasetFields>, Option<i64>), AppError> {
+    let parsed = parse(typed, errors);
+    let organization = match &parsed {
+        Some(fields) => curation::organization_id(&state.db, &fields.organization_slug).await?,
+        None => None,
+    };
+    if parsed.is_some() && organization.is_none() {
+        errors.add("organization_slug", "No organization has this catalog id.");
+    }
+    Ok((parsed, organization))
+}
+
 fn wants_preview(typed: &Typed) -> bool {
     typed_value(typed, "intent") == "preview"
 }
@@ -467,14 +484,7 @@ pub async fn create(
     Form(typed): Form<Typed>,
 ) -> Result<Response, AppError> {
     let mut errors = FieldErrors::default();
-    let parsed = parse(&typed, &mut errors);
-    let organization = match &parsed {
-        Some(fields) => curation::organization_id(&state.db, &fields.organization_slug).await?,
-        None => None,
-    };
-    if parsed.is_some() && organization.is_none() {
-        errors.add("organization_slug", "No organization has this catalog id.");
-    }
+    let (parsed, organization) = parse_with_organization(&state, &typed, &mut errors).await?;
     let (Some(fields), Some(organization), false) = (parsed, organization, wants_preview(&typed))
     else {
         let status = if errors.is_empty() {
@@ -525,14 +535,7 @@ pub async fn update(
     typed.push(("slug".to_owned(), slug.clone()));
     let seen_version: i32 = typed_value(&typed, "version").parse().unwrap_or(0);
     let mut errors = FieldErrors::default();
-    let parsed = parse(&typed, &mut errors);
-    let organization = match &parsed {
-        Some(fields) => curation::organization_id(&state.db, &fields.organization_slug).await?,
-        None => None,
-    };
-    if parsed.is_some() && organization.is_none() {
-        errors.add("organization_slug", "No organization has this catalog id.");
-    }
+    let (parsed, organization) = parse_with_organization(&state, &typed, &mut errors).await?;
     let (Some(fields), Some(organization), false) = (parsed, organization, wants_preview(&typed))
     else {
         let mut page = editor(&admin, Some(&current), &typed, &errors, true);
