@@ -14,7 +14,7 @@ use crate::auth::db::AdminOutcome;
 use crate::auth::model::Email;
 use crate::catalog::import::{self, ImportReport, Progress};
 use crate::config::{Config, DatabaseArgs, LogFormat, ServeArgs};
-use crate::state::AppState;
+use crate::web::AppState;
 
 /// radportal: a self-hosted portal for AI-radiology data.
 #[derive(Parser)]

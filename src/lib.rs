@@ -3,21 +3,31 @@
 
 #![recursion_limit = "256"]
 
-pub mod access;
+// The HTTP layer: page handlers by area of the site, the administrators' pages, the machine
+// interfaces, the background jobs, and the machinery they share.
 pub mod admin;
 pub mod api;
+pub mod jobs;
+pub mod pages;
+pub mod web;
+
+// The domains: models, SQL and operations, knowing nothing of HTTP.
+pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
-pub mod cli;
+pub mod mail;
+
+// Foundations every layer uses.
 pub mod config;
 pub mod db;
 pub mod error;
-pub mod health;
-pub mod mail;
-pub mod state;
+pub mod files;
+pub mod format;
+pub mod pagination;
 pub mod validation;
-pub mod web;
+
+pub mod cli;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -27,16 +37,13 @@ use tokio::net::TcpListener;
 
 pub use config::Config;
 pub use error::AppError;
-pub use state::AppState;
+pub use web::state::AppState;
 
 /// Every route of the application, with its method and whether only administrators may use it.
 pub fn routes() -> web::routes::Routes {
     web::routes::Routes::new()
-        .merge(catalog::routes())
+        .merge(pages::routes())
         .merge(api::routes())
-        .merge(auth::routes())
-        .merge(access::routes())
-        .merge(health::routes())
         .merge(web::middleware::routes())
         .admin(admin::routes())
 }
@@ -47,8 +54,8 @@ pub fn router(state: AppState) -> Router {
     web::middleware::apply(routes, &state.config).with_state(state)
 }
 
-/// Serves the application on `listener` until `shutdown` completes, then drains open requests. The mail
-/// worker runs alongside and stops with it.
+/// Serves the application on `listener` until `shutdown` completes, then drains open requests. The
+/// background jobs run alongside; after the last request they finish the run they are in, then stop.
 ///
 /// Tests and production start the portal through this one function.
 pub async fn serve(
@@ -56,16 +63,16 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let mailer = mail::Mailer::from_config(&state.config)?;
-    let worker = tokio::spawn(mail::run_worker(
-        state.clone(),
-        mailer,
-        state.config.outbox_poll,
-    ));
+    let context = jobs::JobContext {
+        db: state.db.clone(),
+        config: state.config.clone(),
+        mailer: std::sync::Arc::new(mail::Mailer::from_config(&state.config)?),
+    };
+    let jobs = jobs::Jobs::start(context, jobs::all(&state.config));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
-    worker.abort();
+    jobs.shutdown().await;
     Ok(served?)
 }

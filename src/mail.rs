@@ -1,6 +1,6 @@
 //! E-mail: messages are written to the `outbox` table in the same transaction as the change that causes
-//! them, and a background worker sends them over SMTP (or to the log in development), once each, with
-//! retries and backoff.
+//! them, and [`deliver_due`] sends them over SMTP (or to the log in development), once each, with
+//! retries and backoff. The `jobs::mail` job calls it at the outbox poll interval.
 
 use std::time::Duration;
 
@@ -143,38 +143,6 @@ pub async fn deliver_due(db: &PgPool, mailer: &Mailer) -> anyhow::Result<usize> 
         }
         tx.commit().await?;
         handled += 1;
-    }
-}
-
-/// The worker: delivers due mail every `poll` interval until the task is dropped. About once a minute
-/// it also runs the access jobs (expiries, reminders, suspensions), and now and then clears old
-/// throttling records and expired sessions and tokens.
-pub async fn run_worker(state: crate::state::AppState, mailer: Mailer, poll: Duration) {
-    let db = state.db.clone();
-    let jobs_every = (60_000 / poll.as_millis().max(1)).max(1) as u64;
-    let mut ticks: u64 = 0;
-    loop {
-        if ticks.is_multiple_of(jobs_every) {
-            if let Err(error) = crate::access::workflow::run_jobs(&state).await {
-                tracing::warn!(%error, "access jobs failed; will retry");
-            }
-            let hours = state.config.link_check_hours;
-            if hours > 0
-                && let Err(error) = crate::catalog::links::check_due(&db, hours as i32, 20).await
-            {
-                tracing::warn!(error = %format!("{error:#}"), "landing URL check failed; will retry");
-            }
-        }
-        if let Err(error) = deliver_due(&db, &mailer).await {
-            tracing::warn!(error = %format!("{error:#}"), "mail worker cannot reach the outbox");
-        }
-        if ticks.is_multiple_of(600)
-            && let Err(error) = crate::auth::db::prune_expired(&db).await
-        {
-            tracing::warn!(%error, "cannot prune expired sessions and tokens");
-        }
-        ticks = ticks.wrapping_add(1);
-        tokio::time::sleep(poll).await;
     }
 }
 

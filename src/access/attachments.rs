@@ -1,50 +1,10 @@
-//! Attachments of requests and projects (ethics letters, supporting documents): size-limited, typed
-//! from their bytes, and downloadable only by the applicant's team, the reviewing committee and
+//! Attachments of requests and projects (ethics letters, supporting documents): stored with the type
+//! read from their bytes, and downloadable only by the applicant's team, the reviewing committee and
 //! administrators.
 
-use axum::extract::{Multipart, Path, State};
-use axum::http::StatusCode;
-use axum::response::Response;
 use sqlx::{PgConnection, PgExecutor};
 
-use crate::auth::extract::CurrentUser;
 use crate::error::AppError;
-use crate::state::AppState;
-use crate::web::upload;
-
-/// Reads the file in form field `field`; a message for the person when it is missing, too large or
-/// not a PDF, PNG or JPEG.
-pub async fn read_file(mut multipart: Multipart, field: &str) -> Result<(String, Vec<u8>), String> {
-    let limit = upload::MAX_UPLOAD_BYTES / (1024 * 1024);
-    loop {
-        let part = match multipart.next_field().await {
-            Ok(Some(part)) => part,
-            Ok(None) => return Err("Choose a file to upload.".to_owned()),
-            Err(error) if error.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                return Err(format!("The file is too large; the limit is {limit} MB."));
-            }
-            Err(_) => return Err("The upload could not be read; please try again.".to_owned()),
-        };
-        if part.name() != Some(field) {
-            continue;
-        }
-        let name = part.file_name().unwrap_or("").to_owned();
-        let bytes = part
-            .bytes()
-            .await
-            .map_err(|_| format!("The file could not be received (the limit is {limit} MB)."))?;
-        if bytes.is_empty() {
-            return Err("Choose a file to upload.".to_owned());
-        }
-        if bytes.len() > upload::MAX_UPLOAD_BYTES {
-            return Err(format!("The file is too large; the limit is {limit} MB."));
-        }
-        if upload::sniff(&bytes).is_none() {
-            return Err("Upload a PDF, PNG or JPEG file.".to_owned());
-        }
-        return Ok((name, bytes.to_vec()));
-    }
-}
 
 /// Stores a checked file for a request or a project.
 pub async fn store(
@@ -56,7 +16,7 @@ pub async fn store(
     name: &str,
     bytes: &[u8],
 ) -> Result<i64, AppError> {
-    let content_type = upload::sniff(bytes)
+    let content_type = crate::files::sniff(bytes)
         .ok_or_else(|| AppError::BadRequest("Upload a PDF, PNG or JPEG file.".to_owned()))?;
     let id = sqlx::query_scalar(
         "insert into attachments (request_id, project_id, uploaded_by, purpose, file_name, content_type, bytes)
@@ -66,7 +26,7 @@ pub async fn store(
     .bind(project_id)
     .bind(uploaded_by)
     .bind(purpose)
-    .bind(upload::safe_file_name(name, content_type))
+    .bind(crate::files::safe_file_name(name, content_type))
     .bind(content_type)
     .bind(bytes)
     .fetch_one(&mut *tx)
@@ -106,7 +66,7 @@ pub async fn for_request(
 
 /// Whether `user_id` may download attachment `id`: on the project's team, on a committee that has a
 /// request of that project, or an administrator (checked by the caller).
-async fn may_download(db: impl PgExecutor<'_>, id: i64, user_id: i64) -> sqlx::Result<bool> {
+pub async fn may_download(db: impl PgExecutor<'_>, id: i64, user_id: i64) -> sqlx::Result<bool> {
     sqlx::query_scalar(
         "with a as (
              select coalesce(a.project_id, r.project_id) as project_id, a.request_id
@@ -127,19 +87,13 @@ async fn may_download(db: impl PgExecutor<'_>, id: i64, user_id: i64) -> sqlx::R
     .await
 }
 
-pub async fn download(
-    State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
-    Path(id): Path<i64>,
-) -> Result<Response, AppError> {
-    if !user.is_admin && !may_download(&state.db, id, user.id).await? {
-        return Err(AppError::NotFound);
-    }
-    let row: Option<(String, String, Vec<u8>)> =
-        sqlx::query_as("select file_name, content_type, bytes from attachments where id = $1")
-            .bind(id)
-            .fetch_optional(&state.db)
-            .await?;
-    let (name, content_type, bytes) = row.ok_or(AppError::NotFound)?;
-    Ok(upload::download(&name, &content_type, bytes))
+/// A stored attachment: (file name, content type, bytes).
+pub async fn read(
+    db: impl PgExecutor<'_>,
+    id: i64,
+) -> sqlx::Result<Option<(String, String, Vec<u8>)>> {
+    sqlx::query_as("select file_name, content_type, bytes from attachments where id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await
 }

@@ -13,7 +13,8 @@ use super::state::{Action, RequestState};
 use crate::auth::model::{Credential, User};
 use crate::error::AppError;
 use crate::mail::{self, Mail};
-use crate::state::AppState;
+use sqlx::PgPool;
+use url::Url;
 
 /// The pre-submission check of one dataset in the cart.
 #[derive(Clone, Debug)]
@@ -125,7 +126,7 @@ pub fn is_signature(typed: &str, user: &User) -> bool {
 /// Sends a notification to each of `people`: in the app and by e-mail.
 pub async fn notify(
     tx: &mut PgConnection,
-    state: &AppState,
+    site: &Url,
     people: &[(i64, String)],
     subject: &str,
     text: &str,
@@ -138,7 +139,7 @@ pub async fn notify(
             &Mail {
                 to: email.clone(),
                 subject: format!("{subject} — radportal"),
-                body: format!("{text}\n\nOpen it: {}\n", state.link(link)),
+                body: format!("{text}\n\nOpen it: {}\n", crate::format::link(site, link)),
             },
         )
         .await?;
@@ -169,18 +170,34 @@ async fn record_transition(
     Ok(())
 }
 
+/// A checked cart, ready to submit.
+pub struct CartSubmission<'a> {
+    pub project: &'a Project,
+    pub checks: &'a [DatasetCheck],
+    /// The requested period, in days.
+    pub days: i32,
+    /// The applicant's typed full name, accepting each agreement.
+    pub signature: &'a str,
+    /// The request this one renews.
+    pub renewal_of: Option<i64>,
+}
+
 /// Submits the cart: one request per committee, each dataset with its accepted agreement version.
-/// `signatures` holds the typed name per dataset id. The caller has checked the cart.
+/// The caller has checked the cart.
 pub async fn submit_cart(
-    state: &AppState,
+    db: &PgPool,
+    site: &Url,
     user: &User,
-    project: &Project,
-    checks: &[DatasetCheck],
-    days: i32,
-    signature: &str,
-    renewal_of: Option<i64>,
+    submission: CartSubmission<'_>,
 ) -> Result<Vec<i64>, AppError> {
-    let mut tx = state.db.begin().await?;
+    let CartSubmission {
+        project,
+        checks,
+        days,
+        signature,
+        renewal_of,
+    } = submission;
+    let mut tx = db.begin().await?;
     let mut by_dac: Vec<(i64, Vec<&DatasetCheck>)> = Vec::new();
     for check in checks {
         match by_dac
@@ -247,7 +264,7 @@ pub async fn submit_cart(
         let titles: Vec<&str> = list.iter().map(|c| c.dataset.title.as_str()).collect();
         notify(
             &mut tx,
-            state,
+            site,
             &members,
             &format!("New access request #{id}"),
             &format!(
@@ -280,23 +297,6 @@ pub enum ActError {
     App(AppError),
 }
 
-/// Refusals are pages that say what happened: 409 for a state or a race, 403 for a person who may not.
-impl axum::response::IntoResponse for ActError {
-    fn into_response(self) -> axum::response::Response {
-        use crate::web::ErrorPage;
-        use axum::http::StatusCode;
-        match self {
-            Self::Conflict(message) | Self::Refused(message) => {
-                ErrorPage::new(StatusCode::CONFLICT, message).into_response()
-            }
-            Self::Forbidden(message) => {
-                ErrorPage::new(StatusCode::FORBIDDEN, message).into_response()
-            }
-            Self::App(error) => error.into_response(),
-        }
-    }
-}
-
 impl<E: Into<AppError>> From<E> for ActError {
     fn from(error: E) -> Self {
         Self::App(error.into())
@@ -312,7 +312,7 @@ async fn conflict_message(conn: &mut PgConnection, id: i64) -> Result<ActError, 
         (RequestState::Approved | RequestState::Rejected, Some(who), Some(when)) => format!(
             "{who} already {} this request at {}{}. Nothing was changed by your action.",
             request.state.label().to_lowercase(),
-            crate::web::format::datetime(when),
+            crate::format::datetime(when),
             request
                 .decision_rationale
                 .as_deref()
@@ -396,13 +396,14 @@ pub async fn may_review(
 
 /// A reviewer acts on a request they saw at `version`.
 pub async fn review(
-    state: &AppState,
+    db: &PgPool,
+    site: &Url,
     reviewer: &User,
     request_id: i64,
     version: i32,
     action: ReviewAction,
 ) -> Result<&'static str, ActError> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     let request = db::find_request(&mut *tx, request_id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -442,7 +443,7 @@ pub async fn review(
             if !internal {
                 notify(
                     &mut tx,
-                    state,
+                    site,
                     &applicant,
                     &format!("New comment on your request #{request_id}"),
                     &format!("{} commented:\n\n{text}", reviewer.name),
@@ -468,7 +469,7 @@ pub async fn review(
             .await?;
             notify(
                 &mut tx,
-                state,
+                site,
                 &applicant,
                 &format!("Changes requested on your request #{request_id}"),
                 &format!("{} asks for changes:\n\n{message}", reviewer.name),
@@ -521,7 +522,7 @@ pub async fn review(
             if rejected {
                 decide(
                     &mut tx,
-                    state,
+                    site,
                     reviewer,
                     &request,
                     version,
@@ -534,7 +535,7 @@ pub async fn review(
             } else if approvals >= usize::try_from(dac.required_votes).unwrap_or(1) {
                 decide(
                     &mut tx,
-                    state,
+                    site,
                     reviewer,
                     &request,
                     version,
@@ -573,7 +574,7 @@ pub async fn review(
             };
             decide(
                 &mut tx,
-                state,
+                site,
                 reviewer,
                 &request,
                 version,
@@ -597,7 +598,7 @@ pub async fn review(
 #[allow(clippy::too_many_arguments)]
 async fn decide(
     tx: &mut PgConnection,
-    state: &AppState,
+    site: &Url,
     decider: &User,
     request: &RequestSummary,
     version: i32,
@@ -635,7 +636,7 @@ async fn decide(
         for dataset in &datasets {
             let (grant_id, expires_at) =
                 db::create_grant(&mut *tx, request.id, request.applicant_id, dataset).await?;
-            let until = crate::web::format::datetime(expires_at);
+            let until = crate::format::datetime(expires_at);
             events::append(
                 tx,
                 NewEvent {
@@ -650,11 +651,11 @@ async fn decide(
             .await?;
             lines.push(format!("- {} until {until}", dataset.title));
         }
-        notify(tx, state, &applicant, &format!("Request #{} approved", request.id), &format!("Your request was approved by {}:\n\n{}\n\n{rationale}\n\nSee “My access” for how to reach the data.", decider.name, lines.join("\n")), &link).await?;
+        notify(tx, site, &applicant, &format!("Request #{} approved", request.id), &format!("Your request was approved by {}:\n\n{}\n\n{rationale}\n\nSee “My access” for how to reach the data.", decider.name, lines.join("\n")), &link).await?;
     } else {
         notify(
             tx,
-            state,
+            site,
             &applicant,
             &format!("Request #{} rejected", request.id),
             &format!(
@@ -676,13 +677,14 @@ pub enum ApplicantAction {
 }
 
 pub async fn applicant_act(
-    state: &AppState,
+    db: &PgPool,
+    site: &Url,
     user: &User,
     request_id: i64,
     version: i32,
     action: ApplicantAction,
 ) -> Result<&'static str, ActError> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     let request = db::find_request(&mut *tx, request_id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -727,7 +729,7 @@ pub async fn applicant_act(
             .await?;
             notify(
                 &mut tx,
-                state,
+                site,
                 &members,
                 &format!("Request #{request_id} resubmitted"),
                 &format!("{} resubmitted the request:\n\n{message}", user.name),
@@ -756,7 +758,7 @@ pub async fn applicant_act(
             .await?;
             notify(
                 &mut tx,
-                state,
+                site,
                 &members,
                 &format!("New comment on request #{request_id}"),
                 &format!("{} commented:\n\n{text}", user.name),
@@ -772,12 +774,13 @@ pub async fn applicant_act(
 
 /// Revokes a grant (a member of the granting committee or an administrator), with a reason.
 pub async fn revoke(
-    state: &AppState,
+    db: &PgPool,
+    site: &Url,
     actor: &User,
     grant_id: i64,
     reason: &str,
 ) -> Result<(), ActError> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     let grant = db::find_grant(&mut *tx, grant_id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -806,7 +809,7 @@ pub async fn revoke(
     .await?;
     notify(
         &mut tx,
-        state,
+        site,
         &[(grant.user_id, grant.holder_email.clone())],
         &format!("Access to {} revoked", grant.title),
         &format!(
@@ -820,82 +823,14 @@ pub async fn revoke(
     Ok(())
 }
 
-/// Runs the time-driven work once: records expiries, sends the 30- and 7-day reminders, and suspends
-/// grants whose new agreement was not accepted in time. Each grant is claimed once across instances.
-pub async fn run_jobs(state: &AppState) -> Result<usize, AppError> {
-    let mut tx = state.db.begin().await?;
-    let mut handled = 0;
-    for (grant_id, request_id) in db::jobs::claim_expired(&mut tx).await? {
-        let grant = db::find_grant(&mut *tx, grant_id)
-            .await?
-            .ok_or(AppError::NotFound)?;
-        events::append(
-            &mut tx,
-            NewEvent {
-                request_id: Some(request_id),
-                grant_id: Some(grant_id),
-                actor_id: None,
-                kind: "grant.expired",
-                internal: false,
-                body: json!({"dataset": grant.title}),
-            },
-        )
-        .await?;
-        notify(
-            &mut tx,
-            state,
-            &[(grant.user_id, grant.holder_email.clone())],
-            &format!("Access to {} has expired", grant.title),
-            &format!(
-                "Your access to {} ended on {}. Renew it from “My access”.",
-                grant.title,
-                crate::web::format::datetime(grant.expires_at)
-            ),
-            "/access",
-        )
-        .await?;
-        handled += 1;
-    }
-    for days in [7, 30] {
-        for (grant_id, _) in db::jobs::claim_reminders(&mut tx, days).await? {
-            let grant = db::find_grant(&mut *tx, grant_id)
-                .await?
-                .ok_or(AppError::NotFound)?;
-            notify(&mut tx, state, &[(grant.user_id, grant.holder_email.clone())], &format!("Access to {} ends within {days} days", grant.title), &format!("Your access to {} ends on {}. Renew it from “My access” if you still need the data.", grant.title, crate::web::format::datetime(grant.expires_at)), "/access").await?;
-            handled += 1;
-        }
-    }
-    for (grant_id, request_id) in db::jobs::claim_suspensions(&mut tx).await? {
-        let grant = db::find_grant(&mut *tx, grant_id)
-            .await?
-            .ok_or(AppError::NotFound)?;
-        events::append(
-            &mut tx,
-            NewEvent {
-                request_id: Some(request_id),
-                grant_id: Some(grant_id),
-                actor_id: None,
-                kind: "grant.suspended",
-                internal: false,
-                body: json!({"dataset": grant.title}),
-            },
-        )
-        .await?;
-        notify(&mut tx, state, &[(grant.user_id, grant.holder_email.clone())], &format!("Access to {} suspended", grant.title), &format!("The agreement for {} has a new version that was not accepted in time. Accept it from “My access” to restore access.", grant.title), "/access").await?;
-        handled += 1;
-    }
-    tx.commit().await?;
-    Ok(handled)
-}
-
 /// The applicant accepts the agreement version now in force for a grant that requires it.
 pub async fn reaccept(
-    state: &AppState,
+    db: &PgPool,
     user: &User,
     grant_id: i64,
     signature: &str,
 ) -> Result<(), ActError> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     let grant = db::find_grant(&mut *tx, grant_id)
         .await?
         .ok_or(AppError::NotFound)?;

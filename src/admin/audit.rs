@@ -9,10 +9,10 @@ use serde::Deserialize;
 use sqlx::PgExecutor;
 use time::OffsetDateTime;
 
-use crate::auth::extract::AdminUser;
 use crate::error::AppError;
-use crate::state::AppState;
-use crate::web::format::{datetime, rfc3339};
+use crate::format::{datetime, rfc3339};
+use crate::web::AppState;
+use crate::web::extract::AdminUser;
 use crate::web::{Layout, Nav, render};
 
 /// One line of the log.
@@ -164,7 +164,7 @@ pub async fn page(
         .as_deref()
         .and_then(|p| p.parse::<i64>().ok())
         .unwrap_or(1)
-        .clamp(1, crate::web::pagination::MAX_PAGE);
+        .clamp(1, crate::pagination::MAX_PAGE);
     let mut entries = entries(&state.db, &filter, PER_PAGE + 1, (page - 1) * PER_PAGE).await?;
     let has_next = entries.len() as i64 > PER_PAGE;
     entries.truncate(PER_PAGE as usize);

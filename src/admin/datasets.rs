@@ -11,15 +11,15 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::audit::{self, Target};
-use crate::auth::extract::AdminUser;
 use crate::auth::model::User;
 use crate::catalog::db::{self as catalog, curation};
 use crate::catalog::model::{AccessLevel, Dataset, DatasetFields, DatasetStatus, SourceKind};
 use crate::catalog::validate::check_dataset;
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::format::datetime;
 use crate::validation::FieldErrors;
-use crate::web::format::datetime;
+use crate::web::AppState;
+use crate::web::extract::AdminUser;
 use crate::web::markdown::to_safe_html;
 use crate::web::{Layout, Nav, render};
 

@@ -12,11 +12,11 @@ use serde_json::json;
 use crate::access::db::{self as access, admin as db};
 use crate::access::model::{DacPolicy, DuaVersion};
 use crate::audit::{self, Target};
-use crate::auth::extract::AdminUser;
 use crate::catalog::validate::is_valid_slug;
 use crate::error::AppError;
-use crate::state::AppState;
 use crate::validation::FieldErrors;
+use crate::web::AppState;
+use crate::web::extract::AdminUser;
 use crate::web::{Layout, Nav, render};
 
 #[derive(Deserialize, Default, Clone)]

@@ -7,10 +7,10 @@ use serde::Deserialize;
 
 use crate::access::db;
 use crate::access::model::{Grant, GrantStatus};
-use crate::auth::extract::AdminUser;
 use crate::error::AppError;
-use crate::state::AppState;
-use crate::web::format::datetime;
+use crate::format::datetime;
+use crate::web::AppState;
+use crate::web::extract::AdminUser;
 use crate::web::{Layout, Nav, render};
 
 #[derive(Template)]

@@ -4,10 +4,10 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
 
-use crate::auth::extract::AdminUser;
 use crate::catalog::db::health::{self, Duplicate, Missing};
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::web::AppState;
+use crate::web::extract::AdminUser;
 use crate::web::{Layout, Nav, render};
 
 #[derive(Template)]

@@ -9,11 +9,11 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::audit::{self, Target};
-use crate::auth::extract::AdminUser;
 use crate::auth::model::User;
 use crate::catalog::import::{self, CSV_COLUMNS, ImportReport};
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::web::AppState;
+use crate::web::extract::AdminUser;
 use crate::web::upload::MAX_UPLOAD_BYTES;
 use crate::web::{Layout, Nav, render};
 

@@ -9,14 +9,14 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::audit::{self, Target};
-use crate::auth::extract::AdminUser;
 use crate::auth::model::User;
 use crate::catalog::db::{self as catalog, curation};
 use crate::catalog::model::Organization;
 use crate::catalog::validate::{is_valid_slug, is_web_url};
 use crate::error::AppError;
-use crate::state::AppState;
 use crate::validation::FieldErrors;
+use crate::web::AppState;
+use crate::web::extract::AdminUser;
 use crate::web::{Layout, Nav, render};
 
 #[derive(Deserialize, Default, Clone)]

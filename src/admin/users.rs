@@ -9,13 +9,13 @@ use serde_json::json;
 
 use crate::audit::{self, Target};
 use crate::auth::db::{self, ApiToken, UserRow};
-use crate::auth::extract::AdminUser;
 use crate::auth::model::{Credential, User};
 use crate::auth::session;
 use crate::error::AppError;
-use crate::state::AppState;
-use crate::web::format::datetime;
-use crate::web::pagination::{MAX_PAGE, Pagination};
+use crate::format::datetime;
+use crate::pagination::{MAX_PAGE, Pagination};
+use crate::web::AppState;
+use crate::web::extract::AdminUser;
 use crate::web::{Layout, Nav, render};
 
 pub async fn dashboard() -> Redirect {

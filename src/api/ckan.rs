@@ -17,7 +17,7 @@ use crate::catalog::db;
 use crate::catalog::model::{Dataset, DatasetStatus, Organization};
 use crate::catalog::search::{self, Facet, SearchQuery, Sort};
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::web::AppState;
 use crate::web::routes::Routes;
 
 /// The CKAN version whose Action API this imitates.
@@ -219,11 +219,11 @@ fn error_response(help: &str, error: CkanError) -> Response {
             json!({"__type": "Search Query Error", "message": format!("Search Query is invalid: {message}")}),
         ),
         CkanError::Internal(error) => {
-            let status = error.status();
+            let status = crate::web::error::status(&error);
             tracing::error!(%error, %status, "CKAN action failed");
             (
                 status,
-                json!({"__type": "Internal Error", "message": error.public_message()}),
+                json!({"__type": "Internal Error", "message": crate::web::error::public_message(&error)}),
             )
         }
     };

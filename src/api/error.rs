@@ -54,7 +54,7 @@ impl ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::App(error) => error.status(),
+            Self::App(error) => crate::web::error::status(error),
         }
     }
 
@@ -98,7 +98,7 @@ impl ApiError {
                     StatusCode::SERVICE_UNAVAILABLE => "unavailable",
                     _ => "internal_error",
                 },
-                message: error.public_message(),
+                message: crate::web::error::public_message(error),
                 parameter: None,
                 fields: Vec::new(),
             },

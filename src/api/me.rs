@@ -8,11 +8,11 @@ use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
 
 use super::ApiError;
+use crate::auth::account::check_profile;
 use crate::auth::db;
-use crate::auth::handlers::check_profile;
 use crate::auth::model::{TokenScope, User};
-use crate::state::AppState;
 use crate::validation::FieldErrors;
+use crate::web::AppState;
 
 /// The caller of an API request, identified by `Authorization: Bearer <token>`.
 pub struct TokenUser {
@@ -135,7 +135,7 @@ pub async fn update(
         return Err(ApiError::Invalid(errors.into_vec()));
     }
     crate::auth::account::save_profile(
-        &state,
+        &state.db,
         user,
         name.trim(),
         institution.trim(),
@@ -244,7 +244,7 @@ pub async fn entitlements(
         .filter(|d| !d.is_empty());
     let entitlements = crate::access::db::entitlements(&state.db, dataset).await?;
     Ok(Json(serde_json::json!({
-        "generated_at": crate::web::format::rfc3339(time::OffsetDateTime::now_utc()),
+        "generated_at": crate::format::rfc3339(time::OffsetDateTime::now_utc()),
         "count": entitlements.len(),
         "entitlements": entitlements,
     })))

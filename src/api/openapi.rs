@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::v1::base;
 use crate::catalog::model::{AccessLevel, SourceKind};
-use crate::state::AppState;
+use crate::web::AppState;
 
 pub async fn document(State(state): State<AppState>) -> Json<Value> {
     Json(spec(&base(&state)))

@@ -11,7 +11,7 @@ use crate::catalog::db;
 use crate::catalog::model::DatasetStatus;
 use crate::catalog::search::{self, SearchQuery};
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::web::AppState;
 
 /// The base URL without a trailing slash, for absolute links.
 pub fn base(state: &AppState) -> String {

@@ -572,7 +572,7 @@ pub async fn export_account(db: &mut PgConnection, user: &User) -> sqlx::Result<
     .bind(user.id)
     .fetch_all(&mut *db)
     .await?;
-    let stamp = |at: OffsetDateTime| crate::web::format::rfc3339(at);
+    let stamp = |at: OffsetDateTime| crate::format::rfc3339(at);
     Ok(json!({
         "account": {
             "id": user.id,

@@ -1,10 +1,12 @@
 //! The texts of the account e-mails. Plain text, with absolute links to the portal's base URL.
 
 use crate::mail::Mail;
-use crate::state::AppState;
+use url::Url;
 
-pub fn verification(state: &AppState, to: &str, name: &str, token: &str) -> Mail {
-    let link = state.link(&format!("/verify-email?token={token}"));
+use crate::format::link;
+
+pub fn verification(base_url: &Url, to: &str, name: &str, token: &str) -> Mail {
+    let link = link(base_url, &format!("/verify-email?token={token}"));
     Mail {
         to: to.to_owned(),
         subject: "Confirm your e-mail address for radportal".to_owned(),
@@ -16,9 +18,9 @@ pub fn verification(state: &AppState, to: &str, name: &str, token: &str) -> Mail
     }
 }
 
-pub fn already_registered(state: &AppState, to: &str) -> Mail {
-    let sign_in = state.link("/sign-in");
-    let reset = state.link("/forgot-password");
+pub fn already_registered(base_url: &Url, to: &str) -> Mail {
+    let sign_in = link(base_url, "/sign-in");
+    let reset = link(base_url, "/forgot-password");
     Mail {
         to: to.to_owned(),
         subject: "You already have a radportal account".to_owned(),
@@ -31,8 +33,8 @@ pub fn already_registered(state: &AppState, to: &str) -> Mail {
     }
 }
 
-pub fn reset_password(state: &AppState, to: &str, name: &str, token: &str) -> Mail {
-    let link = state.link(&format!("/reset-password?token={token}"));
+pub fn reset_password(base_url: &Url, to: &str, name: &str, token: &str) -> Mail {
+    let link = link(base_url, &format!("/reset-password?token={token}"));
     Mail {
         to: to.to_owned(),
         subject: "Reset your radportal password".to_owned(),
@@ -45,8 +47,8 @@ pub fn reset_password(state: &AppState, to: &str, name: &str, token: &str) -> Ma
     }
 }
 
-pub fn password_changed(state: &AppState, to: &str, name: &str) -> Mail {
-    let reset = state.link("/forgot-password");
+pub fn password_changed(base_url: &Url, to: &str, name: &str) -> Mail {
+    let reset = link(base_url, "/forgot-password");
     Mail {
         to: to.to_owned(),
         subject: "Your radportal password was changed".to_owned(),

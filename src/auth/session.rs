@@ -53,15 +53,6 @@ pub fn token_from_cookies(header: &str) -> Option<&str> {
         .filter(|value| value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// The session token of a request, from any of its `Cookie` headers.
-pub fn token_from_headers(headers: &axum::http::HeaderMap) -> Option<&str> {
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find_map(token_from_cookies)
-}
-
 /// Starts a session for `user_id` and returns its token.
 pub async fn create(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<String> {
     let token = new_token();

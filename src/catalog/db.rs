@@ -7,10 +7,18 @@ use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 use sqlx::{PgExecutor, PgPool, Postgres};
 
-use super::import::Outcome;
 use super::model::{
     Dataset, DatasetFields, DatasetStatus, DatasetSummary, Organization, OrganizationRef,
 };
+
+/// What happened to one record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+}
 
 /// The dataset columns behind `DatasetFields`, in its field order, without `organization_slug`.
 const FIELD_COLUMNS: &[&str] = &[

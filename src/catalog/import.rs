@@ -16,8 +16,8 @@ use super::db;
 use super::model::{AccessLevel, DatasetFields, OrganizationRef, SourceKind, modality_name};
 use super::organizations::normalise_publisher;
 use super::validate::check_dataset;
+use crate::format::{and_list, thousands};
 use crate::validation::{FieldError, FieldErrors};
-use crate::web::format::{and_list, thousands};
 
 /// The catalog bundled with the binary: 320 real AI-radiology datasets.
 pub const BUNDLED_CATALOG: &[u8] = include_bytes!("../../seed/datasets.json");
@@ -81,14 +81,7 @@ pub struct IdcView {
     pub access: Option<String>,
 }
 
-/// What happened to one record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Created,
-    Updated,
-    Unchanged,
-}
+pub use super::db::Outcome;
 
 /// A record that was not imported, and why.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -10,7 +10,7 @@ use futures_util::TryStreamExt;
 use sqlx::PgPool;
 use tokio::sync::Mutex;
 
-use super::search::{Facet, FacetCount, FacetValues, SearchQuery, Sort};
+use super::query::{Facet, FacetCount, FacetValues, SearchQuery, Sort};
 use super::textindex::{InvertedIndex, Scores, TsQuery};
 
 /// Facets in index order.

@@ -19,7 +19,7 @@ use tracing::Level;
 
 use crate::config::Config;
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::web::AppState;
 use crate::web::routes::Routes;
 use crate::web::upload::MAX_UPLOAD_REQUEST_BYTES;
 

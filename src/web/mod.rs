@@ -1,11 +1,15 @@
-//! Cross-cutting pieces of the web layer: the page layout, rendering, error pages, formatting helpers.
+//! The HTTP machinery: the route table and its guard, middleware, extractors, the page layout, error
+//! pages, uploads and static assets.
 
-pub mod format;
+pub mod error;
+pub mod extract;
 pub mod markdown;
 pub mod middleware;
-pub mod pagination;
 pub mod routes;
+pub mod state;
 pub mod upload;
+
+pub use state::AppState;
 
 use askama::Template;
 use axum::http::StatusCode;

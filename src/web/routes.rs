@@ -6,7 +6,7 @@ use axum::handler::Handler;
 use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, patch, post};
 
-use crate::state::AppState;
+use crate::web::AppState;
 
 /// One route: a method, a path template such as `/datasets/{slug}`, and whether the admin guard
 /// stands in front of it.
@@ -108,7 +108,7 @@ impl Routes {
     /// The router, with the admin guard in front of the administrators' routes.
     pub fn into_router(self, state: &AppState) -> Router<AppState> {
         let guard = axum::middleware::from_extractor_with_state::<
-            crate::auth::extract::AdminUser,
+            crate::web::extract::AdminUser,
             AppState,
         >(state.clone());
         if self.table.iter().any(|entry| entry.admin_only) {

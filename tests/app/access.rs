@@ -874,12 +874,8 @@ async fn expiry_reminders_renewal_and_a_new_agreement_version() {
         .execute(&app.db)
         .await
         .unwrap();
-    radportal::access::workflow::run_jobs(&app.state)
-        .await
-        .unwrap();
-    radportal::access::workflow::run_jobs(&app.state)
-        .await
-        .unwrap();
+    run_grant_jobs(&app).await;
+    run_grant_jobs(&app).await;
     mail.wait_for(RESEARCHER, "ends within 7 days").await;
     let reminders: i64 =
         sqlx::query_scalar("select count(*) from notifications where text like '%ends within%'")
@@ -933,9 +929,7 @@ async fn expiry_reminders_renewal_and_a_new_agreement_version() {
         .execute(&app.db)
         .await
         .unwrap();
-    radportal::access::workflow::run_jobs(&app.state)
-        .await
-        .unwrap();
+    run_grant_jobs(&app).await;
     assert_eq!(
         page(&app, &researcher, "/access")
             .await
@@ -972,12 +966,8 @@ async fn expiry_reminders_renewal_and_a_new_agreement_version() {
         .execute(&app.db)
         .await
         .unwrap();
-    radportal::access::workflow::run_jobs(&app.state)
-        .await
-        .unwrap();
-    radportal::access::workflow::run_jobs(&app.state)
-        .await
-        .unwrap();
+    run_grant_jobs(&app).await;
+    run_grant_jobs(&app).await;
     mail.wait_for(RESEARCHER, "has expired").await;
     let expired: i64 =
         sqlx::query_scalar("select count(*) from events where kind = 'grant.expired'")
@@ -1236,4 +1226,21 @@ async fn team_members_are_told_and_those_without_an_account_are_invited() {
         .filter(|m| m.subject.contains("You were added"))
         .count();
     assert_eq!(invites, 2);
+}
+
+/// Runs the time-driven grant jobs (expiry and reminders, then suspension) once, now.
+async fn run_grant_jobs(app: &TestApp) {
+    let context = radportal::jobs::JobContext {
+        db: app.db.clone(),
+        config: app.state.config.clone(),
+        mailer: std::sync::Arc::new(
+            radportal::mail::Mailer::from_config(&app.state.config).unwrap(),
+        ),
+    };
+    for job in [
+        radportal::jobs::grant_expiry::job(),
+        radportal::jobs::suspension::job(),
+    ] {
+        radportal::jobs::run_now(&context, &job).await.unwrap();
+    }
 }

@@ -15,6 +15,7 @@ mod governance;
 mod health;
 mod helpers;
 mod import;
+mod layers;
 mod metadata;
 mod relevance;
 mod search;

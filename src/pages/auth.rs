@@ -8,16 +8,17 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::db::{self, NewAccount, TokenPurpose};
-use super::extract::{ClientAddr, MaybeUser};
-use super::model::{Email, Orcid};
-use super::throttle::{self, Action};
-use super::{mails, password, session};
 use crate::audit::{self, Target};
+use crate::auth::account::{check_new_password, check_profile};
+use crate::auth::db::{self, NewAccount, TokenPurpose};
+use crate::auth::model::Email;
+use crate::auth::throttle::{self, Action};
+use crate::auth::{mails, password, session};
 use crate::error::AppError;
 use crate::mail;
-use crate::state::AppState;
 use crate::validation::FieldErrors;
+use crate::web::AppState;
+use crate::web::extract::{ClientAddr, MaybeUser};
 use crate::web::{Layout, Nav, render};
 
 /// Messages the sign-in page may show after another page sent the visitor there.
@@ -141,7 +142,7 @@ pub async fn sign_in(
     }
     throttle::clear_account(&state.db, Action::SignIn, email).await?;
     // A new session at every sign-in: a token planted before sign-in is worth nothing after it.
-    if let Some(old) = session::token_from_headers(&headers) {
+    if let Some(old) = crate::web::extract::session_token(&headers) {
         session::delete(&state.db, old).await?;
     }
     let token = session::create(&state.db, user.id).await?;
@@ -159,7 +160,7 @@ pub async fn sign_out(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    if let Some(token) = session::token_from_headers(&headers) {
+    if let Some(token) = crate::web::extract::session_token(&headers) {
         session::delete(&state.db, token).await?;
     }
     Ok((
@@ -240,49 +241,6 @@ pub async fn register_form(MaybeUser(user): MaybeUser) -> Result<Response, AppEr
     ))
 }
 
-/// Checks the name, institution and ORCID iD of a profile; returns the normalised ORCID iD.
-pub fn check_profile(
-    name: &str,
-    institution: &str,
-    orcid: &str,
-    errors: &mut FieldErrors,
-) -> Option<String> {
-    let name = name.trim();
-    if name.is_empty() {
-        errors.add("name", "Enter your full name, as reviewers should see it.");
-    } else if name.chars().count() > 200 {
-        errors.add("name", "Use at most 200 characters.");
-    }
-    if institution.trim().chars().count() > 200 {
-        errors.add("institution", "Use at most 200 characters.");
-    }
-    if orcid.trim().is_empty() {
-        return None;
-    }
-    match Orcid::parse(orcid) {
-        Ok(orcid) => Some(orcid.as_str().to_owned()),
-        Err(message) => {
-            errors.add("orcid", message);
-            None
-        }
-    }
-}
-
-/// Checks a new password and its confirmation.
-pub fn check_new_password(
-    password: &str,
-    confirm: &str,
-    email: &str,
-    name: &str,
-    errors: &mut FieldErrors,
-) {
-    if let Err(message) = password::check_strength(password, email, name) {
-        errors.add("password", message);
-    } else if password != confirm {
-        errors.add("password_confirm", "The two passwords differ.");
-    }
-}
-
 pub async fn register(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
@@ -339,9 +297,9 @@ pub async fn register(
                 json!({}),
             )
             .await?;
-            mails::verification(&state, &user.email, &user.name, &token)
+            mails::verification(&state.config.base_url, &user.email, &user.name, &token)
         }
-        None => mails::already_registered(&state, email.as_str()),
+        None => mails::already_registered(&state.config.base_url, email.as_str()),
     };
     mail::enqueue(&mut *tx, &message).await?;
     tx.commit().await?;
@@ -503,7 +461,7 @@ async fn email_link_request(
             TokenPurpose::ResetPassword => {
                 let token = db::create_email_token(&mut tx, user.id, purpose).await?;
                 Some(mails::reset_password(
-                    state,
+                    &state.config.base_url,
                     &user.email,
                     &user.name,
                     &token,
@@ -511,7 +469,12 @@ async fn email_link_request(
             }
             TokenPurpose::VerifyEmail if user.email_verified_at.is_none() => {
                 let token = db::create_email_token(&mut tx, user.id, purpose).await?;
-                Some(mails::verification(state, &user.email, &user.name, &token))
+                Some(mails::verification(
+                    &state.config.base_url,
+                    &user.email,
+                    &user.name,
+                    &token,
+                ))
             }
             TokenPurpose::VerifyEmail => None,
         };
@@ -638,7 +601,7 @@ pub async fn reset_password(
     .await?;
     mail::enqueue(
         &mut *tx,
-        &mails::password_changed(&state, &user.email, &user.name),
+        &mails::password_changed(&state.config.base_url, &user.email, &user.name),
     )
     .await?;
     tx.commit().await?;

@@ -46,9 +46,6 @@ impl AppState {
 
     /// An absolute link to `path` (which starts with `/`) under the configured base URL.
     pub fn link(&self, path: &str) -> String {
-        format!(
-            "{}{path}",
-            self.config.base_url.as_str().trim_end_matches('/')
-        )
+        crate::format::link(&self.config.base_url, path)
     }
 }

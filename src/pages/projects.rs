@@ -8,15 +8,15 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::db::{self, ProjectInput};
-use super::fit::Purpose;
-use super::model::{Member, Project};
+use crate::access::db::{self, ProjectInput};
+use crate::access::fit::Purpose;
+use crate::access::model::{Member, Project};
 use crate::audit::{self, Target};
-use crate::auth::extract::CurrentUser;
 use crate::auth::model::{Email, User};
 use crate::error::AppError;
-use crate::state::AppState;
 use crate::validation::FieldErrors;
+use crate::web::AppState;
+use crate::web::extract::CurrentUser;
 use crate::web::{Layout, Nav, render};
 
 #[derive(Template)]
@@ -368,7 +368,7 @@ async fn project_page(
     Ok(ProjectPage {
         layout: Layout::new(project.title.clone(), Nav::None).with_user(Some(user)),
         members: db::members(&state.db, project.id).await?,
-        letter: super::attachments::project_letter(&state.db, project.id).await?,
+        letter: crate::access::attachments::project_letter(&state.db, project.id).await?,
         purpose: project.purpose(),
         letter_error,
         project,
@@ -403,7 +403,7 @@ pub async fn upload_letter(
     match super::attachments::read_file(multipart, "letter").await {
         Ok((name, bytes)) => {
             let mut tx = state.db.begin().await?;
-            let attachment = super::attachments::store(
+            let attachment = crate::access::attachments::store(
                 &mut tx,
                 None,
                 Some(id),

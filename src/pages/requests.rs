@@ -9,20 +9,20 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::db::{self, QueueFilter};
-use super::events::{self, NewEvent};
-use super::fit::{self, Fit};
-use super::model::{
+use crate::access::db::{self, QueueFilter};
+use crate::access::events::{self, NewEvent};
+use crate::access::fit::{self, Fit};
+use crate::access::model::{
     Dac, DacPolicy, Event, Grant, GrantStatus, Project, RequestDataset, RequestSummary, Vote,
     VoteChoice,
 };
-use super::state::RequestState;
-use super::workflow::{self, ActError, ApplicantAction, DatasetCheck, ReviewAction};
-use crate::auth::extract::{CurrentUser, MaybeUser};
+use crate::access::state::RequestState;
+use crate::access::workflow::{self, ActError, ApplicantAction, DatasetCheck, ReviewAction};
 use crate::auth::model::{Credential, User};
 use crate::error::AppError;
-use crate::state::AppState;
-use crate::web::format::datetime;
+use crate::format::datetime;
+use crate::web::AppState;
+use crate::web::extract::{CurrentUser, MaybeUser};
 use crate::web::{ErrorPage, Layout, Nav, render};
 
 #[derive(Deserialize, Default)]
@@ -73,7 +73,7 @@ pub struct CartPage {
     pub project: Option<Project>,
     pub days: i32,
     pub checks: Vec<DatasetCheck>,
-    pub datasets: Vec<super::model::Governed>,
+    pub datasets: Vec<crate::access::model::Governed>,
     pub signatures: Vec<(i64, String)>,
     pub errors: Vec<String>,
     pub renewal_of: Option<i64>,
@@ -248,13 +248,16 @@ pub async fn submit(
     }
     let signature = page.signature(&page.checks[0].dataset.dataset_id);
     let created = workflow::submit_cart(
-        &state,
+        &state.db,
+        &state.config.base_url,
         &user,
-        &project,
-        &page.checks,
-        days,
-        &signature,
-        renewal_of,
+        workflow::CartSubmission {
+            project: &project,
+            checks: &page.checks,
+            days,
+            signature: &signature,
+            renewal_of,
+        },
     )
     .await?;
     let ids: Vec<String> = created.iter().map(|id| id.to_string()).collect();
@@ -322,7 +325,7 @@ pub struct RequestPage {
     pub is_applicant: bool,
     pub conflict: Option<String>,
     pub project: Project,
-    pub members: Vec<super::model::Member>,
+    pub members: Vec<crate::access::model::Member>,
     pub datasets: Vec<RequestDataset>,
     pub fits: Vec<Fit>,
     pub applicant: User,
@@ -437,7 +440,7 @@ pub async fn show(
             Vec::new()
         },
         timeline: db::timeline(&state.db, id, internal).await?,
-        attachments: super::attachments::for_request(&state.db, id).await?,
+        attachments: crate::access::attachments::for_request(&state.db, id).await?,
         grants: db::grants_of_request(&state.db, id).await?,
         dac: db::find_dac(&state.db, request.dac_id)
             .await?
@@ -567,7 +570,15 @@ pub async fn review(
             },
             _ => return Err(ActError::Refused("Choose an action.".to_owned())),
         };
-        workflow::review(&state, &user, id, version, action).await
+        workflow::review(
+            &state.db,
+            &state.config.base_url,
+            &user,
+            id,
+            version,
+            action,
+        )
+        .await
     }
     .await;
     Ok(match result {
@@ -608,7 +619,15 @@ pub async fn applicant(
                 "Only the applicant can do this.".to_owned(),
             ));
         }
-        workflow::applicant_act(&state, &user, id, version, action).await
+        workflow::applicant_act(
+            &state.db,
+            &state.config.base_url,
+            &user,
+            id,
+            version,
+            action,
+        )
+        .await
     }
     .await;
     Ok(match result {
@@ -635,7 +654,7 @@ pub async fn attach(
         }
     };
     let mut tx = state.db.begin().await?;
-    let attachment = super::attachments::store(
+    let attachment = crate::access::attachments::store(
         &mut tx,
         Some(id),
         None,

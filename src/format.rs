@@ -60,6 +60,11 @@ pub fn datetime(at: time::OffsetDateTime) -> String {
     )
 }
 
+/// An absolute link to `path` (which starts with `/`) under the portal's public address.
+pub fn link(base_url: &url::Url, path: &str) -> String {
+    format!("{}{path}", base_url.as_str().trim_end_matches('/'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,10 +8,10 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::model::User;
-use super::session;
+use crate::auth::model::User;
+use crate::auth::session;
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::web::AppState;
 
 /// The signed-in user, if any.
 pub struct MaybeUser(pub Option<User>);
@@ -32,7 +32,7 @@ impl FromRequestParts<AppState> for MaybeUser {
         if let Some(user) = parts.extensions.get::<User>() {
             return Ok(Self(Some(user.clone())));
         }
-        let Some(token) = session::token_from_headers(&parts.headers) else {
+        let Some(token) = session_token(&parts.headers) else {
             return Ok(Self(None));
         };
         let user = session::user(&state.db, token).await?;
@@ -116,4 +116,13 @@ impl FromRequestParts<AppState> for ClientAddr {
             .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string());
         Ok(Self(peer))
     }
+}
+
+/// The session token of a request, from any of its `Cookie` headers.
+pub fn session_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find_map(session::token_from_cookies)
 }

@@ -5,14 +5,16 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-use super::db::{self, Count, Overview};
-use super::metadata;
-use super::model::{AccessLevel, Dataset, DatasetSummary, Organization, SourceKind, modality_name};
-use super::search::{self, Facet, SearchQuery, SearchResults, Sort, TextMatch};
-use crate::auth::extract::MaybeUser;
+use crate::catalog::db::{self, Count, Overview};
+use crate::catalog::metadata;
+use crate::catalog::model::{
+    AccessLevel, Dataset, DatasetSummary, Organization, SourceKind, modality_name,
+};
+use crate::catalog::search::{self, Facet, SearchQuery, SearchResults, Sort, TextMatch};
 use crate::error::AppError;
-use crate::state::AppState;
-use crate::web::format::{bytes, thousands};
+use crate::format::{bytes, thousands};
+use crate::web::AppState;
+use crate::web::extract::MaybeUser;
 use crate::web::markdown::to_safe_html;
 use crate::web::{Layout, Nav, render};
 
@@ -268,15 +270,16 @@ pub async fn show_dataset(
             dataset
         }
     };
-    if dataset.status == super::model::DatasetStatus::Draft {
+    if dataset.status == crate::catalog::model::DatasetStatus::Draft {
         return Err(AppError::NotFound);
     }
     let related = state.related.get(&state.db, &dataset).await?;
-    let governance = if dataset.fields.access_level == Some(super::model::AccessLevel::Controlled) {
-        crate::access::db::governed(&state.db, &slug).await?
-    } else {
-        None
-    };
+    let governance =
+        if dataset.fields.access_level == Some(crate::catalog::model::AccessLevel::Controlled) {
+            crate::access::db::governed(&state.db, &slug).await?
+        } else {
+            None
+        };
     let base_url = crate::api::v1::base(&state);
     let json_ld = metadata::script_json(&metadata::schema_org(
         &dataset,

@@ -8,13 +8,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::db;
-use super::model::{DuaVersion, Grant, GrantStatus, Notification};
-use super::workflow;
-use crate::auth::extract::{CurrentUser, MaybeUser};
+use crate::access::db;
+use crate::access::model::{DuaVersion, Grant, GrantStatus, Notification};
+use crate::access::workflow;
 use crate::error::AppError;
-use crate::state::AppState;
-use crate::web::format::datetime;
+use crate::format::datetime;
+use crate::web::AppState;
+use crate::web::extract::{CurrentUser, MaybeUser};
 use crate::web::markdown::to_safe_html;
 use crate::web::{ErrorPage, Layout, Nav, render};
 
@@ -86,14 +86,16 @@ pub async fn revoke(
         )
         .into_response());
     }
-    Ok(match workflow::revoke(&state, &user, id, reason).await {
-        Ok(()) => Redirect::to(&format!(
-            "/requests/{}?notice=Access+revoked.",
-            grant.request_id
-        ))
-        .into_response(),
-        Err(error) => error.into_response(),
-    })
+    Ok(
+        match workflow::revoke(&state.db, &state.config.base_url, &user, id, reason).await {
+            Ok(()) => Redirect::to(&format!(
+                "/requests/{}?notice=Access+revoked.",
+                grant.request_id
+            ))
+            .into_response(),
+            Err(error) => error.into_response(),
+        },
+    )
 }
 
 /// Renewal starts a new request in the cart, prefilled from the old one and linked to it.
@@ -129,7 +131,7 @@ pub async fn reaccept(
     Form(form): Form<ReasonForm>,
 ) -> Result<Response, AppError> {
     Ok(
-        match workflow::reaccept(&state, &user, id, &form.signature).await {
+        match workflow::reaccept(&state.db, &user, id, &form.signature).await {
             Ok(()) => {
                 Redirect::to("/access?notice=The+new+agreement+was+accepted.").into_response()
             }

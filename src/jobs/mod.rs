@@ -1,0 +1,164 @@
+//! Background jobs, one module each: mail delivery, grant expiry and reminders, suspension of grants
+//! whose agreement was not re-accepted, landing-URL checks and pruning. `serve` starts them and, at
+//! shutdown, lets a run in progress finish before it returns.
+//!
+//! Each job has its own interval. A periodic job is claimed across instances through `job_schedule`
+//! (`for update skip locked`), so it runs once per interval however many instances there are; the
+//! work inside a run is claimed row by row in the same way.
+
+pub mod grant_expiry;
+pub mod links;
+pub mod mail;
+pub mod prune;
+pub mod suspension;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::PgPool;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::mail::Mailer;
+
+/// What a job run needs: the database, the configuration and the mailer.
+#[derive(Clone)]
+pub struct JobContext {
+    pub db: PgPool,
+    pub config: Arc<Config>,
+    pub mailer: Arc<Mailer>,
+}
+
+/// The future of one run: how many items it handled.
+pub type RunFuture<'a> = Pin<Box<dyn Future<Output = anyhow::Result<usize>> + Send + 'a>>;
+
+/// A background job: its name (its row in `job_schedule`), how often it runs, and one run.
+pub struct Job {
+    pub name: &'static str,
+    pub interval: Duration,
+    /// Whether instances share the schedule (one run per interval in all) or each instance runs it at
+    /// every interval (mail delivery: messages are claimed one by one anyway).
+    pub shared: bool,
+    pub run: for<'a> fn(&'a JobContext) -> RunFuture<'a>,
+}
+
+/// Every job, with the intervals the configuration asks for.
+pub fn all(config: &Config) -> Vec<Job> {
+    let mut jobs = vec![
+        mail::job(config.outbox_poll),
+        grant_expiry::job(),
+        suspension::job(),
+        prune::job(),
+    ];
+    if config.link_check_hours > 0 {
+        jobs.push(links::job());
+    }
+    jobs
+}
+
+/// The running jobs; [`Jobs::shutdown`] stops them after their current run.
+pub struct Jobs {
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Jobs {
+    /// Starts every job of `jobs` on its own task.
+    pub fn start(context: JobContext, jobs: Vec<Job>) -> Self {
+        let (stop, stopped) = watch::channel(false);
+        let tasks = jobs
+            .into_iter()
+            .map(|job| tokio::spawn(run_forever(context.clone(), job, stopped.clone())))
+            .collect();
+        Self { stop, tasks }
+    }
+
+    /// Asks every job to stop and waits until each has finished the run it was in.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+async fn run_forever(context: JobContext, job: Job, mut stopped: watch::Receiver<bool>) {
+    loop {
+        if *stopped.borrow() {
+            return;
+        }
+        if let Err(error) = run_if_due(&context, &job).await {
+            tracing::warn!(job = job.name, error = %format!("{error:#}"), "job failed; will retry");
+        }
+        tokio::select! {
+            _ = stopped.changed() => return,
+            _ = tokio::time::sleep(job.interval) => {}
+        }
+    }
+}
+
+/// Runs `job` once if it is due (for a shared job: if no other instance ran it within its interval),
+/// recording the run in `job_schedule`. Returns how many items it handled (0 when it was not due).
+#[tracing::instrument(skip_all, fields(job = job.name))]
+pub async fn run_if_due(context: &JobContext, job: &Job) -> anyhow::Result<usize> {
+    if job.shared && !claim(&context.db, job).await? {
+        return Ok(0);
+    }
+    let outcome = (job.run)(context).await;
+    if job.shared {
+        record(&context.db, job.name, outcome.as_ref().err()).await?;
+    }
+    outcome
+}
+
+/// Runs `job` now, whether or not it is due (for tests and the command line).
+pub async fn run_now(context: &JobContext, job: &Job) -> anyhow::Result<usize> {
+    (job.run)(context).await
+}
+
+/// Claims a due shared job for this instance: moves its next run one interval ahead.
+async fn claim(db: &PgPool, job: &Job) -> sqlx::Result<bool> {
+    let mut tx = db.begin().await?;
+    sqlx::query("insert into job_schedule (name) values ($1) on conflict (name) do nothing")
+        .bind(job.name)
+        .execute(&mut *tx)
+        .await?;
+    let due: Option<String> = sqlx::query_scalar(
+        "select name from job_schedule where name = $1 and next_run_at <= now()
+         for update skip locked",
+    )
+    .bind(job.name)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if due.is_none() {
+        return Ok(false);
+    }
+    sqlx::query(
+        "update job_schedule
+         set next_run_at = now() + make_interval(secs => $2), last_started_at = now()
+         where name = $1",
+    )
+    .bind(job.name)
+    .bind(job.interval.as_secs_f64())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+async fn record(db: &PgPool, name: &str, error: Option<&anyhow::Error>) -> sqlx::Result<()> {
+    sqlx::query(
+        "update job_schedule
+         set last_finished_at = now(), runs = runs + 1, last_error = $2,
+             failures = failures + case when $2 is null then 0 else 1 end
+         where name = $1",
+    )
+    .bind(name)
+    .bind(error.map(|error| format!("{error:#}")))
+    .execute(db)
+    .await?;
+    Ok(())
+}
