@@ -51,7 +51,7 @@ pub fn routes() -> web::routes::Routes {
 /// The whole application as one router: every domain's routes, the fallback and the middleware.
 pub fn router(state: AppState) -> Router {
     let routes = routes().into_router(&state).fallback(web::not_found);
-    web::middleware::apply(routes, &state.config).with_state(state)
+    web::middleware::apply(routes, &state).with_state(state)
 }
 
 /// Serves the application on `listener` until `shutdown` completes, then drains open requests. The

@@ -67,12 +67,7 @@ pub struct SignInParams {
 
 /// Only a path on this site may be returned to after signing in.
 fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(next) if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') => {
-            next.to_owned()
-        }
-        _ => "/account".to_owned(),
-    }
+    crate::web::redirect::safe_next(next, "/account")
 }
 
 pub async fn sign_in_form(

@@ -9,7 +9,6 @@ use axum::response::{IntoResponse, Response};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
-use tower_http::csrf::CsrfLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -17,7 +16,6 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::config::Config;
 use crate::error::AppError;
 use crate::web::AppState;
 use crate::web::routes::Routes;
@@ -29,38 +27,23 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
      form-action 'self'; frame-ancestors 'none'";
 
 /// Wraps the application's routes in the middleware stack and adds the static files.
-pub fn apply(routes: Router<AppState>, config: &Config) -> Router<AppState> {
+///
+/// From the outside in: security headers (outermost, so that every answer carries them, the 408, 413,
+/// cross-site and panic answers included), request id and tracing, panic recovery, the timeout,
+/// compression, body limits, the cross-site check, and the check of text at the edge.
+pub fn apply(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
+    let config = &state.config;
     let request_id = HeaderName::from_static("x-request-id");
-    let mut security_headers = vec![
-        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
-        (
-            HeaderName::from_static("permissions-policy"),
-            "camera=(), microphone=(), geolocation=(), interest-cohort=()",
-        ),
-        (
-            HeaderName::from_static("cross-origin-opener-policy"),
-            "same-origin",
-        ),
-    ];
-    if config.base_url.scheme() == "https" {
-        security_headers.push((
-            header::STRICT_TRANSPORT_SECURITY,
-            "max-age=31536000; includeSubDomains",
+    let form_limit = config.max_body_bytes;
+    let router = routes
+        .layer(axum::middleware::from_fn(move |request, next| {
+            super::edge::check_request(request, next, form_limit)
+        }))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            super::csrf::refuse_cross_site,
         ));
-    }
-
-    let mut router = routes;
-    for (name, value) in security_headers {
-        router = router.layer(SetResponseHeaderLayer::if_not_present(
-            name,
-            HeaderValue::from_static(value),
-        ));
-    }
-
-    router.layer(
+    let router = router.layer(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
             .layer(
@@ -81,25 +64,57 @@ pub fn apply(routes: Router<AppState>, config: &Config) -> Router<AppState> {
                     .on_response(DefaultOnResponse::new().level(Level::INFO)),
             )
             .layer(PropagateRequestIdLayer::new(request_id))
-            .layer(CatchPanicLayer::custom(|_| {
-                AppError::Internal(anyhow::anyhow!("handler panicked")).into_response()
-            }))
+            .layer(CatchPanicLayer::custom(panic_response))
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::REQUEST_TIMEOUT,
                 config.request_timeout,
             ))
-            .layer(
-                // Cross-site form posts are refused (Sec-Fetch-Site / Origin); the machine APIs, which
-                // carry no cookies' authority, are left to their own rules.
-                CsrfLayer::new().with_insecure_bypass(|_, uri| uri.path().starts_with("/api/")),
-            )
             .layer(CompressionLayer::new())
             .layer(DefaultBodyLimit::max(config.max_body_bytes))
             // Upload routes raise their own limit above the default, up to this one.
             .layer(RequestBodyLimitLayer::new(
                 config.max_body_bytes.max(MAX_UPLOAD_REQUEST_BYTES),
             )),
-    )
+    );
+
+    let mut security_headers = vec![
+        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
+        (
+            HeaderName::from_static("permissions-policy"),
+            "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+        ),
+        (
+            HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ),
+    ];
+    if config.base_url.scheme() == "https" {
+        security_headers.push((
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000; includeSubDomains",
+        ));
+    }
+    security_headers
+        .into_iter()
+        .fold(router, |router, (name, value)| {
+            router.layer(SetResponseHeaderLayer::if_not_present(
+                name,
+                HeaderValue::from_static(value),
+            ))
+        })
+}
+
+/// The answer to a handler that panicked: logged with its message, shown as the generic error page.
+fn panic_response(payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned());
+    AppError::Internal(anyhow::anyhow!("handler panicked: {message}")).into_response()
 }
 
 /// The static files' route.

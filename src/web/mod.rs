@@ -1,10 +1,13 @@
 //! The HTTP machinery: the route table and its guard, middleware, extractors, the page layout, error
 //! pages, uploads and static assets.
 
+pub mod csrf;
+pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod markdown;
 pub mod middleware;
+pub mod redirect;
 pub mod routes;
 pub mod state;
 pub mod upload;

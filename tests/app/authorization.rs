@@ -717,7 +717,9 @@ async fn every_route_answers_each_role_as_the_table_says() {
                 .replace("{grant}", &fixture.grant.to_string())
                 .replace("{dac}", &dac.to_string())
                 .replace("{dua}", &dua.to_string());
-            let mut request = client.request(row.method.clone(), app.url(&url));
+            let mut request = client
+                .request(row.method.clone(), app.url(&url))
+                .header("sec-fetch-site", "same-origin");
             if let Some(cookie) = &fixture.cookie {
                 request = request.header("cookie", format!("{}={cookie}", session::COOKIE));
             }

@@ -339,14 +339,22 @@ async fn nul_characters_in_paths_are_not_found_not_errors() {
             "{path}"
         );
     }
-    assert_eq!(
-        app.get("/api/3/action/package_show?id=%00").await.status(),
-        StatusCode::NOT_FOUND
+    // A parameter no record can have is a validation error, in CKAN's words.
+    let ckan = app.get("/api/3/action/package_show?id=%00").await;
+    assert_eq!(ckan.status(), StatusCode::CONFLICT);
+    let body: serde_json::Value = ckan.json().await.unwrap();
+    assert_eq!(body["success"], false);
+    assert_eq!(body["error"]["__type"], "Validation Error");
+    assert!(
+        body["error"]["id"][0]
+            .as_str()
+            .unwrap()
+            .contains("control character")
     );
     assert_eq!(
         app.get("/api/3/action/organization_show?id=%00")
             .await
             .status(),
-        StatusCode::NOT_FOUND
+        StatusCode::CONFLICT
     );
 }

@@ -225,9 +225,16 @@ pub async fn password_hash() -> String {
     .clone()
 }
 
-/// A client like a browser: keeps cookies, does not follow redirects (tests look at them).
+/// A client like a browser: keeps cookies, says its requests come from the portal's own pages (as a
+/// browser's `Sec-Fetch-Site` does), and does not follow redirects (tests look at them).
 pub fn new_client() -> Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        "sec-fetch-site",
+        reqwest::header::HeaderValue::from_static("same-origin"),
+    );
     Client::builder()
+        .default_headers(headers)
         .redirect(reqwest::redirect::Policy::none())
         .cookie_store(true)
         .build()

@@ -11,6 +11,7 @@ mod catalog_pages;
 mod ckan;
 mod cli;
 mod curation;
+mod edge;
 mod governance;
 mod health;
 mod helpers;
