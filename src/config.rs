@@ -11,6 +11,16 @@ use url::Url;
 /// The database used when `DATABASE_URL` is not set: PostgreSQL on this machine.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@localhost:5432/radportal";
 
+// Every default, in one place: the command line's and `Config::for_database`'s.
+const DEFAULT_DB_MAX_CONNECTIONS: u32 = 10;
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+const DEFAULT_BASE_URL: &str = "http://localhost:8080";
+const DEFAULT_ADMIN_EMAIL: &str = "admin@radportal.local";
+const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
+const DEFAULT_MAX_BODY_BYTES: u64 = 2 * 1024 * 1024;
+const DEFAULT_OUTBOX_POLL_MS: u64 = 1000;
+const DEFAULT_LINK_CHECK_HOURS: u32 = 0;
+
 /// How to reach PostgreSQL.
 #[derive(Args, Clone)]
 pub struct DatabaseArgs {
@@ -19,7 +29,8 @@ pub struct DatabaseArgs {
     pub database_url: String,
 
     /// Largest number of pooled database connections.
-    #[arg(long, env = "RADPORTAL_DB_MAX_CONNECTIONS", default_value_t = 10)]
+    #[arg(long, env = "RADPORTAL_DB_MAX_CONNECTIONS", default_value_t = DEFAULT_DB_MAX_CONNECTIONS,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub db_max_connections: u32,
 }
 
@@ -30,15 +41,11 @@ pub struct ServeArgs {
     pub database: DatabaseArgs,
 
     /// Address and port to listen on.
-    #[arg(long, env = "RADPORTAL_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "RADPORTAL_LISTEN", default_value = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
 
     /// The public address of the portal, used in links, e-mails and metadata.
-    #[arg(
-        long,
-        env = "RADPORTAL_BASE_URL",
-        default_value = "http://localhost:8080"
-    )]
+    #[arg(long, env = "RADPORTAL_BASE_URL", default_value = DEFAULT_BASE_URL)]
     pub base_url: Url,
 
     /// Load the bundled catalog of real datasets when the database has none.
@@ -46,20 +53,18 @@ pub struct ServeArgs {
     pub seed_catalog: bool,
 
     /// E-mail of the administrator created (with a printed password) when the database has none.
-    #[arg(
-        long,
-        env = "RADPORTAL_ADMIN_EMAIL",
-        default_value = "admin@radportal.local"
-    )]
+    #[arg(long, env = "RADPORTAL_ADMIN_EMAIL", default_value = DEFAULT_ADMIN_EMAIL)]
     pub admin_email: String,
 
-    /// Seconds a request may take before it is answered with 408.
-    #[arg(long, env = "RADPORTAL_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    /// Seconds a request may take before it is answered with 408 (1 to 3600).
+    #[arg(long, env = "RADPORTAL_REQUEST_TIMEOUT_SECS", default_value_t = DEFAULT_REQUEST_TIMEOUT_SECS,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub request_timeout_secs: u64,
 
-    /// Largest request body accepted, in bytes.
-    #[arg(long, env = "RADPORTAL_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024)]
-    pub max_body_bytes: usize,
+    /// Largest request body accepted, in bytes (1 KiB to 1 GiB).
+    #[arg(long, env = "RADPORTAL_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES,
+          value_parser = clap::value_parser!(u64).range(1024..=1024 * 1024 * 1024))]
+    pub max_body_bytes: u64,
 
     #[command(flatten)]
     pub mail: MailArgs,
@@ -70,8 +75,9 @@ pub struct ServeArgs {
     pub example_data: bool,
 
     /// Check every published dataset's landing URL this often, in hours (0, the default: never;
-    /// turn it on only where the portal may make outbound requests).
-    #[arg(long, env = "RADPORTAL_LINK_CHECK_HOURS", default_value_t = 0)]
+    /// at most 8760, a year; turn it on only where the portal may make outbound requests).
+    #[arg(long, env = "RADPORTAL_LINK_CHECK_HOURS", default_value_t = DEFAULT_LINK_CHECK_HOURS,
+          value_parser = clap::value_parser!(u32).range(0..=24 * 365))]
     pub link_check_hours: u32,
 
     /// Take the client address from the last `X-Forwarded-For` entry (set this behind a reverse proxy).
@@ -91,8 +97,9 @@ pub struct MailArgs {
     #[arg(long, env = "RADPORTAL_MAIL_FROM", default_value = DEFAULT_MAIL_FROM)]
     pub mail_from: String,
 
-    /// How often the mail worker looks for new messages, in milliseconds.
-    #[arg(long, env = "RADPORTAL_OUTBOX_POLL_MS", default_value_t = 1000)]
+    /// How often the mail worker looks for new messages, in milliseconds (50 to 3600000).
+    #[arg(long, env = "RADPORTAL_OUTBOX_POLL_MS", default_value_t = DEFAULT_OUTBOX_POLL_MS,
+          value_parser = clap::value_parser!(u64).range(50..=3_600_000))]
     pub outbox_poll_ms: u64,
 }
 
@@ -135,19 +142,20 @@ impl Config {
     pub fn for_database(database_url: &str) -> Self {
         Self {
             database_url: SecretString::from(database_url.to_owned()),
-            db_max_connections: 10,
-            listen: ([127, 0, 0, 1], 8080).into(),
-            base_url: Url::parse("http://localhost:8080").expect("constant URL parses"),
+            db_max_connections: DEFAULT_DB_MAX_CONNECTIONS,
+            listen: DEFAULT_LISTEN.parse().expect("constant address parses"),
+            base_url: Url::parse(DEFAULT_BASE_URL).expect("constant URL parses"),
             seed_catalog: true,
-            admin_email: "admin@radportal.local".to_owned(),
-            request_timeout: Duration::from_secs(30),
-            max_body_bytes: 2 * 1024 * 1024,
+            admin_email: DEFAULT_ADMIN_EMAIL.to_owned(),
+            request_timeout: Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_SECS),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES as usize,
             smtp_url: None,
             mail_from: DEFAULT_MAIL_FROM.to_owned(),
-            outbox_poll: Duration::from_secs(1),
+            outbox_poll: Duration::from_millis(DEFAULT_OUTBOX_POLL_MS),
             trust_proxy: false,
+            // Example data is for a first walk-through: tests and embedders ask for it.
             example_data: false,
-            link_check_hours: 0,
+            link_check_hours: DEFAULT_LINK_CHECK_HOURS,
         }
     }
 
@@ -167,17 +175,17 @@ impl From<ServeArgs> for Config {
             seed_catalog: args.seed_catalog,
             admin_email: args.admin_email,
             request_timeout: Duration::from_secs(args.request_timeout_secs),
-            max_body_bytes: args.max_body_bytes,
+            max_body_bytes: usize::try_from(args.max_body_bytes).unwrap_or(usize::MAX),
             smtp_url: args
                 .mail
                 .smtp_url
                 .filter(|url| !url.trim().is_empty())
                 .map(SecretString::from),
             mail_from: args.mail.mail_from,
-            outbox_poll: Duration::from_millis(args.mail.outbox_poll_ms.max(50)),
+            outbox_poll: Duration::from_millis(args.mail.outbox_poll_ms),
             trust_proxy: args.trust_proxy,
             example_data: args.example_data,
-            link_check_hours: args.link_check_hours.min(24 * 365),
+            link_check_hours: args.link_check_hours,
         }
     }
 }
@@ -231,6 +239,46 @@ mod tests {
         let shown = redact_url("postgres://app:s3cret@db.example.org:5432/radportal");
         assert_eq!(shown, "postgres://app:***@db.example.org:5432/radportal");
         assert!(!format!("{:?}", Config::for_database("postgres://u:pw@h/db")).contains("pw"));
+    }
+
+    #[test]
+    fn out_of_range_settings_are_refused_with_a_message() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let parsed = |args: &[&str]| Cli::try_parse_from([&["radportal"], args].concat());
+        assert!(parsed(&[]).is_ok());
+        for bad in [
+            ["--outbox-poll-ms", "10"],
+            ["--link-check-hours", "9000"],
+            ["--request-timeout-secs", "0"],
+            ["--max-body-bytes", "12"],
+            ["--db-max-connections", "0"],
+        ] {
+            let error = parsed(&bad).err().expect("refused");
+            assert!(error.to_string().contains("not in"), "{bad:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn the_defaults_of_the_command_line_and_of_tests_agree() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let mut from_cli = Config::from(Cli::try_parse_from(["radportal"]).unwrap().serve);
+        let built = Config::for_database(DEFAULT_DATABASE_URL);
+        // The environment may name another database (sqlx's tools read DATABASE_URL too).
+        from_cli.database_url = built.database_url.clone();
+        assert_eq!(
+            format!("{from_cli:?}").replace("example_data: true", "example_data: false"),
+            format!("{built:?}")
+        );
     }
 
     #[test]

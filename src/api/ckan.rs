@@ -220,7 +220,7 @@ fn error_response(help: &str, error: CkanError) -> Response {
         ),
         CkanError::Internal(error) => {
             let status = crate::web::error::status(&error);
-            tracing::error!(%error, %status, "CKAN action failed");
+            tracing::error!(error = %crate::web::error::cause_chain(&error), %status, "CKAN action failed");
             (
                 status,
                 json!({"__type": "Internal Error", "message": crate::web::error::public_message(&error)}),

@@ -112,7 +112,7 @@ impl IntoResponse for ApiError {
         if let Self::App(error) = &self
             && status.is_server_error()
         {
-            tracing::error!(%error, %status, "API request failed");
+            tracing::error!(error = %crate::web::error::cause_chain(error), %status, "API request failed");
         }
         let mut response =
             (status, Json(serde_json::json!({ "error": self.body() }))).into_response();

@@ -41,8 +41,48 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = status(&self);
         if status.is_server_error() {
-            tracing::error!(error = %self, %status, "request failed");
+            tracing::error!(error = %cause_chain(&self), %status, "request failed");
         }
         ErrorPage::new(status, public_message(&self)).into_response()
+    }
+}
+
+/// An error with every cause under it, for the log: `outer: inner: innermost`.
+pub fn cause_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        // Some errors repeat their cause in their own message.
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_line_carries_every_cause() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        let error = AppError::Database(sqlx::Error::Io(io));
+        let chain = cause_chain(&error);
+        assert!(chain.starts_with("database error"), "{chain}");
+        assert!(chain.contains("connection refused"), "{chain}");
+        let nested = AppError::Internal(
+            anyhow::anyhow!("innermost")
+                .context("middle")
+                .context("outer"),
+        );
+        let chain = cause_chain(&nested);
+        assert!(
+            chain.contains("outer") && chain.contains("middle") && chain.contains("innermost"),
+            "{chain}"
+        );
     }
 }
