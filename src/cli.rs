@@ -219,7 +219,8 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// On a database without any administrator, creates one and prints its password once.
+/// On a database without any administrator, creates one and prints its password once. Of instances
+/// starting together, one creates it; the others see it exists.
 async fn bootstrap_admin(pool: &sqlx::PgPool, email: &str) -> anyhow::Result<()> {
     if crate::auth::db::any_admin(pool).await? {
         return Ok(());
@@ -228,7 +229,9 @@ async fn bootstrap_admin(pool: &sqlx::PgPool, email: &str) -> anyhow::Result<()>
         Email::parse(email).map_err(|error| anyhow::anyhow!("RADPORTAL_ADMIN_EMAIL: {error}"))?;
     let password = crate::auth::password::generate();
     let hash = crate::auth::password::hash(password.clone()).await?;
-    crate::auth::db::upsert_admin(pool, &email, "Administrator", &hash).await?;
+    if !crate::auth::bootstrap::create_first_admin(pool, &email, "Administrator", &hash).await? {
+        return Ok(());
+    }
     eprintln!(
         "created the first administrator: {email} with password {password}\n\
          (shown only this once; set another with `radportal create-admin --email {email} --password-stdin`)"

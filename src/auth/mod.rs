@@ -2,6 +2,7 @@
 //! researcher's profile and credentials, personal API tokens, and who is asking.
 
 pub mod account;
+pub mod bootstrap;
 pub mod db;
 pub mod mails;
 pub mod model;

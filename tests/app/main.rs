@@ -18,5 +18,6 @@ mod helpers;
 mod import;
 mod layers;
 mod metadata;
+mod races;
 mod relevance;
 mod search;
