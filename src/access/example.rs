@@ -30,20 +30,18 @@ This is an example agreement for trying the portal.\n\n\
 pub async fn seed_if_empty(pool: &PgPool) -> anyhow::Result<bool> {
     const LOCK: i64 = 0x7261_6470_6f72_7402;
     let mut lock = pool.acquire().await?;
-    sqlx::query("select pg_advisory_lock($1)")
-        .bind(LOCK)
+    sqlx::query!("select pg_advisory_lock($1)", LOCK)
         .execute(&mut *lock)
         .await?;
     let result = seed(pool).await;
-    sqlx::query("select pg_advisory_unlock($1)")
-        .bind(LOCK)
-        .execute(&mut *lock)
+    sqlx::query_scalar!("select pg_advisory_unlock($1)", LOCK)
+        .fetch_one(&mut *lock)
         .await?;
     result
 }
 
 async fn seed(pool: &PgPool) -> anyhow::Result<bool> {
-    let has_dac: bool = sqlx::query_scalar("select exists (select 1 from dacs)")
+    let has_dac = sqlx::query_scalar!(r#"select exists (select 1 from dacs) as "exists!""#)
         .fetch_one(pool)
         .await?;
     if has_dac {
@@ -87,7 +85,7 @@ async fn seed(pool: &PgPool) -> anyhow::Result<bool> {
     import::import_json(pool, records.to_string().as_bytes(), &NoProgress).await?;
 
     let mut tx = pool.begin().await?;
-    sqlx::query(
+    sqlx::query!(
         "update datasets set
              description = 'An **example** dataset created for a first walk-through of the portal. It holds no data. '
                  || 'Administrators can turn example data off with `RADPORTAL_EXAMPLE_DATA=false` before the first start.',
@@ -99,29 +97,30 @@ async fn seed(pool: &PgPool) -> anyhow::Result<bool> {
                  else array['DUO:0000042', 'DUO:0000019'] end,
              deidentification = 'DICOM PS3.15 Annex E basic profile with retained longitudinal dates',
              contains_phi = false
-         where slug like 'example-%'",
+         where slug like 'example-%'"
     )
     .execute(&mut *tx)
     .await?;
-    let thoracic: i64 = sqlx::query_scalar(
+    let thoracic = sqlx::query_scalar!(
         "insert into dacs (slug, name, description, contact_email)
          values ('thoracic-imaging-dac', 'Thoracic Imaging Data Access Committee (example)',
                  'Reviews requests for the example chest imaging data.', 'thoracic-dac@example.org')
-         returning id",
+         returning id"
     )
     .fetch_one(&mut *tx)
     .await?;
-    let neuro: i64 = sqlx::query_scalar(
+    let neuro = sqlx::query_scalar!(
         "insert into dacs (slug, name, description, contact_email)
          values ('neuro-breast-imaging-dac', 'Neuro and Breast Imaging Data Access Committee (example)',
                  'Reviews requests for the example brain and breast imaging data.', 'neuro-dac@example.org')
-         returning id",
+         returning id"
     )
     .fetch_one(&mut *tx)
     .await?;
-    let dua: i64 = sqlx::query_scalar(
-        "insert into duas (slug, title) values ('institutional-imaging-dua', 'Institutional Imaging Data Use Agreement')
-         returning id",
+    let dua = sqlx::query_scalar!(
+        "insert into duas (slug, title)
+         values ('institutional-imaging-dua', 'Institutional Imaging Data Use Agreement')
+         returning id"
     )
     .fetch_one(&mut *tx)
     .await?;
@@ -131,37 +130,39 @@ async fn seed(pool: &PgPool) -> anyhow::Result<bool> {
         DUA_BODY,
         time::macros::date!(2026 - 01 - 01),
         None,
-        30,
+        super::governance::DEFAULT_GRACE_DAYS,
     )
     .await?;
-    sqlx::query(
+    sqlx::query!(
         "insert into dataset_governance (dataset_id, dac_id, dua_id, default_grant_days)
-         select id, case when slug = 'example-chest-ct-research-extract' then $1 else $2 end, $3, 365
+         select id, case when slug = 'example-chest-ct-research-extract' then $1::bigint else $2::bigint end,
+                $3, $4
          from datasets where slug like 'example-%'",
+        thoracic,
+        neuro,
+        dua,
+        super::workflow::DEFAULT_ACCESS_DAYS
     )
-    .bind(thoracic)
-    .bind(neuro)
-    .bind(dua)
     .execute(&mut *tx)
     .await?;
     let hash = crate::auth::password::hash(EXAMPLE_PASSWORD.to_owned()).await?;
     for (email, name) in EXAMPLE_ACCOUNTS {
-        sqlx::query(
+        sqlx::query!(
             "insert into users (email, name, institution, password_hash, email_verified_at)
              values ($1, $2, 'Example University Hospital', $3, now()) on conflict (email) do nothing",
+            email as _,
+            name,
+            hash
         )
-        .bind(email)
-        .bind(name)
-        .bind(&hash)
         .execute(&mut *tx)
         .await?;
     }
-    sqlx::query(
+    sqlx::query!(
         "insert into dac_members (dac_id, user_id)
          select d.id, u.id from dacs d, users u
          where (u.email = 'reviewer@example.org')
             or (u.email = 'reviewer2@example.org' and d.slug = 'neuro-breast-imaging-dac')
-         on conflict do nothing",
+         on conflict do nothing"
     )
     .execute(&mut *tx)
     .await?;

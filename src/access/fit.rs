@@ -17,8 +17,10 @@ pub enum Purpose {
 }
 
 impl Purpose {
+    /// Every purpose, in the order the project form lists them.
     pub const ALL: [Self; 4] = [Self::General, Self::Health, Self::Disease, Self::Ancestry];
 
+    /// The DUO shorthand, which is also how `projects.purpose` stores it.
     pub fn code(self) -> &'static str {
         match self {
             Self::General => "GRU",
@@ -28,10 +30,12 @@ impl Purpose {
         }
     }
 
+    /// The purpose with this shorthand.
     pub fn parse(code: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|purpose| purpose.code() == code)
     }
 
+    /// The purpose in words, with its shorthand.
     pub fn label(self) -> &'static str {
         match self {
             Self::General => "General research use (GRU)",
@@ -39,6 +43,34 @@ impl Purpose {
             Self::Disease => "Research on specific diseases (DS)",
             Self::Ancestry => "Population origins or ancestry research (POA)",
         }
+    }
+}
+
+// Stored as its shorthand in a text column (whose check constraint lists the four), so it reads and
+// writes as text.
+impl sqlx::Type<sqlx::Postgres> for Purpose {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        <&str as sqlx::Type<sqlx::Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+        <&str as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+    }
+}
+
+impl sqlx::Encode<'_, sqlx::Postgres> for Purpose {
+    fn encode_by_ref(
+        &self,
+        buf: &mut sqlx::postgres::PgArgumentBuffer,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        <&str as sqlx::Encode<sqlx::Postgres>>::encode(self.code(), buf)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Postgres> for Purpose {
+    fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        let code = <&str as sqlx::Decode<sqlx::Postgres>>::decode(value)?;
+        Self::parse(code).ok_or_else(|| format!("unknown research purpose {code:?}").into())
     }
 }
 
@@ -64,6 +96,7 @@ pub struct Fit {
 }
 
 impl Fit {
+    /// Whether nothing blocks the use.
     pub fn fits(&self) -> bool {
         self.problems.is_empty()
     }
@@ -303,6 +336,14 @@ mod tests {
             ..health()
         };
         assert!(!check(&codes(&["IRB"]), &[], &none, END).fits());
+    }
+
+    #[test]
+    fn purposes_round_trip_through_their_codes() {
+        for purpose in Purpose::ALL {
+            assert_eq!(Purpose::parse(purpose.code()), Some(purpose));
+        }
+        assert_eq!(Purpose::parse("hmb"), None);
     }
 
     #[test]

@@ -2,40 +2,54 @@
 //! grants whose new agreement version was not accepted in time. Each grant is claimed once across
 //! instances (`for update skip locked`), in one transaction with its events and notifications.
 
-use serde_json::json;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use url::Url;
 
 use super::db;
+use super::db::jobs::{Claimed, Reminder};
 use super::events::{self, NewEvent};
+use super::model::{Grant, Recipient};
+use super::timeline::EventKind;
 use super::workflow::notify;
 use crate::error::AppError;
+
+/// The claimed grant, read in the claiming transaction.
+async fn claimed_grant(tx: &mut PgConnection, claimed: Claimed) -> Result<Grant, AppError> {
+    db::find_grant(&mut *tx, claimed.grant_id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+fn holder(grant: &Grant) -> [Recipient; 1] {
+    [Recipient {
+        user_id: grant.user_id,
+        email: grant.holder_email.clone(),
+    }]
+}
 
 /// Records the expiry of every grant past its end, with an event and a notice to the holder.
 #[tracing::instrument(skip_all)]
 pub async fn expire_grants(db: &PgPool, site: &Url) -> Result<usize, AppError> {
     let mut tx = db.begin().await?;
     let mut handled = 0;
-    for (grant_id, request_id) in db::jobs::claim_expired(&mut tx).await? {
-        let grant = db::find_grant(&mut *tx, grant_id)
-            .await?
-            .ok_or(AppError::NotFound)?;
+    for claimed in db::jobs::claim_expired(&mut tx).await? {
+        let grant = claimed_grant(&mut tx, claimed).await?;
         events::append(
             &mut tx,
             NewEvent {
-                request_id: Some(request_id),
-                grant_id: Some(grant_id),
-                actor_id: None,
-                kind: "grant.expired",
-                internal: false,
-                body: json!({"dataset": grant.title}),
+                request_id: Some(claimed.request_id),
+                grant_id: Some(claimed.grant_id),
+                ..EventKind::GrantExpired {
+                    dataset: grant.title.clone(),
+                }
+                .into_event()
             },
         )
         .await?;
         notify(
             &mut tx,
             site,
-            &[(grant.user_id, grant.holder_email.clone())],
+            &holder(&grant),
             &format!("Access to {} has expired", grant.title),
             &format!(
                 "Your access to {} ended on {}. Renew it from “My access”.",
@@ -56,12 +70,23 @@ pub async fn expire_grants(db: &PgPool, site: &Url) -> Result<usize, AppError> {
 pub async fn send_expiry_reminders(db: &PgPool, site: &Url) -> Result<usize, AppError> {
     let mut tx = db.begin().await?;
     let mut handled = 0;
-    for days in [7, 30] {
-        for (grant_id, _) in db::jobs::claim_reminders(&mut tx, days).await? {
-            let grant = db::find_grant(&mut *tx, grant_id)
-                .await?
-                .ok_or(AppError::NotFound)?;
-            notify(&mut tx, site, &[(grant.user_id, grant.holder_email.clone())], &format!("Access to {} ends within {days} days", grant.title), &format!("Your access to {} ends on {}. Renew it from “My access” if you still need the data.", grant.title, crate::format::datetime(grant.expires_at)), "/access").await?;
+    for reminder in Reminder::ALL {
+        let days = reminder.days();
+        for claimed in db::jobs::claim_reminders(&mut tx, reminder).await? {
+            let grant = claimed_grant(&mut tx, claimed).await?;
+            notify(
+                &mut tx,
+                site,
+                &holder(&grant),
+                &format!("Access to {} ends within {days} days", grant.title),
+                &format!(
+                    "Your access to {} ends on {}. Renew it from “My access” if you still need the data.",
+                    grant.title,
+                    crate::format::datetime(grant.expires_at)
+                ),
+                "/access",
+            )
+            .await?;
             handled += 1;
         }
     }
@@ -74,23 +99,32 @@ pub async fn send_expiry_reminders(db: &PgPool, site: &Url) -> Result<usize, App
 pub async fn suspend_unaccepted(db: &PgPool, site: &Url) -> Result<usize, AppError> {
     let mut tx = db.begin().await?;
     let mut handled = 0;
-    for (grant_id, request_id) in db::jobs::claim_suspensions(&mut tx).await? {
-        let grant = db::find_grant(&mut *tx, grant_id)
-            .await?
-            .ok_or(AppError::NotFound)?;
+    for claimed in db::jobs::claim_suspensions(&mut tx).await? {
+        let grant = claimed_grant(&mut tx, claimed).await?;
         events::append(
             &mut tx,
             NewEvent {
-                request_id: Some(request_id),
-                grant_id: Some(grant_id),
-                actor_id: None,
-                kind: "grant.suspended",
-                internal: false,
-                body: json!({"dataset": grant.title}),
+                request_id: Some(claimed.request_id),
+                grant_id: Some(claimed.grant_id),
+                ..EventKind::GrantSuspended {
+                    dataset: grant.title.clone(),
+                }
+                .into_event()
             },
         )
         .await?;
-        notify(&mut tx, site, &[(grant.user_id, grant.holder_email.clone())], &format!("Access to {} suspended", grant.title), &format!("The agreement for {} has a new version that was not accepted in time. Accept it from “My access” to restore access.", grant.title), "/access").await?;
+        notify(
+            &mut tx,
+            site,
+            &holder(&grant),
+            &format!("Access to {} suspended", grant.title),
+            &format!(
+                "The agreement for {} has a new version that was not accepted in time. Accept it from “My access” to restore access.",
+                grant.title
+            ),
+            "/access",
+        )
+        .await?;
         handled += 1;
     }
     tx.commit().await?;

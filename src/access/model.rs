@@ -16,7 +16,25 @@ pub enum DacPolicy {
     Votes,
 }
 
-#[derive(Clone, Debug, sqlx::FromRow)]
+impl DacPolicy {
+    /// The stored name, which the committee form also uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Single => "single",
+            Self::Votes => "votes",
+        }
+    }
+
+    /// The policy with this stored name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::Single, Self::Votes]
+            .into_iter()
+            .find(|policy| policy.as_str() == raw)
+    }
+}
+
+/// A Data Access Committee.
+#[derive(Clone, Debug)]
 pub struct Dac {
     pub id: i64,
     pub slug: String,
@@ -27,6 +45,7 @@ pub struct Dac {
 }
 
 impl Dac {
+    /// How the committee decides, in words.
     pub fn policy_text(&self) -> String {
         match self.policy {
             DacPolicy::Single => "one member decides".to_owned(),
@@ -43,7 +62,8 @@ impl Dac {
     }
 }
 
-#[derive(Clone, Debug, sqlx::FromRow)]
+/// One published version of a data-use agreement.
+#[derive(Clone, Debug)]
 pub struct DuaVersion {
     pub id: i64,
     pub dua_id: i64,
@@ -57,13 +77,14 @@ pub struct DuaVersion {
 }
 
 impl DuaVersion {
+    /// The SHA-256 of the text, as accepted and recorded.
     pub fn hash_hex(&self) -> String {
         hex::encode(&self.content_hash)
     }
 }
 
 /// A controlled dataset with who governs it and under which agreement.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct Governed {
     pub dataset_id: i64,
     pub slug: String,
@@ -80,13 +101,14 @@ pub struct Governed {
     pub required_credentials: Vec<String>,
 }
 
-#[derive(Clone, Debug, sqlx::FromRow)]
+/// A research project: what a researcher wants to do with the data.
+#[derive(Clone, Debug)]
 pub struct Project {
     pub id: i64,
     pub owner_id: i64,
     pub title: String,
     pub research_use: String,
-    pub purpose: String,
+    pub purpose: Purpose,
     pub diseases: Vec<String>,
     pub methods_development: bool,
     pub commercial: bool,
@@ -105,13 +127,10 @@ pub struct Project {
 }
 
 impl Project {
-    pub fn purpose(&self) -> Purpose {
-        Purpose::parse(&self.purpose).unwrap_or(Purpose::General)
-    }
-
+    /// What the project declares, as the data-use check reads it.
     pub fn research_use(&self) -> ResearchUse {
         ResearchUse {
-            purpose: self.purpose(),
+            purpose: self.purpose,
             diseases: self.diseases.clone(),
             methods_development: self.methods_development,
             commercial: self.commercial,
@@ -122,8 +141,15 @@ impl Project {
     }
 }
 
+/// Someone to notify: in the app, and by e-mail at this address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recipient {
+    pub user_id: i64,
+    pub email: String,
+}
+
 /// A team member of a project: an account, or an address not registered (yet).
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct Member {
     pub email: String,
     pub user_id: Option<i64>,
@@ -131,7 +157,7 @@ pub struct Member {
 }
 
 /// A request as lists and pages show it.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct RequestSummary {
     pub id: i64,
     pub state: RequestState,
@@ -156,7 +182,7 @@ pub struct RequestSummary {
 }
 
 /// One dataset of a request, with the agreement accepted for it.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct RequestDataset {
     pub dataset_id: i64,
     pub slug: String,
@@ -173,6 +199,7 @@ pub struct RequestDataset {
     pub grant_days: i32,
 }
 
+/// A committee member's vote.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, sqlx::Type)]
 #[sqlx(type_name = "vote_choice", rename_all = "snake_case")]
 pub enum VoteChoice {
@@ -180,7 +207,18 @@ pub enum VoteChoice {
     Reject,
 }
 
-#[derive(Clone, Debug, sqlx::FromRow)]
+impl VoteChoice {
+    /// The stored name, which the review form also uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Approve => "approve",
+            Self::Reject => "reject",
+        }
+    }
+}
+
+/// A vote as the request page shows it to reviewers.
+#[derive(Clone, Debug)]
 pub struct Vote {
     pub reviewer_id: i64,
     pub reviewer_name: String,
@@ -189,64 +227,8 @@ pub struct Vote {
     pub cast_at: OffsetDateTime,
 }
 
-/// An event as the timeline shows it.
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct Event {
-    pub id: i64,
-    pub kind: String,
-    pub internal: bool,
-    pub body: serde_json::Value,
-    pub actor_name: Option<String>,
-    pub created_at: OffsetDateTime,
-}
-
-impl Event {
-    /// One line saying what happened.
-    pub fn text(&self) -> String {
-        let field = |name: &str| self.body[name].as_str().unwrap_or("").to_owned();
-        match self.kind.as_str() {
-            "request.transition" => format!(
-                "{} → {}",
-                RequestState::parse(&field("from")).map_or("?", RequestState::label),
-                RequestState::parse(&field("to")).map_or("?", RequestState::label)
-            ),
-            "request.comment" => "Comment".to_owned(),
-            "request.vote" => format!("Vote: {}", field("choice")),
-            "request.dua_accepted" => format!(
-                "Accepted {} version {} for {}",
-                field("dua"),
-                self.body["version"],
-                field("dataset")
-            ),
-            "request.attachment" => format!("Attached {}", field("file_name")),
-            "grant.created" => format!(
-                "Access granted to {} until {}",
-                field("dataset"),
-                field("expires_at")
-            ),
-            "grant.revoked" => format!("Access to {} revoked", field("dataset")),
-            "grant.expired" => format!("Access to {} expired", field("dataset")),
-            "grant.suspended" => format!(
-                "Access to {} suspended until the new agreement is accepted",
-                field("dataset")
-            ),
-            "grant.reaccepted" => format!("Accepted the new agreement for {}", field("dataset")),
-            other => other.to_owned(),
-        }
-    }
-
-    /// The message or rationale that came with the event, if any.
-    pub fn message(&self) -> Option<String> {
-        ["message", "rationale", "reason"]
-            .iter()
-            .find_map(|key| self.body[*key].as_str())
-            .filter(|text| !text.is_empty())
-            .map(str::to_owned)
-    }
-}
-
 /// A grant: a person's access to a dataset until a time.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct Grant {
     pub id: i64,
     pub user_id: i64,
@@ -279,6 +261,8 @@ pub enum GrantStatus {
 }
 
 impl Grant {
+    /// Where the grant stands at `now`. The `active_grants` view (migration 0016) is the same rule in
+    /// SQL: the statuses that [`GrantStatus::allows_access`].
     pub fn status(&self, now: OffsetDateTime) -> GrantStatus {
         if self.revoked_at.is_some() {
             GrantStatus::Revoked
@@ -295,6 +279,7 @@ impl Grant {
 }
 
 impl GrantStatus {
+    /// The status in words, for pages and the API.
     pub fn label(self) -> &'static str {
         match self {
             Self::Active => "Active",
@@ -311,7 +296,8 @@ impl GrantStatus {
     }
 }
 
-#[derive(Clone, Debug, sqlx::FromRow)]
+/// An in-app notification.
+#[derive(Clone, Debug)]
 pub struct Notification {
     pub id: i64,
     pub text: String,

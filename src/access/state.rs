@@ -1,5 +1,7 @@
-//! The request states and the only transitions between them, in one place. The database guards each
-//! transition with a conditional update on the expected state and version (see `db::transition`).
+//! The request states and the only transitions between them, in one place. A [`Transition`] can only
+//! be made here, and the database functions that change a request's state take one, so no code writes
+//! a state the machine does not allow. The database guards each transition with a conditional update
+//! on the expected state and version (see `db::transition`).
 
 use std::fmt;
 
@@ -36,6 +38,34 @@ pub enum Action {
     Withdraw,
 }
 
+/// A step the state machine allows, from one state to the next. Its fields are private: only
+/// [`RequestState::apply`] (and [`Transition::submission`]) make one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transition {
+    from: RequestState,
+    to: RequestState,
+}
+
+impl Transition {
+    /// A new request submitted straight from the cart: draft → submitted.
+    pub fn submission() -> Self {
+        Self {
+            from: RequestState::Draft,
+            to: RequestState::Submitted,
+        }
+    }
+
+    /// The state the request is in before the step.
+    pub fn from(self) -> RequestState {
+        self.from
+    }
+
+    /// The state the request is in after the step.
+    pub fn to(self) -> RequestState {
+        self.to
+    }
+}
+
 /// An action that the request's state does not allow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TransitionError {
@@ -55,6 +85,7 @@ impl fmt::Display for TransitionError {
 }
 
 impl RequestState {
+    /// Every state, in the order of the workflow.
     pub const ALL: [Self; 7] = [
         Self::Draft,
         Self::Submitted,
@@ -65,8 +96,8 @@ impl RequestState {
         Self::Withdrawn,
     ];
 
-    /// The state after `action`, if the transition exists.
-    pub fn apply(self, action: Action) -> Result<Self, TransitionError> {
+    /// The step `action` makes from this state, if the transition exists.
+    pub fn apply(self, action: Action) -> Result<Transition, TransitionError> {
         use Action as A;
         use RequestState as S;
         let next = match (self, action) {
@@ -81,22 +112,24 @@ impl RequestState {
             }
             (from, action) => return Err(TransitionError { from, action }),
         };
-        Ok(next)
+        Ok(Transition {
+            from: self,
+            to: next,
+        })
     }
 
     /// The transitions a reviewer's action makes from this state: a submitted request first moves
     /// into review. Empty when the action is not possible.
-    pub fn reviewer_path(self, action: Action) -> Result<Vec<(Self, Self)>, TransitionError> {
+    pub fn reviewer_path(self, action: Action) -> Result<Vec<Transition>, TransitionError> {
         let mut path = Vec::new();
         let mut state = self;
         if state == Self::Submitted {
-            let next = state.apply(Action::StartReview)?;
-            path.push((state, next));
-            state = next;
+            let step = state.apply(Action::StartReview)?;
+            path.push(step);
+            state = step.to;
         }
         if action != Action::StartReview {
-            let next = state.apply(action)?;
-            path.push((state, next));
+            path.push(state.apply(action)?);
         }
         Ok(path)
     }
@@ -114,6 +147,7 @@ impl RequestState {
         matches!(self, Self::Submitted | Self::InReview)
     }
 
+    /// The stored name (the `request_state` enum of the database).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Draft => "draft",
@@ -126,10 +160,12 @@ impl RequestState {
         }
     }
 
+    /// The state with this stored name.
     pub fn parse(raw: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|state| state.as_str() == raw)
     }
 
+    /// The state in words, for pages.
     pub fn label(self) -> &'static str {
         match self {
             Self::Draft => "Draft",
@@ -144,6 +180,7 @@ impl RequestState {
 }
 
 impl Action {
+    /// What was done, for messages ("cannot be withdrawn").
     pub fn past_tense(self) -> &'static str {
         match self {
             Self::Submit => "submitted",
@@ -178,7 +215,11 @@ mod tests {
         let allowed: Vec<(S, A, S)> = S::ALL
             .iter()
             .flat_map(|from| ACTIONS.iter().map(move |action| (*from, *action)))
-            .filter_map(|(from, action)| from.apply(action).ok().map(|to| (from, action, to)))
+            .filter_map(|(from, action)| {
+                from.apply(action)
+                    .ok()
+                    .map(|step| (step.from(), action, step.to()))
+            })
             .collect();
         assert_eq!(
             allowed,
@@ -212,22 +253,40 @@ mod tests {
         );
     }
 
+    fn steps(path: Vec<Transition>) -> Vec<(S, S)> {
+        path.into_iter()
+            .map(|step| (step.from(), step.to()))
+            .collect()
+    }
+
     #[test]
     fn a_reviewer_acting_on_a_submitted_request_first_takes_it_into_review() {
         assert_eq!(
-            S::Submitted.reviewer_path(A::Approve).unwrap(),
+            steps(S::Submitted.reviewer_path(A::Approve).unwrap()),
             vec![(S::Submitted, S::InReview), (S::InReview, S::Approved)]
         );
         assert_eq!(
-            S::InReview.reviewer_path(A::RequestChanges).unwrap(),
+            steps(S::InReview.reviewer_path(A::RequestChanges).unwrap()),
             vec![(S::InReview, S::ChangesRequested)]
         );
         assert_eq!(
-            S::Submitted.reviewer_path(A::StartReview).unwrap(),
+            steps(S::Submitted.reviewer_path(A::StartReview).unwrap()),
             vec![(S::Submitted, S::InReview)]
         );
         assert!(S::ChangesRequested.reviewer_path(A::Approve).is_err());
         assert!(S::Approved.reviewer_path(A::Reject).is_err());
+    }
+
+    #[test]
+    fn a_transition_starts_where_the_request_stands() {
+        let step = S::InReview.apply(A::Approve).unwrap();
+        assert_eq!((step.from(), step.to()), (S::InReview, S::Approved));
+        let chained = S::Draft.apply(A::Submit).unwrap();
+        assert_eq!(chained, Transition::submission());
+        assert_eq!(
+            chained.to().apply(A::StartReview).unwrap().from(),
+            S::Submitted
+        );
     }
 
     #[test]

@@ -1,20 +1,36 @@
 //! The access workflow's operations. Each runs in one transaction: the state change, its events, the
 //! in-app notifications and the e-mails (through the outbox) are stored together or not at all.
 
-use serde_json::json;
-use sqlx::PgConnection;
-use time::{Date, Duration, OffsetDateTime};
+use std::ops::RangeInclusive;
 
-use super::db;
+use sqlx::{PgConnection, PgPool};
+use time::{Date, Duration, OffsetDateTime};
+use url::Url;
+
+use super::db::{self, NewRequest};
 use super::events::{self, NewEvent};
 use super::fit::{self, Fit};
-use super::model::{DacPolicy, Governed, Project, RequestSummary, VoteChoice};
-use super::state::{Action, RequestState};
+use super::model::{
+    DacPolicy, DuaVersion, Governed, Project, Recipient, RequestSummary, VoteChoice,
+};
+use super::state::{Action, RequestState, Transition};
+use super::timeline::{Acceptance, EventKind};
 use crate::auth::model::{Credential, User};
 use crate::error::AppError;
 use crate::mail::{self, Mail};
-use sqlx::PgPool;
-use url::Url;
+
+/// The access periods a request may ask for and a committee may grant, in days (the database checks
+/// the same).
+pub const ACCESS_PERIOD_DAYS: RangeInclusive<i32> = 1..=3650;
+
+/// The access period a request asks for unless the applicant says otherwise, in days.
+pub const DEFAULT_ACCESS_DAYS: i32 = 365;
+
+/// The longest comment, rationale or message to the applicant, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 10_000;
+
+/// The longest reason for revoking a grant, in characters.
+pub const MAX_REVOKE_REASON_CHARS: usize = 2000;
 
 /// The pre-submission check of one dataset in the cart.
 #[derive(Clone, Debug)]
@@ -22,12 +38,13 @@ pub struct DatasetCheck {
     pub dataset: Governed,
     pub fit: Fit,
     /// Agreement version in force (none: the dataset cannot be requested now).
-    pub dua: Option<super::model::DuaVersion>,
+    pub dua: Option<DuaVersion>,
     /// Warnings that do not block submission.
     pub notes: Vec<String>,
 }
 
 impl DatasetCheck {
+    /// Whether this dataset keeps the cart from being submitted.
     pub fn blocks(&self) -> bool {
         !self.fit.fits() || self.dua.is_none()
     }
@@ -35,13 +52,14 @@ impl DatasetCheck {
 
 /// Checks each governed dataset against a project, the applicant's credentials and open requests.
 pub async fn check_cart(
-    conn: &mut PgConnection,
+    db: &PgPool,
     user: &User,
     project: &Project,
     credentials: &[Credential],
     datasets: &[Governed],
     days: i32,
 ) -> Result<Vec<DatasetCheck>, AppError> {
+    let mut conn = db.acquire().await?;
     let today = OffsetDateTime::now_utc().date();
     let period_end = today + Duration::days(i64::from(days));
     let research_use = project.research_use();
@@ -127,17 +145,17 @@ pub fn is_signature(typed: &str, user: &User) -> bool {
 pub async fn notify(
     tx: &mut PgConnection,
     site: &Url,
-    people: &[(i64, String)],
+    people: &[Recipient],
     subject: &str,
     text: &str,
     link: &str,
 ) -> Result<(), AppError> {
-    for (user_id, email) in people {
-        db::notify(&mut *tx, *user_id, subject, link).await?;
+    for person in people {
+        db::notify(&mut *tx, person.user_id, subject, link).await?;
         mail::enqueue(
             &mut *tx,
             &Mail {
-                to: email.clone(),
+                to: person.email.clone(),
                 subject: format!("{subject} — radportal"),
                 body: format!("{text}\n\nOpen it: {}\n", crate::format::link(site, link)),
             },
@@ -147,27 +165,31 @@ pub async fn notify(
     Ok(())
 }
 
-async fn record_transition(
+/// Appends an event about a request by `actor`.
+async fn record(
     tx: &mut PgConnection,
     request_id: i64,
     actor: i64,
-    from: RequestState,
-    to: RequestState,
-    message: Option<&str>,
+    kind: EventKind,
 ) -> Result<(), AppError> {
     events::append(
         tx,
         NewEvent {
             request_id: Some(request_id),
-            grant_id: None,
             actor_id: Some(actor),
-            kind: "request.transition",
-            internal: false,
-            body: json!({"from": from.as_str(), "to": to.as_str(), "message": message.unwrap_or("")}),
+            ..kind.into_event()
         },
     )
     .await?;
     Ok(())
+}
+
+/// The applicant of a request, as someone to notify.
+fn applicant_of(request: &RequestSummary) -> [Recipient; 1] {
+    [Recipient {
+        user_id: request.applicant_id,
+        email: request.applicant_email.clone(),
+    }]
 }
 
 /// A checked cart, ready to submit.
@@ -210,23 +232,21 @@ pub async fn submit_cart(
     }
     let mut created = Vec::new();
     for (dac_id, list) in by_dac {
-        let id = db::create_request(
-            &mut tx,
-            project.id,
-            user.id,
+        let request = NewRequest {
+            project_id: project.id,
+            applicant_id: user.id,
             dac_id,
-            days,
-            RequestState::Submitted,
+            requested_days: days,
             renewal_of,
-        )
-        .await?;
+        };
+        let id = db::create_request(&mut *tx, &request, Transition::submission()).await?;
         for check in &list {
             let dua = check.dua.as_ref().ok_or_else(|| {
                 AppError::BadRequest("A dataset has no agreement in force.".to_owned())
             })?;
             let grant_days = days.min(check.dataset.default_grant_days.max(1));
             db::accept_dua(
-                &mut tx,
+                &mut *tx,
                 id,
                 check.dataset.dataset_id,
                 dua,
@@ -234,30 +254,24 @@ pub async fn submit_cart(
                 grant_days,
             )
             .await?;
-            events::append(
+            record(
                 &mut tx,
-                NewEvent {
-                    request_id: Some(id),
-                    grant_id: None,
-                    actor_id: Some(user.id),
-                    kind: "request.dua_accepted",
-                    internal: false,
-                    body: json!({
-                        "dataset": check.dataset.title, "dua": dua.dua_title, "version": dua.version,
-                        "hash": dua.hash_hex(), "signature": signature.trim(),
-                        "obligations": check.fit.obligations, "fit": check.fit.verdict(),
-                    }),
+                id,
+                user.id,
+                EventKind::DuaAccepted {
+                    dataset: check.dataset.title.clone(),
+                    acceptance: Acceptance::of(dua, signature),
+                    obligations: check.fit.obligations.clone(),
+                    fit: check.fit.verdict().to_owned(),
                 },
             )
             .await?;
         }
-        record_transition(
+        record(
             &mut tx,
             id,
             user.id,
-            RequestState::Draft,
-            RequestState::Submitted,
-            None,
+            EventKind::transition(Transition::submission(), None),
         )
         .await?;
         let members = db::dac_members(&mut *tx, dac_id).await?;
@@ -327,27 +341,29 @@ async fn conflict_message(conn: &mut PgConnection, id: i64) -> Result<ActError, 
     Ok(ActError::Conflict(message))
 }
 
-/// Applies `path` (a list of transitions) to a request seen at `version`; returns the new version.
+/// Makes the steps of `path` on a request seen at `version`, recording each; `message` goes with the
+/// step into the final state. Returns the new version.
 async fn walk(
     tx: &mut PgConnection,
     request: &RequestSummary,
     version: i32,
-    path: &[(RequestState, RequestState)],
+    path: &[Transition],
     actor: i64,
     message: Option<&str>,
 ) -> Result<i32, ActError> {
     let mut version = version;
-    for (from, to) in path {
-        if !db::transition(&mut *tx, request.id, *from, version, *to).await? {
+    let last = path.last().map(|step| step.to());
+    for step in path {
+        if !db::transition(&mut *tx, request.id, version, *step).await? {
             return Err(conflict_message(tx, request.id).await?);
         }
         version += 1;
-        let note = if to == &path.last().map_or(*to, |(_, last)| *last) {
+        let note = if Some(step.to()) == last {
             message
         } else {
             None
         };
-        record_transition(tx, request.id, actor, *from, *to, note).await?;
+        record(tx, request.id, actor, EventKind::transition(*step, note)).await?;
     }
     Ok(version)
 }
@@ -419,7 +435,7 @@ pub async fn review(
             request.state.label()
         )));
     }
-    let applicant = vec![(request.applicant_id, request.applicant_email.clone())];
+    let applicant = applicant_of(&request);
     let link = format!("/requests/{request_id}");
     let outcome = match action {
         ReviewAction::Comment { text, internal } => {
@@ -428,15 +444,13 @@ pub async fn review(
                 .reviewer_path(Action::StartReview)
                 .map_err(|e| ActError::Refused(e.to_string()))?;
             walk(&mut tx, &request, version, &path, reviewer.id, None).await?;
-            events::append(
+            record(
                 &mut tx,
-                NewEvent {
-                    request_id: Some(request_id),
-                    grant_id: None,
-                    actor_id: Some(reviewer.id),
-                    kind: "request.comment",
+                request_id,
+                reviewer.id,
+                EventKind::Comment {
                     internal,
-                    body: json!({"message": text}),
+                    text: text.clone(),
                 },
             )
             .await?;
@@ -492,21 +506,16 @@ pub async fn review(
                 .reviewer_path(Action::StartReview)
                 .map_err(|e| ActError::Refused(e.to_string()))?;
             let version = walk(&mut tx, &request, version, &path, reviewer.id, None).await?;
-            if !db::cast_vote(&mut tx, request_id, reviewer.id, choice, &rationale).await? {
+            if !db::cast_vote(&mut *tx, request_id, reviewer.id, choice, &rationale).await? {
                 return Err(ActError::Refused(
                     "You have already voted on this request.".to_owned(),
                 ));
             }
-            events::append(
+            record(
                 &mut tx,
-                NewEvent {
-                    request_id: Some(request_id),
-                    grant_id: None,
-                    actor_id: Some(reviewer.id),
-                    kind: "request.vote",
-                    internal: true,
-                    body: json!({"choice": match choice { VoteChoice::Approve => "approve", VoteChoice::Reject => "reject" }, "rationale": rationale}),
-                },
+                request_id,
+                reviewer.id,
+                EventKind::Vote { choice, rationale },
             )
             .await?;
             let votes = db::votes(&mut *tx, request_id).await?;
@@ -611,22 +620,14 @@ async fn decide(
     } else {
         Action::Reject
     };
-    let to = request
+    let step = request
         .state
         .apply(action)
         .map_err(|e| ActError::Refused(e.to_string()))?;
-    walk(
-        tx,
-        request,
-        version,
-        &[(request.state, to)],
-        decider.id,
-        Some(rationale),
-    )
-    .await?;
+    walk(tx, request, version, &[step], decider.id, Some(rationale)).await?;
     db::record_decision(&mut *tx, request.id, decider.id, rationale).await?;
     let link = format!("/requests/{}", request.id);
-    let applicant = vec![(request.applicant_id, request.applicant_email.clone())];
+    let applicant = applicant_of(request);
     if approve {
         for (dataset_id, days) in grant_days {
             db::set_grant_days(&mut *tx, request.id, *dataset_id, *days).await?;
@@ -634,22 +635,27 @@ async fn decide(
         let datasets = db::request_datasets(&mut *tx, request.id).await?;
         let mut lines = Vec::new();
         for dataset in &datasets {
-            let (grant_id, expires_at) =
+            let grant =
                 db::create_grant(&mut *tx, request.id, request.applicant_id, dataset).await?;
-            let until = crate::format::datetime(expires_at);
             events::append(
                 tx,
                 NewEvent {
                     request_id: Some(request.id),
-                    grant_id: Some(grant_id),
+                    grant_id: Some(grant.id),
                     actor_id: Some(decider.id),
-                    kind: "grant.created",
-                    internal: false,
-                    body: json!({"dataset": dataset.title, "expires_at": until}),
+                    ..EventKind::GrantCreated {
+                        dataset: dataset.title.clone(),
+                        expires_at: grant.expires_at,
+                    }
+                    .into_event()
                 },
             )
             .await?;
-            lines.push(format!("- {} until {until}", dataset.title));
+            lines.push(format!(
+                "- {} until {}",
+                dataset.title,
+                crate::format::datetime(grant.expires_at)
+            ));
         }
         notify(tx, site, &applicant, &format!("Request #{} approved", request.id), &format!("Your request was approved by {}:\n\n{}\n\n{rationale}\n\nSee “My access” for how to reach the data.", decider.name, lines.join("\n")), &link).await?;
     } else {
@@ -676,6 +682,7 @@ pub enum ApplicantAction {
     Comment { text: String },
 }
 
+/// The applicant acts on their request, seen at `version`.
 pub async fn applicant_act(
     db: &PgPool,
     site: &Url,
@@ -700,33 +707,17 @@ pub async fn applicant_act(
     let link = format!("/requests/{request_id}");
     let outcome = match action {
         ApplicantAction::Withdraw => {
-            let to = request.state.apply(Action::Withdraw).map_err(|e| {
+            let step = request.state.apply(Action::Withdraw).map_err(|e| {
                 ActError::Refused(format!("This request cannot be withdrawn: {e}."))
             })?;
-            walk(
-                &mut tx,
-                &request,
-                version,
-                &[(request.state, to)],
-                user.id,
-                None,
-            )
-            .await?;
+            walk(&mut tx, &request, version, &[step], user.id, None).await?;
             "Your request was withdrawn."
         }
         ApplicantAction::Resubmit { message } => {
-            let to = request.state.apply(Action::Resubmit).map_err(|e| {
+            let step = request.state.apply(Action::Resubmit).map_err(|e| {
                 ActError::Refused(format!("This request cannot be resubmitted: {e}."))
             })?;
-            walk(
-                &mut tx,
-                &request,
-                version,
-                &[(request.state, to)],
-                user.id,
-                Some(&message),
-            )
-            .await?;
+            walk(&mut tx, &request, version, &[step], user.id, Some(&message)).await?;
             notify(
                 &mut tx,
                 site,
@@ -744,15 +735,13 @@ pub async fn applicant_act(
                     "The request is finished; comments are closed.".to_owned(),
                 ));
             }
-            events::append(
+            record(
                 &mut tx,
-                NewEvent {
-                    request_id: Some(request_id),
-                    grant_id: None,
-                    actor_id: Some(user.id),
-                    kind: "request.comment",
+                request_id,
+                user.id,
+                EventKind::Comment {
                     internal: false,
-                    body: json!({"message": text}),
+                    text: text.clone(),
                 },
             )
             .await?;
@@ -790,27 +779,32 @@ pub async fn revoke(
                 .to_owned(),
         ));
     }
-    if !db::revoke_grant(&mut tx, grant_id, actor.id, reason).await? {
+    if !db::revoke_grant(&mut *tx, grant_id, actor.id, reason).await? {
         return Err(ActError::Conflict(
             "This access was already revoked.".to_owned(),
         ));
     }
+    // The revocation is recorded on the grant alone, as it always was: the chain hashes these ids.
     events::append(
         &mut tx,
         NewEvent {
-            request_id: None,
             grant_id: Some(grant_id),
             actor_id: Some(actor.id),
-            kind: "grant.revoked",
-            internal: false,
-            body: json!({"dataset": grant.title, "reason": reason}),
+            ..EventKind::GrantRevoked {
+                dataset: grant.title.clone(),
+                reason: reason.to_owned(),
+            }
+            .into_event()
         },
     )
     .await?;
     notify(
         &mut tx,
         site,
-        &[(grant.user_id, grant.holder_email.clone())],
+        &[Recipient {
+            user_id: grant.user_id,
+            email: grant.holder_email.clone(),
+        }],
         &format!("Access to {} revoked", grant.title),
         &format!(
             "{} revoked your access to {}:\n\n{reason}",
@@ -843,22 +837,52 @@ pub async fn reaccept(
             user.name
         )));
     }
-    let dua_id: i64 =
-        sqlx::query_scalar("select dua_id from dataset_governance where dataset_id = $1")
-            .bind(grant.dataset_id)
-            .fetch_one(&mut *tx)
-            .await?;
+    let no_agreement = || ActError::Refused("No agreement is in force.".to_owned());
+    let dua_id = db::governing_dua(&mut *tx, grant.dataset_id)
+        .await?
+        .ok_or_else(no_agreement)?;
     let dua = db::dua_in_force(&mut *tx, dua_id)
         .await?
-        .ok_or_else(|| ActError::Refused("No agreement is in force.".to_owned()))?;
-    if !db::reaccept_grant(&mut tx, grant_id, dua.id).await? {
+        .ok_or_else(no_agreement)?;
+    if !db::reaccept_grant(&mut *tx, grant_id, dua.id).await? {
         return Err(ActError::Conflict(
             "This access does not need a new acceptance.".to_owned(),
         ));
     }
-    events::append(&mut tx, NewEvent { request_id: Some(grant.request_id), grant_id: Some(grant_id), actor_id: Some(user.id), kind: "grant.reaccepted", internal: false, body: json!({"dataset": grant.title, "dua": dua.dua_title, "version": dua.version, "hash": dua.hash_hex(), "signature": signature.trim()}) }).await?;
+    events::append(
+        &mut tx,
+        NewEvent {
+            request_id: Some(grant.request_id),
+            grant_id: Some(grant_id),
+            actor_id: Some(user.id),
+            ..EventKind::GrantReaccepted {
+                dataset: grant.title.clone(),
+                acceptance: Acceptance::of(&dua, signature),
+            }
+            .into_event()
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Starts the renewal of a grant of `user_id`: the datasets of the request that granted it go back
+/// into the cart. Returns that request, whose project and period the new one starts from.
+pub async fn start_renewal(
+    db: &PgPool,
+    user_id: i64,
+    grant_id: i64,
+) -> Result<RequestSummary, AppError> {
+    let grant = db::find_grant(db, grant_id)
+        .await?
+        .filter(|grant| grant.user_id == user_id)
+        .ok_or(AppError::NotFound)?;
+    let request = db::find_request(db, grant.request_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    db::add_request_to_cart(db, user_id, request.id).await?;
+    Ok(request)
 }
 
 /// Today's date in UTC.

@@ -7,11 +7,15 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::access::db::{self as access, admin as db};
-use crate::access::model::{DacPolicy, DuaVersion};
-use crate::audit::{self, Target};
+use crate::access::governance::{
+    self, Creation, DEFAULT_GRACE_DAYS, GRACE_DAYS, Governance, GovernanceSet, MAX_DUA_CHARS,
+    MemberAdded, NewVersion, REQUIRED_VOTES,
+};
+use crate::access::model::{Dac, DacPolicy, DuaVersion};
+use crate::access::workflow::ACCESS_PERIOD_DAYS;
+use crate::auth::model::User;
 use crate::catalog::validate::is_valid_slug;
 use crate::error::AppError;
 use crate::validation::FieldErrors;
@@ -19,6 +23,13 @@ use crate::web::AppState;
 use crate::web::extract::AdminUser;
 use crate::web::{Layout, Nav, render};
 
+/// The longest committee or agreement name, in characters (the database checks the same).
+const MAX_NAME_CHARS: usize = 200;
+
+/// The longest committee description, in characters.
+const MAX_DESCRIPTION_CHARS: usize = 5000;
+
+/// The committee form as typed.
 #[derive(Deserialize, Default, Clone)]
 #[serde(default)]
 pub struct DacForm {
@@ -30,7 +41,8 @@ pub struct DacForm {
 }
 
 impl DacForm {
-    fn check(&self, errors: &mut FieldErrors, new: bool) -> Option<(DacPolicy, i32)> {
+    /// Checks the form; the saved fields, or the errors by field.
+    fn check(&self, errors: &mut FieldErrors, new: bool) -> Option<db::DacFields<'_>> {
         if new && !is_valid_slug(self.slug.trim()) {
             errors.add(
                 "slug",
@@ -38,30 +50,33 @@ impl DacForm {
             );
         }
         let name = self.name.trim();
-        if name.is_empty() || name.chars().count() > 200 {
+        if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
             errors.add(
                 "name",
-                "Give the committee a name of at most 200 characters.",
+                format!("Give the committee a name of at most {MAX_NAME_CHARS} characters."),
             );
         }
-        if self.description.chars().count() > 5000 {
-            errors.add("description", "Use at most 5000 characters.");
+        if self.description.chars().count() > MAX_DESCRIPTION_CHARS {
+            errors.add(
+                "description",
+                format!("Use at most {MAX_DESCRIPTION_CHARS} characters."),
+            );
         }
-        let policy = match self.policy.as_str() {
-            "single" => Some(DacPolicy::Single),
-            "votes" => Some(DacPolicy::Votes),
-            _ => {
-                errors.add("policy", "Choose how the committee decides.");
-                None
-            }
-        };
+        let policy = DacPolicy::parse(&self.policy);
+        if policy.is_none() {
+            errors.add("policy", "Choose how the committee decides.");
+        }
         let votes = if policy == Some(DacPolicy::Votes) {
             match self.required_votes.trim().parse::<i32>() {
-                Ok(n) if (1..=20).contains(&n) => n,
+                Ok(n) if REQUIRED_VOTES.contains(&n) => n,
                 _ => {
                     errors.add(
                         "required_votes",
-                        "Give the number of approving votes needed, 1 to 20.",
+                        format!(
+                            "Give the number of approving votes needed, {} to {}.",
+                            REQUIRED_VOTES.start(),
+                            REQUIRED_VOTES.end()
+                        ),
                     );
                     1
                 }
@@ -69,7 +84,24 @@ impl DacForm {
         } else {
             1
         };
-        policy.filter(|_| errors.is_empty()).map(|p| (p, votes))
+        policy
+            .filter(|_| errors.is_empty())
+            .map(|policy| db::DacFields {
+                name,
+                description: self.description.trim(),
+                policy,
+                required_votes: votes,
+            })
+    }
+
+    fn from_dac(dac: &Dac) -> Self {
+        Self {
+            slug: dac.slug.clone(),
+            name: dac.name.clone(),
+            description: dac.description.clone(),
+            policy: dac.policy.as_str().to_owned(),
+            required_votes: dac.required_votes.to_string(),
+        }
     }
 }
 
@@ -84,7 +116,7 @@ pub struct CommitteesPage {
 
 async fn committees_page(
     state: &AppState,
-    admin: &crate::auth::model::User,
+    admin: &User,
     form: DacForm,
     errors: FieldErrors,
 ) -> Result<CommitteesPage, AppError> {
@@ -96,6 +128,7 @@ async fn committees_page(
     })
 }
 
+/// The committees, with the form for a new one.
 pub async fn committees(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -108,45 +141,35 @@ pub async fn committees(
     render(&committees_page(&state, &admin, form, FieldErrors::default()).await?)
 }
 
+/// Creates a committee.
 pub async fn create_committee(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     Form(form): Form<DacForm>,
 ) -> Result<Response, AppError> {
     let mut errors = FieldErrors::default();
-    let checked = form.check(&mut errors, true);
-    let Some((policy, votes)) = checked else {
-        let page = committees_page(&state, &admin, form, errors).await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
-    };
-    let input = db::DacInput {
-        slug: form.slug.trim(),
-        name: form.name.trim(),
-        description: form.description.trim(),
-        policy,
-        required_votes: votes,
-    };
-    let mut tx = state.db.begin().await?;
-    let Some(id) = db::create_dac(&mut *tx, &input).await? else {
-        errors.add("slug", "Another committee has this identifier.");
-        let page = committees_page(&state, &admin, form, errors).await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
-    };
-    audit::record(&mut *tx, Some(admin.id), "dac.created", Target::Dac(id), json!({"slug": input.slug, "name": input.name, "policy": form.policy, "required_votes": votes})).await?;
-    tx.commit().await?;
-    Ok(Redirect::to(&format!("/admin/committees/{id}")).into_response())
+    if let Some(fields) = form.check(&mut errors, true) {
+        match governance::create_committee(&state.db, admin.id, form.slug.trim(), &fields).await? {
+            Creation::Created(id) => {
+                return Ok(Redirect::to(&format!("/admin/committees/{id}")).into_response());
+            }
+            Creation::SlugTaken => errors.add("slug", "Another committee has this identifier."),
+        }
+    }
+    let page = committees_page(&state, &admin, form, errors).await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response())
 }
 
 #[derive(Template)]
 #[template(path = "admin/committee.html")]
 pub struct CommitteePage {
     pub layout: Layout,
-    pub dac: crate::access::model::Dac,
+    pub dac: Dac,
     pub form: DacForm,
     pub errors: FieldErrors,
-    pub members: Vec<(i64, String, String)>,
-    pub governed: Vec<(String, String, String, i32)>,
-    pub duas: Vec<(i64, String, String, Option<i32>)>,
+    pub members: Vec<db::DacMember>,
+    pub governed: Vec<db::GovernedDataset>,
+    pub duas: Vec<db::DuaSummary>,
     pub message: Option<String>,
 }
 
@@ -158,7 +181,7 @@ pub struct MessageParams {
 
 async fn committee_page(
     state: &AppState,
-    admin: &crate::auth::model::User,
+    admin: &User,
     id: i64,
     form: Option<DacForm>,
     errors: FieldErrors,
@@ -167,17 +190,7 @@ async fn committee_page(
     let dac = access::find_dac(&state.db, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let form = form.unwrap_or_else(|| DacForm {
-        slug: dac.slug.clone(),
-        name: dac.name.clone(),
-        description: dac.description.clone(),
-        policy: match dac.policy {
-            DacPolicy::Single => "single",
-            DacPolicy::Votes => "votes",
-        }
-        .to_owned(),
-        required_votes: dac.required_votes.to_string(),
-    });
+    let form = form.unwrap_or_else(|| DacForm::from_dac(&dac));
     Ok(CommitteePage {
         layout: Layout::new(dac.name.clone(), Nav::None).with_user(Some(admin)),
         members: db::members(&state.db, id).await?,
@@ -190,6 +203,7 @@ async fn committee_page(
     })
 }
 
+/// A committee: its members, governed datasets and decision policy.
 pub async fn committee(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -216,38 +230,21 @@ fn back(id: i64, message: &str) -> Response {
     Redirect::to(&format!("/admin/committees/{id}?{query}")).into_response()
 }
 
+/// Saves a committee's name, description and decision policy.
 pub async fn update_committee(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     Path(id): Path<i64>,
     Form(form): Form<DacForm>,
 ) -> Result<Response, AppError> {
-    let before = access::find_dac(&state.db, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
     let mut errors = FieldErrors::default();
-    let Some((policy, votes)) = form.check(&mut errors, false) else {
-        let page = committee_page(&state, &admin, id, Some(form), errors, None).await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
-    };
-    let input = db::DacInput {
-        slug: &before.slug,
-        name: form.name.trim(),
-        description: form.description.trim(),
-        policy,
-        required_votes: votes,
-    };
-    let mut tx = state.db.begin().await?;
-    db::update_dac(&mut *tx, id, &input).await?;
-    audit::record(
-        &mut *tx,
-        Some(admin.id),
-        "dac.updated",
-        Target::Dac(id),
-        json!({"before": {"name": before.name, "policy": before.policy_text()}, "after": {"name": input.name, "policy": form.policy, "required_votes": votes}}),
-    )
-    .await?;
-    tx.commit().await?;
+    match form.check(&mut errors, false) {
+        Some(fields) => governance::update_committee(&state.db, admin.id, id, &fields).await?,
+        None => {
+            let page = committee_page(&state, &admin, id, Some(form), errors, None).await?;
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
+        }
+    }
     Ok(back(id, "The committee was saved."))
 }
 
@@ -257,52 +254,31 @@ pub struct MemberForm {
     email: String,
 }
 
+/// Adds a member to a committee, by the address of their account.
 pub async fn add_member(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     Path(id): Path<i64>,
     Form(form): Form<MemberForm>,
 ) -> Result<Response, AppError> {
-    access::find_dac(&state.db, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let mut tx = state.db.begin().await?;
-    let Some(user_id) = db::add_member(&mut tx, id, form.email.trim()).await? else {
-        return Ok(back(
-            id,
-            "No active account has that e-mail address; the person must register first.",
-        ));
-    };
-    audit::record(
-        &mut *tx,
-        Some(admin.id),
-        "dac.member_added",
-        Target::Dac(id),
-        json!({"user": user_id, "email": form.email.trim()}),
+    Ok(
+        match governance::add_member(&state.db, admin.id, id, form.email.trim()).await? {
+            MemberAdded::Added(_) => back(id, "The member was added."),
+            MemberAdded::NoAccount => back(
+                id,
+                "No active account has that e-mail address; the person must register first.",
+            ),
+        },
     )
-    .await?;
-    tx.commit().await?;
-    Ok(back(id, "The member was added."))
 }
 
+/// Takes a member off a committee.
 pub async fn remove_member(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     Path((id, user_id)): Path<(i64, i64)>,
 ) -> Result<Response, AppError> {
-    let mut tx = state.db.begin().await?;
-    if !db::remove_member(&mut *tx, id, user_id).await? {
-        return Err(AppError::NotFound);
-    }
-    audit::record(
-        &mut *tx,
-        Some(admin.id),
-        "dac.member_removed",
-        Target::Dac(id),
-        json!({"user": user_id}),
-    )
-    .await?;
-    tx.commit().await?;
+    governance::remove_member(&state.db, admin.id, id, user_id).await?;
     Ok(back(id, "The member was removed."))
 }
 
@@ -333,11 +309,15 @@ pub async fn govern(
         .trim()
         .parse::<i32>()
         .ok()
-        .filter(|d| (1..=3650).contains(d))
+        .filter(|d| ACCESS_PERIOD_DAYS.contains(d))
     else {
         return Ok(back(
             id,
-            "The default access period must be 1 to 3650 days.",
+            &format!(
+                "The default access period must be {} to {} days.",
+                ACCESS_PERIOD_DAYS.start(),
+                ACCESS_PERIOD_DAYS.end()
+            ),
         ));
     };
     let credentials: Vec<String> = form
@@ -346,18 +326,24 @@ pub async fn govern(
         .map(|c| c.trim().to_owned())
         .filter(|c| !c.is_empty())
         .collect();
-    let mut tx = state.db.begin().await?;
-    if !db::set_governance(&mut *tx, form.dataset.trim(), id, dua, days, &credentials).await? {
-        return Ok(back(
-            id,
-            "No controlled dataset has that catalog id (set its access level to controlled first).",
-        ));
-    }
-    audit::record(&mut *tx, Some(admin.id), "dataset.governance_set", Target::Dac(id), json!({"dataset": form.dataset.trim(), "dua": dua, "days": days, "credentials": credentials})).await?;
-    tx.commit().await?;
-    Ok(back(id, "The dataset is now governed by this committee."))
+    let governance = Governance {
+        dataset: form.dataset.trim(),
+        dua_id: dua,
+        default_days: days,
+        required_credentials: &credentials,
+    };
+    Ok(
+        match governance::set_governance(&state.db, admin.id, id, &governance).await? {
+            GovernanceSet::Set => back(id, "The dataset is now governed by this committee."),
+            GovernanceSet::NoSuchDataset => back(
+                id,
+                "No controlled dataset has that catalog id (set its access level to controlled first).",
+            ),
+        },
+    )
 }
 
+/// The agreement form as typed (a new agreement, or a new version).
 #[derive(Deserialize, Default, Clone)]
 #[serde(default)]
 pub struct DuaForm {
@@ -372,11 +358,12 @@ pub struct DuaForm {
 #[template(path = "admin/agreements.html")]
 pub struct AgreementsPage {
     pub layout: Layout,
-    pub duas: Vec<(i64, String, String, Option<i32>)>,
+    pub duas: Vec<db::DuaSummary>,
     pub form: DuaForm,
     pub errors: FieldErrors,
 }
 
+/// The agreements, with the form for a new one.
 pub async fn agreements(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -389,18 +376,22 @@ pub async fn agreements(
     })
 }
 
-fn check_version(form: &DuaForm, errors: &mut FieldErrors) -> Option<(time::Date, i32)> {
+/// Checks the version part of the form: the text, its effective date and the grace period.
+fn check_version<'a>(form: &'a DuaForm, errors: &mut FieldErrors) -> Option<(NewVersion<'a>, i32)> {
     let body = form.body.trim();
-    if body.is_empty() || body.chars().count() > 200_000 {
+    if body.is_empty() || body.chars().count() > MAX_DUA_CHARS {
         errors.add(
             "body",
-            "Write the agreement (Markdown, at most 200,000 characters).",
+            format!(
+                "Write the agreement (Markdown, at most {} characters).",
+                crate::format::thousands(MAX_DUA_CHARS as i64)
+            ),
         );
     }
     let today = time::OffsetDateTime::now_utc().date();
     let format = time::macros::format_description!("[year]-[month]-[day]");
     let effective = match time::Date::parse(form.effective_on.trim(), &format) {
-        Ok(date) if db::effective_date_ok(date, today) => Some(date),
+        Ok(date) if governance::effective_date_ok(date, today) => Some(date),
         Ok(_) => {
             errors.add("effective_on", "A new version takes effect today or later.");
             None
@@ -411,21 +402,28 @@ fn check_version(form: &DuaForm, errors: &mut FieldErrors) -> Option<(time::Date
         }
     };
     let grace = match form.grace_days.trim() {
-        "" => Some(30),
-        raw => raw.parse::<i32>().ok().filter(|d| (0..=365).contains(d)),
+        "" => Some(DEFAULT_GRACE_DAYS),
+        raw => raw.parse::<i32>().ok().filter(|d| GRACE_DAYS.contains(d)),
     };
     if grace.is_none() {
         errors.add(
             "grace_days",
-            "Give the days holders have to accept the new version, 0 to 365.",
+            format!(
+                "Give the days holders have to accept the new version, {} to {}.",
+                GRACE_DAYS.start(),
+                GRACE_DAYS.end()
+            ),
         );
     }
     match (effective, grace) {
-        (Some(e), Some(g)) if errors.is_empty() => Some((e, g)),
+        (Some(effective_on), Some(grace)) if errors.is_empty() => {
+            Some((NewVersion { body, effective_on }, grace))
+        }
         _ => None,
     }
 }
 
+/// Creates an agreement with its first version.
 pub async fn create_agreement(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -438,34 +436,28 @@ pub async fn create_agreement(
             "Use lower-case letters, digits and single hyphens, e.g. imaging-dua.",
         );
     }
-    if form.title.trim().is_empty() || form.title.trim().chars().count() > 200 {
+    if form.title.trim().is_empty() || form.title.trim().chars().count() > MAX_NAME_CHARS {
         errors.add(
             "title",
-            "Give the agreement a title of at most 200 characters.",
+            format!("Give the agreement a title of at most {MAX_NAME_CHARS} characters."),
         );
     }
-    let checked = check_version(&form, &mut errors);
-    let refuse = |errors: FieldErrors, form: DuaForm, duas| AgreementsPage {
+    if let Some((first, _)) = check_version(&form, &mut errors) {
+        let (slug, title) = (form.slug.trim(), form.title.trim());
+        match governance::create_agreement(&state.db, admin.id, slug, title, &first).await? {
+            Creation::Created(id) => {
+                return Ok(Redirect::to(&format!("/admin/agreements/{id}")).into_response());
+            }
+            Creation::SlugTaken => errors.add("slug", "Another agreement has this identifier."),
+        }
+    }
+    let page = AgreementsPage {
         layout: Layout::new("Agreements", Nav::None).with_user(Some(&admin)),
-        duas,
+        duas: db::duas(&state.db).await?,
         form,
         errors,
     };
-    let Some((effective, _)) = checked else {
-        let page = refuse(errors, form, db::duas(&state.db).await?);
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
-    };
-    let mut tx = state.db.begin().await?;
-    let Some(id) = db::create_dua(&mut *tx, form.slug.trim(), form.title.trim()).await? else {
-        errors.add("slug", "Another agreement has this identifier.");
-        let page = refuse(errors, form, db::duas(&state.db).await?);
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
-    };
-    access::publish_dua_version(&mut tx, id, form.body.trim(), effective, Some(admin.id), 30)
-        .await?;
-    audit::record(&mut *tx, Some(admin.id), "dua.created", Target::Dua(id), json!({"slug": form.slug.trim(), "title": form.title.trim(), "effective_on": effective.to_string()})).await?;
-    tx.commit().await?;
-    Ok(Redirect::to(&format!("/admin/agreements/{id}")).into_response())
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response())
 }
 
 #[derive(Template)]
@@ -480,21 +472,19 @@ pub struct AgreementPage {
 
 async fn agreement_page(
     state: &AppState,
-    admin: &crate::auth::model::User,
+    admin: &User,
     id: i64,
     form: Option<DuaForm>,
     errors: FieldErrors,
 ) -> Result<AgreementPage, AppError> {
-    let slug: String = sqlx::query_scalar("select slug from duas where id = $1")
-        .bind(id)
-        .fetch_optional(&state.db)
+    let slug = access::dua_slug(&state.db, id)
         .await?
         .ok_or(AppError::NotFound)?;
     let versions = access::dua_versions(&state.db, &slug).await?;
     let form = form.unwrap_or_else(|| DuaForm {
         body: versions.first().map(|v| v.body.clone()).unwrap_or_default(),
         effective_on: time::OffsetDateTime::now_utc().date().to_string(),
-        grace_days: "30".to_owned(),
+        grace_days: DEFAULT_GRACE_DAYS.to_string(),
         ..DuaForm::default()
     });
     let title = versions
@@ -509,6 +499,7 @@ async fn agreement_page(
     })
 }
 
+/// An agreement: its versions, with the form for a new one.
 pub async fn agreement(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -533,14 +524,14 @@ pub async fn publish_version(
         FieldErrors::default(),
     )
     .await?;
-    let Some((effective, grace)) = check_version(&form, &mut errors) else {
+    let Some((version, grace)) = check_version(&form, &mut errors) else {
         let page = AgreementPage { errors, ..page };
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
     };
     if page
         .versions
         .first()
-        .is_some_and(|v| v.body.trim() == form.body.trim())
+        .is_some_and(|v| v.body.trim() == version.body)
     {
         errors.add(
             "body",
@@ -549,24 +540,6 @@ pub async fn publish_version(
         let page = AgreementPage { errors, ..page };
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
     }
-    let mut tx = state.db.begin().await?;
-    let version = access::publish_dua_version(
-        &mut tx,
-        id,
-        form.body.trim(),
-        effective,
-        Some(admin.id),
-        grace,
-    )
-    .await?;
-    audit::record(
-        &mut *tx,
-        Some(admin.id),
-        "dua.version_published",
-        Target::Dua(id),
-        json!({"version": version, "effective_on": effective.to_string(), "grace_days": grace}),
-    )
-    .await?;
-    tx.commit().await?;
+    governance::publish_version(&state.db, admin.id, id, &version, grace).await?;
     Ok(Redirect::to(&format!("/admin/agreements/{id}")).into_response())
 }

@@ -28,6 +28,9 @@ impl GrantsPage {
     }
 }
 
+/// The longest search text, in characters.
+const MAX_QUERY_CHARS: usize = 200;
+
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct Params {
@@ -35,12 +38,13 @@ pub struct Params {
     live: Option<String>,
 }
 
+/// Grants matching the search, with a revoke form for each active one.
 pub async fn list(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     Query(params): Query<Params>,
 ) -> Result<Response, AppError> {
-    let q: String = params.q.trim().chars().take(200).collect();
+    let q: String = params.q.trim().chars().take(MAX_QUERY_CHARS).collect();
     let live = params.live.is_some();
     let now = time::OffsetDateTime::now_utc();
     let grants = db::search_grants(&state.db, &q, live)

@@ -54,8 +54,12 @@ pub async fn download(
     if !user.is_admin && !attachments::may_download(&state.db, id, user.id).await? {
         return Err(AppError::NotFound);
     }
-    let (name, content_type, bytes) = attachments::read(&state.db, id)
+    let file = attachments::read(&state.db, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    Ok(upload::download(&name, &content_type, bytes))
+    Ok(upload::download(
+        &file.file_name,
+        &file.content_type,
+        file.bytes,
+    ))
 }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::access::db;
 use crate::access::model::{DuaVersion, Grant, GrantStatus, Notification};
-use crate::access::workflow;
+use crate::access::workflow::{self, MAX_REVOKE_REASON_CHARS};
 use crate::error::AppError;
 use crate::format::datetime;
 use crate::web::AppState;
@@ -38,6 +38,7 @@ pub struct NoticeParams {
     notice: Option<String>,
 }
 
+/// The researcher's grants, with how to reach the data.
 pub async fn my_access(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -78,11 +79,12 @@ pub async fn revoke(
         .await?
         .ok_or(AppError::NotFound)?;
     let reason = form.reason.trim();
-    if reason.is_empty() || reason.chars().count() > 2000 {
+    if reason.is_empty() || reason.chars().count() > MAX_REVOKE_REASON_CHARS {
         return Ok(ErrorPage::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "Give the reason for revoking access (at most 2000 characters); the holder is told."
-                .to_owned(),
+            format!(
+                "Give the reason for revoking access (at most {MAX_REVOKE_REASON_CHARS} characters); the holder is told."
+            ),
         )
         .into_response());
     }
@@ -104,18 +106,7 @@ pub async fn renew(
     CurrentUser(user): CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let grant = db::find_grant(&state.db, id)
-        .await?
-        .filter(|g| g.user_id == user.id)
-        .ok_or(AppError::NotFound)?;
-    let request = db::find_request(&state.db, grant.request_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let mut tx = state.db.begin().await?;
-    for dataset in db::request_datasets(&mut *tx, request.id).await? {
-        db::add_to_cart(&mut *tx, user.id, dataset.dataset_id).await?;
-    }
-    tx.commit().await?;
+    let request = workflow::start_renewal(&state.db, user.id, id).await?;
     Ok(Redirect::to(&format!(
         "/cart?project={}&days={}&renewal_of={}",
         request.project_id, request.requested_days, request.id
@@ -254,6 +245,7 @@ pub struct DiffParams {
     to: String,
 }
 
+/// Two versions of an agreement, line by line.
 pub async fn dua_diff(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
@@ -303,6 +295,7 @@ impl NotificationsPage {
     }
 }
 
+/// The researcher's notifications.
 pub async fn notifications(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -313,6 +306,7 @@ pub async fn notifications(
     })
 }
 
+/// Marks every notification read.
 pub async fn mark_read(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,

@@ -6,18 +6,34 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use serde_json::json;
 
+use crate::access::attachments::{self, AttachmentLink};
 use crate::access::db::{self, ProjectInput};
 use crate::access::fit::Purpose;
 use crate::access::model::{Member, Project};
-use crate::audit::{self, Target};
+use crate::access::projects;
 use crate::auth::model::{Email, User};
 use crate::error::AppError;
 use crate::validation::FieldErrors;
 use crate::web::AppState;
 use crate::web::extract::CurrentUser;
 use crate::web::{Layout, Nav, render};
+
+/// The longest project title, in characters (the database checks the same).
+const MAX_TITLE_CHARS: usize = 200;
+
+/// The shortest description of the research that says something, in characters.
+const MIN_RESEARCH_USE_CHARS: usize = 20;
+
+/// The longest description of the research or the security plan, in characters.
+const MAX_LONG_TEXT_CHARS: usize = 20_000;
+
+/// How many diseases a project may name, and how long each name may be.
+const MAX_DISEASES: usize = 20;
+const MAX_DISEASE_CHARS: usize = 100;
+
+/// How many people a project's team may list.
+const MAX_MEMBERS: usize = 50;
 
 #[derive(Template)]
 #[template(path = "access/projects.html")]
@@ -26,6 +42,7 @@ pub struct ProjectsPage {
     pub projects: Vec<Project>,
 }
 
+/// The researcher's projects.
 pub async fn list(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -65,7 +82,7 @@ impl ProjectForm {
         Self {
             title: project.title.clone(),
             research_use: project.research_use.clone(),
-            purpose: project.purpose.clone(),
+            purpose: project.purpose.code().to_owned(),
             diseases: project.diseases.join(", "),
             methods_development: flag(project.methods_development),
             commercial: flag(project.commercial),
@@ -95,14 +112,23 @@ impl ProjectForm {
         let title = self.title.trim();
         if title.is_empty() {
             errors.add("title", "Give the project a title.");
-        } else if title.chars().count() > 200 {
-            errors.add("title", "Use at most 200 characters.");
+        } else if title.chars().count() > MAX_TITLE_CHARS {
+            errors.add(
+                "title",
+                format!("Use at most {MAX_TITLE_CHARS} characters."),
+            );
         }
         let research_use = self.research_use.trim();
-        if research_use.chars().count() < 20 {
-            errors.add("research_use", "Describe the research in a few sentences (at least 20 characters): what you will do with the data and why.");
-        } else if research_use.chars().count() > 20000 {
-            errors.add("research_use", "Use at most 20,000 characters.");
+        if research_use.chars().count() < MIN_RESEARCH_USE_CHARS {
+            errors.add("research_use", format!("Describe the research in a few sentences (at least {MIN_RESEARCH_USE_CHARS} characters): what you will do with the data and why."));
+        } else if research_use.chars().count() > MAX_LONG_TEXT_CHARS {
+            errors.add(
+                "research_use",
+                format!(
+                    "Use at most {} characters.",
+                    crate::format::thousands(MAX_LONG_TEXT_CHARS as i64)
+                ),
+            );
         }
         let purpose = Purpose::parse(&self.purpose);
         if purpose.is_none() {
@@ -117,19 +143,26 @@ impl ProjectForm {
         if purpose == Some(Purpose::Disease) && diseases.is_empty() {
             errors.add("diseases", "Name the disease(s) the research is about.");
         }
-        if diseases.len() > 20 || diseases.iter().any(|d| d.chars().count() > 100) {
+        if diseases.len() > MAX_DISEASES
+            || diseases
+                .iter()
+                .any(|d| d.chars().count() > MAX_DISEASE_CHARS)
+        {
             errors.add(
                 "diseases",
-                "List at most 20 diseases of at most 100 characters each.",
+                format!(
+                    "List at most {MAX_DISEASES} diseases of at most {MAX_DISEASE_CHARS} characters each."
+                ),
             );
         }
+        // The longest value of each short field, as the database checks it.
         for (field, value, max) in [
             ("country", &self.country, 100),
             ("pi_name", &self.pi_name, 200),
             ("institution", &self.institution, 200),
             ("irb_number", &self.irb_number, 100),
             ("irb_body", &self.irb_body, 200),
-            ("security_plan", &self.security_plan, 20000),
+            ("security_plan", &self.security_plan, MAX_LONG_TEXT_CHARS),
         ] {
             if value.trim().chars().count() > max {
                 errors.add(field, format!("Use at most {max} characters."));
@@ -170,14 +203,17 @@ impl ProjectForm {
         }
         members.sort();
         members.dedup();
-        if members.len() > 50 {
-            errors.add("members", "List at most 50 team members.");
+        if members.len() > MAX_MEMBERS {
+            errors.add(
+                "members",
+                format!("List at most {MAX_MEMBERS} team members."),
+            );
         }
         let purpose = purpose?;
         errors.is_empty().then(|| ProjectInput {
             title: title.to_owned(),
             research_use: research_use.to_owned(),
-            purpose: purpose.code().to_owned(),
+            purpose,
             diseases,
             methods_development: self.methods_development.is_some(),
             commercial: self.commercial.is_some(),
@@ -227,9 +263,10 @@ fn form_page(
     }
 }
 
+/// The form for a new project.
 pub async fn new_form(CurrentUser(user): CurrentUser) -> Result<Response, AppError> {
     let form = ProjectForm {
-        purpose: "HMB".to_owned(),
+        purpose: Purpose::Health.code().to_owned(),
         institution: user.institution.clone(),
         pi_name: user.name.clone(),
         ..ProjectForm::default()
@@ -244,6 +281,7 @@ async fn own_project(state: &AppState, user: &User, id: i64) -> Result<Project, 
         .ok_or(AppError::NotFound)
 }
 
+/// The form for one of the researcher's projects.
 pub async fn edit_form(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -270,66 +308,11 @@ async fn save(
         let page = form_page(user, id, form, errors);
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
     };
-    let mut tx = state.db.begin().await?;
-    let before: Vec<String> = match id {
-        Some(id) => db::members(&mut *tx, id)
-            .await?
-            .into_iter()
-            .map(|m| m.email.to_lowercase())
-            .collect(),
-        None => Vec::new(),
-    };
-    let saved = db::save_project(&mut tx, user.id, id, &input)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    // Newly added team members hear of it; those without an account are invited to register.
-    for member in db::members(&mut *tx, saved).await? {
-        if before.contains(&member.email.to_lowercase()) || member.user_id == Some(user.id) {
-            continue;
-        }
-        let body = match member.user_id {
-            Some(_) => format!(
-                "{} ({}) added you to the team of the project “{}”. You can follow its access requests here: {}\n",
-                user.name,
-                user.email,
-                input.title,
-                state.link("/requests")
-            ),
-            None => format!(
-                "{} ({}) added you to the team of the project “{}” on radportal, a portal for AI-radiology data.\n\n\
-                 Create an account with this address to follow the project's access requests: {}\n",
-                user.name,
-                user.email,
-                input.title,
-                state.link("/register")
-            ),
-        };
-        crate::mail::enqueue(
-            &mut *tx,
-            &crate::mail::Mail {
-                to: member.email.clone(),
-                subject: format!("You were added to the project “{}”", input.title),
-                body,
-            },
-        )
-        .await?;
-    }
-    audit::record(
-        &mut *tx,
-        Some(user.id),
-        if id.is_some() {
-            "project.updated"
-        } else {
-            "project.created"
-        },
-        Target::Project(saved),
-        json!({"title": input.title, "purpose": input.purpose, "members": input.members}),
-    )
-    .await?;
-    tx.commit().await?;
+    let saved = projects::save(&state.db, &state.config.base_url, user, id, &input).await?;
     Ok(Redirect::to(&format!("/projects/{saved}")).into_response())
 }
 
+/// Creates a project.
 pub async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -338,6 +321,7 @@ pub async fn create(
     save(&state, &user, None, form).await
 }
 
+/// Saves one of the researcher's projects.
 pub async fn update(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -354,7 +338,7 @@ pub struct ProjectPage {
     pub layout: Layout,
     pub project: Project,
     pub members: Vec<Member>,
-    pub letter: Option<(i64, String)>,
+    pub letter: Option<AttachmentLink>,
     pub purpose: Purpose,
     pub letter_error: Option<String>,
 }
@@ -368,13 +352,14 @@ async fn project_page(
     Ok(ProjectPage {
         layout: Layout::new(project.title.clone(), Nav::None).with_user(Some(user)),
         members: db::members(&state.db, project.id).await?,
-        letter: crate::access::attachments::project_letter(&state.db, project.id).await?,
-        purpose: project.purpose(),
+        letter: attachments::project_letter(&state.db, project.id).await?,
+        purpose: project.purpose,
         letter_error,
         project,
     })
 }
 
+/// A project, for its team and administrators.
 pub async fn show(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -402,26 +387,7 @@ pub async fn upload_letter(
     let project = own_project(&state, &user, id).await?;
     match super::attachments::read_file(multipart, "letter").await {
         Ok((name, bytes)) => {
-            let mut tx = state.db.begin().await?;
-            let attachment = crate::access::attachments::store(
-                &mut tx,
-                None,
-                Some(id),
-                user.id,
-                "irb_letter",
-                &name,
-                &bytes,
-            )
-            .await?;
-            audit::record(
-                &mut *tx,
-                Some(user.id),
-                "project.irb_letter_uploaded",
-                Target::Project(id),
-                json!({"attachment": attachment}),
-            )
-            .await?;
-            tx.commit().await?;
+            attachments::attach_letter(&state.db, user.id, id, &name, &bytes).await?;
             Ok(Redirect::to(&format!("/projects/{id}")).into_response())
         }
         Err(message) => {

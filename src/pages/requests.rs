@@ -7,17 +7,20 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use serde_json::json;
 
-use crate::access::db::{self, QueueFilter};
-use crate::access::events::{self, NewEvent};
+use crate::access::attachments;
+use crate::access::db::{self, QueueFilter, StateCount};
 use crate::access::fit::{self, Fit};
 use crate::access::model::{
-    Dac, DacPolicy, Event, Grant, GrantStatus, Project, RequestDataset, RequestSummary, Vote,
-    VoteChoice,
+    Dac, DacPolicy, Governed, Grant, GrantStatus, Member, Project, RequestDataset, RequestSummary,
+    Vote, VoteChoice,
 };
 use crate::access::state::RequestState;
-use crate::access::workflow::{self, ActError, ApplicantAction, DatasetCheck, ReviewAction};
+use crate::access::timeline::Event;
+use crate::access::workflow::{
+    self, ACCESS_PERIOD_DAYS, ActError, ApplicantAction, DEFAULT_ACCESS_DAYS, DatasetCheck,
+    MAX_MESSAGE_CHARS, ReviewAction,
+};
 use crate::auth::model::{Credential, User};
 use crate::error::AppError;
 use crate::format::datetime;
@@ -53,6 +56,7 @@ pub async fn add(
     Ok(Redirect::to("/cart").into_response())
 }
 
+/// Takes a dataset out of the cart.
 pub async fn remove(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -73,7 +77,7 @@ pub struct CartPage {
     pub project: Option<Project>,
     pub days: i32,
     pub checks: Vec<DatasetCheck>,
-    pub datasets: Vec<crate::access::model::Governed>,
+    pub datasets: Vec<Governed>,
     pub signatures: Vec<(i64, String)>,
     pub errors: Vec<String>,
     pub renewal_of: Option<i64>,
@@ -106,15 +110,21 @@ pub struct CartParams {
     renewal_of: Option<String>,
 }
 
-/// Days asked for: 1 to 3650, 365 by default.
+/// Days asked for: within the allowed access periods, a year by default.
 fn parse_days(raw: Option<&str>) -> Result<i32, String> {
     match raw.map(str::trim).filter(|d| !d.is_empty()) {
-        None => Ok(365),
+        None => Ok(DEFAULT_ACCESS_DAYS),
         Some(raw) => raw
             .parse::<i32>()
             .ok()
-            .filter(|d| (1..=3650).contains(d))
-            .ok_or_else(|| "The access period must be a number of days from 1 to 3650.".to_owned()),
+            .filter(|d| ACCESS_PERIOD_DAYS.contains(d))
+            .ok_or_else(|| {
+                format!(
+                    "The access period must be a number of days from {} to {}.",
+                    ACCESS_PERIOD_DAYS.start(),
+                    ACCESS_PERIOD_DAYS.end()
+                )
+            }),
     }
 }
 
@@ -128,16 +138,15 @@ async fn cart_page(
     errors: Vec<String>,
     renewal_of: Option<i64>,
 ) -> Result<CartPage, AppError> {
-    let mut conn = state.db.acquire().await?;
-    let datasets = db::cart(&mut *conn, user.id).await?;
-    let projects = db::projects_of(&mut *conn, user.id).await?;
+    let datasets = db::cart(&state.db, user.id).await?;
+    let projects = db::projects_of(&state.db, user.id).await?;
     let project = project_id
         .and_then(|id| projects.iter().find(|p| p.id == id).cloned())
         .or_else(|| (projects.len() == 1).then(|| projects[0].clone()));
     let checks = match &project {
         Some(project) => {
-            let credentials = crate::auth::db::list_credentials(&mut *conn, user.id).await?;
-            workflow::check_cart(&mut conn, &user, project, &credentials, &datasets, days).await?
+            let credentials = crate::auth::db::list_credentials(&state.db, user.id).await?;
+            workflow::check_cart(&state.db, &user, project, &credentials, &datasets, days).await?
         }
         None => Vec::new(),
     };
@@ -159,6 +168,7 @@ async fn cart_page(
     })
 }
 
+/// The cart with its pre-submission check against the chosen project.
 pub async fn cart(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -167,7 +177,7 @@ pub async fn cart(
     let mut errors = Vec::new();
     let days = parse_days(params.days.as_deref()).unwrap_or_else(|message| {
         errors.push(message);
-        365
+        DEFAULT_ACCESS_DAYS
     });
     let project = params.project.as_deref().and_then(|p| p.parse().ok());
     let renewal_of = params.renewal_of.as_deref().and_then(|p| p.parse().ok());
@@ -189,7 +199,7 @@ pub async fn submit(
     let mut errors = Vec::new();
     let days = parse_days(field("days")).unwrap_or_else(|message| {
         errors.push(message);
-        365
+        DEFAULT_ACCESS_DAYS
     });
     let project_id: Option<i64> = field("project").and_then(|p| p.parse().ok());
     let renewal_of: Option<i64> = field("renewal_of").and_then(|p| p.parse().ok());
@@ -289,6 +299,7 @@ pub struct RequestsParams {
     submitted: String,
 }
 
+/// The researcher's requests and those of their projects' teams.
 pub async fn list(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -325,7 +336,7 @@ pub struct RequestPage {
     pub is_applicant: bool,
     pub conflict: Option<String>,
     pub project: Project,
-    pub members: Vec<crate::access::model::Member>,
+    pub members: Vec<Member>,
     pub datasets: Vec<RequestDataset>,
     pub fits: Vec<Fit>,
     pub applicant: User,
@@ -333,7 +344,7 @@ pub struct RequestPage {
     pub earlier: Vec<RequestSummary>,
     pub votes: Vec<Vote>,
     pub timeline: Vec<Event>,
-    pub attachments: Vec<(i64, String, String)>,
+    pub attachments: Vec<attachments::Listed>,
     pub grants: Vec<Grant>,
     pub dac: Dac,
     pub today: time::Date,
@@ -375,10 +386,9 @@ async fn viewer(
     user: &User,
     request: &RequestSummary,
 ) -> Result<(Viewer, Option<String>), AppError> {
-    let mut conn = state.db.acquire().await?;
     let on_team = request.applicant_id == user.id
-        || db::is_on_team(&mut *conn, request.project_id, user.id).await?;
-    let on_dac = user.is_admin || db::is_dac_member(&mut *conn, user.id, request.dac_id).await?;
+        || db::is_on_team(&state.db, request.project_id, user.id).await?;
+    let on_dac = user.is_admin || db::is_dac_member(&state.db, user.id, request.dac_id).await?;
     match (on_dac, on_team) {
         (true, false) => Ok((Viewer::Reviewer, None)),
         (true, true) => Ok((
@@ -390,6 +400,7 @@ async fn viewer(
     }
 }
 
+/// A request with its timeline and the actions the viewer may take.
 pub async fn show(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -440,7 +451,7 @@ pub async fn show(
             Vec::new()
         },
         timeline: db::timeline(&state.db, id, internal).await?,
-        attachments: crate::access::attachments::for_request(&state.db, id).await?,
+        attachments: attachments::for_request(&state.db, id).await?,
         grants: db::grants_of_request(&state.db, id).await?,
         dac: db::find_dac(&state.db, request.dac_id)
             .await?
@@ -527,11 +538,13 @@ pub async fn review(
                 .trim()
                 .parse::<i32>()
                 .ok()
-                .filter(|d| (1..=3650).contains(d))
+                .filter(|d| ACCESS_PERIOD_DAYS.contains(d))
                 .ok_or_else(|| {
-                    ActError::Refused(
-                        "Access periods must be a number of days from 1 to 3650.".to_owned(),
-                    )
+                    ActError::Refused(format!(
+                        "Access periods must be a number of days from {} to {}.",
+                        ACCESS_PERIOD_DAYS.start(),
+                        ACCESS_PERIOD_DAYS.end()
+                    ))
                 })?;
             Ok((id, days))
         })
@@ -545,11 +558,11 @@ pub async fn review(
         let version = version(&form)?;
         let action = match form.action.as_str() {
             "comment" => ReviewAction::Comment {
-                text: text(&form.message, "a comment", 10000)?,
+                text: text(&form.message, "a comment", MAX_MESSAGE_CHARS)?,
                 internal: form.internal.is_some(),
             },
             "changes" => ReviewAction::RequestChanges {
-                message: text(&form.message, "what should change", 10000)?,
+                message: text(&form.message, "what should change", MAX_MESSAGE_CHARS)?,
             },
             "vote" => ReviewAction::Vote {
                 choice: match form.decision.as_str() {
@@ -557,7 +570,7 @@ pub async fn review(
                     "reject" => VoteChoice::Reject,
                     _ => return Err(ActError::Refused("Choose approve or reject.".to_owned())),
                 },
-                rationale: text(&form.message, "the reason for your vote", 10000)?,
+                rationale: text(&form.message, "the reason for your vote", MAX_MESSAGE_CHARS)?,
             },
             "decide" => ReviewAction::Decide {
                 approve: match form.decision.as_str() {
@@ -565,7 +578,11 @@ pub async fn review(
                     "reject" => false,
                     _ => return Err(ActError::Refused("Choose approve or reject.".to_owned())),
                 },
-                rationale: text(&form.message, "the rationale for the decision", 10000)?,
+                rationale: text(
+                    &form.message,
+                    "the rationale for the decision",
+                    MAX_MESSAGE_CHARS,
+                )?,
                 grant_days: grant_days?,
             },
             _ => return Err(ActError::Refused("Choose an action.".to_owned())),
@@ -603,10 +620,10 @@ pub async fn applicant(
         let action = match form.action.as_str() {
             "withdraw" => ApplicantAction::Withdraw,
             "resubmit" => ApplicantAction::Resubmit {
-                message: text(&form.message, "what you changed", 10000)?,
+                message: text(&form.message, "what you changed", MAX_MESSAGE_CHARS)?,
             },
             "comment" => ApplicantAction::Comment {
-                text: text(&form.message, "a comment", 10000)?,
+                text: text(&form.message, "a comment", MAX_MESSAGE_CHARS)?,
             },
             _ => return Err(ActError::Refused("Choose an action.".to_owned())),
         };
@@ -653,30 +670,7 @@ pub async fn attach(
             return Ok(ErrorPage::new(StatusCode::UNPROCESSABLE_ENTITY, message).into_response());
         }
     };
-    let mut tx = state.db.begin().await?;
-    let attachment = crate::access::attachments::store(
-        &mut tx,
-        Some(id),
-        None,
-        user.id,
-        "supporting",
-        &name,
-        &bytes,
-    )
-    .await?;
-    events::append(
-        &mut tx,
-        NewEvent {
-            request_id: Some(id),
-            grant_id: None,
-            actor_id: Some(user.id),
-            kind: "request.attachment",
-            internal: false,
-            body: json!({"attachment": attachment, "file_name": crate::web::upload::safe_file_name(&name, crate::web::upload::sniff(&bytes).unwrap_or("application/pdf"))}),
-        },
-    )
-    .await?;
-    tx.commit().await?;
+    attachments::attach_to_request(&state.db, user.id, id, &name, &bytes).await?;
     Ok(done(id, "The file was attached."))
 }
 
@@ -685,7 +679,7 @@ pub async fn attach(
 pub struct QueuePage {
     pub layout: Layout,
     pub requests: Vec<RequestSummary>,
-    pub counts: Vec<(RequestState, i64)>,
+    pub counts: Vec<StateCount>,
     pub dacs: Vec<Dac>,
     pub state_filter: String,
     pub dataset: String,
@@ -703,10 +697,13 @@ impl QueuePage {
     fn count(&self, state: RequestState) -> i64 {
         self.counts
             .iter()
-            .find(|(s, _)| *s == state)
-            .map_or(0, |(_, n)| *n)
+            .find(|count| count.state == state)
+            .map_or(0, |count| count.count)
     }
 }
+
+/// The largest "older than" filter of the queue, in days.
+const MAX_QUEUE_AGE_DAYS: i32 = 3650;
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -748,7 +745,7 @@ pub async fn queue(
         raw => Some(
             raw.parse::<i32>()
                 .ok()
-                .filter(|d| (0..=3650).contains(d))
+                .filter(|d| (0..=MAX_QUEUE_AGE_DAYS).contains(d))
                 .ok_or_else(|| {
                     AppError::BadRequest("“Older than” must be a number of days.".to_owned())
                 })?,
