@@ -18,7 +18,7 @@ use crate::access::workflow::ACCESS_PERIOD_DAYS;
 use crate::auth::model::User;
 use crate::catalog::validate::is_valid_slug;
 use crate::error::AppError;
-use crate::validation::FieldErrors;
+use crate::validation::{FieldErrors, parse_date};
 use crate::web::AppState;
 use crate::web::extract::AdminUser;
 use crate::web::{Layout, Nav, render};
@@ -389,15 +389,14 @@ fn check_version<'a>(form: &'a DuaForm, errors: &mut FieldErrors) -> Option<(New
         );
     }
     let today = time::OffsetDateTime::now_utc().date();
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    let effective = match time::Date::parse(form.effective_on.trim(), &format) {
+    let effective = match parse_date(&form.effective_on) {
         Ok(date) if governance::effective_date_ok(date, today) => Some(date),
         Ok(_) => {
             errors.add("effective_on", "A new version takes effect today or later.");
             None
         }
-        Err(_) => {
-            errors.add("effective_on", "Enter a date as YYYY-MM-DD.");
+        Err(message) => {
+            errors.add("effective_on", message);
             None
         }
     };

@@ -14,7 +14,7 @@ use crate::access::model::{Member, Project};
 use crate::access::projects;
 use crate::auth::model::{Email, User};
 use crate::error::AppError;
-use crate::validation::FieldErrors;
+use crate::validation::{FieldErrors, parse_date};
 use crate::web::AppState;
 use crate::web::extract::CurrentUser;
 use crate::web::{Layout, Nav, render};
@@ -171,14 +171,10 @@ impl ProjectForm {
         let irb_expires_on = if self.irb_expires_on.trim().is_empty() {
             None
         } else {
-            let format = time::macros::format_description!("[year]-[month]-[day]");
-            match time::Date::parse(self.irb_expires_on.trim(), &format) {
+            match parse_date(&self.irb_expires_on) {
                 Ok(date) => Some(date),
-                Err(_) => {
-                    errors.add(
-                        "irb_expires_on",
-                        "Enter a date as YYYY-MM-DD, e.g. 2027-03-31.",
-                    );
+                Err(message) => {
+                    errors.add("irb_expires_on", message);
                     None
                 }
             }
