@@ -160,6 +160,25 @@ pub async fn add_request_to_cart(
     Ok(())
 }
 
+/// Locks the applicant's cart rows for these datasets until the transaction ends and returns the
+/// datasets still in the cart. A submission that arrives while another is running waits here, then
+/// finds the rows gone.
+pub async fn lock_cart(
+    conn: &mut PgConnection,
+    user_id: i64,
+    dataset_ids: &[i64],
+) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar!(
+        "select dataset_id from cart_items where user_id = $1 and dataset_id = any($2)
+         order by dataset_id
+         for update",
+        user_id,
+        dataset_ids
+    )
+    .fetch_all(conn)
+    .await
+}
+
 /// Takes datasets out of a researcher's cart.
 pub async fn remove_from_cart(
     db: impl PgExecutor<'_>,

@@ -204,14 +204,26 @@ pub struct CartSubmission<'a> {
     pub renewal_of: Option<i64>,
 }
 
+/// What submitting a cart did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CartOutcome {
+    /// The new requests, one per committee.
+    Submitted(Vec<i64>),
+    /// Another submission of the same cart got there first (a second click, another tab): nothing
+    /// new was created.
+    AlreadySubmitted,
+}
+
 /// Submits the cart: one request per committee, each dataset with its accepted agreement version.
-/// The caller has checked the cart.
+/// The caller has checked the cart. However many submissions of one cart arrive at once, one creates
+/// the requests: each locks the cart rows first, and the later ones find them gone.
+#[tracing::instrument(skip_all, fields(user = user.id, datasets = submission.checks.len()))]
 pub async fn submit_cart(
     db: &PgPool,
     site: &Url,
     user: &User,
     submission: CartSubmission<'_>,
-) -> Result<Vec<i64>, AppError> {
+) -> Result<CartOutcome, AppError> {
     let CartSubmission {
         project,
         checks,
@@ -220,6 +232,12 @@ pub async fn submit_cart(
         renewal_of,
     } = submission;
     let mut tx = db.begin().await?;
+    let mut wanted: Vec<i64> = checks.iter().map(|c| c.dataset.dataset_id).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    if db::lock_cart(&mut tx, user.id, &wanted).await? != wanted {
+        return Ok(CartOutcome::AlreadySubmitted);
+    }
     let mut by_dac: Vec<(i64, Vec<&DatasetCheck>)> = Vec::new();
     for check in checks {
         match by_dac
@@ -293,10 +311,9 @@ pub async fn submit_cart(
         .await?;
         created.push(id);
     }
-    let ids: Vec<i64> = checks.iter().map(|c| c.dataset.dataset_id).collect();
-    db::remove_from_cart(&mut *tx, user.id, &ids).await?;
+    db::remove_from_cart(&mut *tx, user.id, &wanted).await?;
     tx.commit().await?;
-    Ok(created)
+    Ok(CartOutcome::Submitted(created))
 }
 
 /// A refusal that tells the person what happened instead.

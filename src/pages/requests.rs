@@ -270,8 +270,14 @@ pub async fn submit(
         },
     )
     .await?;
-    let ids: Vec<String> = created.iter().map(|id| id.to_string()).collect();
-    Ok(Redirect::to(&format!("/requests?submitted={}", ids.join(","))).into_response())
+    Ok(match created {
+        workflow::CartOutcome::Submitted(created) => {
+            let ids: Vec<String> = created.iter().map(|id| id.to_string()).collect();
+            Redirect::to(&format!("/requests?submitted={}", ids.join(","))).into_response()
+        }
+        // A second click (or another tab) on a cart that was just submitted: show the requests.
+        workflow::CartOutcome::AlreadySubmitted => Redirect::to("/requests").into_response(),
+    })
 }
 
 fn refuse(mut page: CartPage, errors: Vec<String>) -> Result<Response, AppError> {

@@ -20,13 +20,13 @@ async fn create_token(app: &TestApp, client: &Client) -> String {
     Page::new(&response.text().await.unwrap()).text("#new-token")
 }
 
-const CHEST: &str = "example-chest-ct-research-extract";
-const BRAIN: &str = "example-brain-mri-registry";
-const RESEARCHER: &str = "researcher@example.org";
+pub(crate) const CHEST: &str = "example-chest-ct-research-extract";
+pub(crate) const BRAIN: &str = "example-brain-mri-registry";
+pub(crate) const RESEARCHER: &str = "researcher@example.org";
 const REVIEWER: &str = "reviewer@example.org";
 const REVIEWER2: &str = "reviewer2@example.org";
 
-async fn example_app() -> (TestApp, MailSink) {
+pub(crate) async fn example_app() -> (TestApp, MailSink) {
     let (app, mail) = TestApp::with_mail().await;
     assert!(
         seed_if_empty(&app.db).await.unwrap(),
@@ -36,7 +36,7 @@ async fn example_app() -> (TestApp, MailSink) {
     (app, mail)
 }
 
-async fn sign_in(app: &TestApp, email: &str) -> Client {
+pub(crate) async fn sign_in(app: &TestApp, email: &str) -> Client {
     app.signed_in_with(email, EXAMPLE_PASSWORD).await
 }
 
@@ -56,7 +56,7 @@ async fn post(
 }
 
 /// Creates a project and returns its id.
-async fn create_project(app: &TestApp, client: &Client, extra: &[(&str, &str)]) -> i64 {
+pub(crate) async fn create_project(app: &TestApp, client: &Client, extra: &[(&str, &str)]) -> i64 {
     let mut form = vec![
         ("title", "Lung nodule detection"),
         (
@@ -89,13 +89,13 @@ async fn create_project(app: &TestApp, client: &Client, extra: &[(&str, &str)]) 
         .unwrap()
 }
 
-async fn add_to_cart(app: &TestApp, client: &Client, slug: &str) {
+pub(crate) async fn add_to_cart(app: &TestApp, client: &Client, slug: &str) {
     let response = post(app, client, "/cart", &[("dataset", slug)]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()["location"], "/cart");
 }
 
-async fn dataset_id(app: &TestApp, slug: &str) -> String {
+pub(crate) async fn dataset_id(app: &TestApp, slug: &str) -> String {
     let id: i64 = sqlx::query_scalar("select id from datasets where slug = $1")
         .bind(slug)
         .fetch_one(&app.db)

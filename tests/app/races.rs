@@ -34,3 +34,54 @@ async fn instances_starting_together_create_exactly_one_first_administrator() {
         .unwrap();
     assert_eq!(admins, 1);
 }
+
+#[tokio::test]
+async fn a_cart_submitted_many_times_at_once_makes_one_request_per_committee() {
+    use crate::access::{
+        BRAIN, CHEST, RESEARCHER, add_to_cart, create_project, dataset_id, example_app, sign_in,
+    };
+
+    let (app, _mail) = example_app().await;
+    let researcher = sign_in(&app, RESEARCHER).await;
+    let project = create_project(&app, &researcher, &[]).await.to_string();
+    add_to_cart(&app, &researcher, CHEST).await;
+    add_to_cart(&app, &researcher, BRAIN).await;
+    let mut form = vec![
+        ("project".to_owned(), project),
+        ("days".to_owned(), "180".to_owned()),
+        ("acknowledge".to_owned(), "on".to_owned()),
+    ];
+    for slug in [CHEST, BRAIN] {
+        form.push((
+            format!("sign_{}", dataset_id(&app, slug).await),
+            "Riley Researcher".to_owned(),
+        ));
+    }
+
+    let submissions =
+        (0..PARALLEL).map(|_| researcher.post(app.url("/cart/submit")).form(&form).send());
+    let answers = join_all(submissions).await;
+
+    for answer in &answers {
+        let status = answer.as_ref().unwrap().status();
+        assert!(
+            status.is_redirection() || status == reqwest::StatusCode::UNPROCESSABLE_ENTITY,
+            "{status}"
+        );
+    }
+    let requests: i64 = sqlx::query_scalar("select count(*) from access_requests")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(requests, 2, "one request for each of the two committees");
+    let accepted: i64 = sqlx::query_scalar("select count(*) from request_datasets")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(accepted, 2);
+    let cart: i64 = sqlx::query_scalar("select count(*) from cart_items")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(cart, 0);
+}
