@@ -796,6 +796,14 @@ pub async fn revoke(
                 .to_owned(),
         ));
     }
+    // Conflict of interest holds for every committee action: the holder's own team may not revoke
+    // (nor keep) their access.
+    let request = db::find_request(&mut *tx, grant.request_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if let Err(reason) = may_review(&mut tx, actor, &request).await? {
+        return Err(ActError::Forbidden(reason));
+    }
     if !db::revoke_grant(&mut *tx, grant_id, actor.id, reason).await? {
         return Err(ActError::Conflict(
             "This access was already revoked.".to_owned(),

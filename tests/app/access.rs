@@ -542,6 +542,57 @@ async fn concurrent_decisions_one_wins_and_the_others_are_told_who_decided() {
 }
 
 #[tokio::test]
+async fn a_committee_member_on_the_team_cannot_revoke_the_teams_access() {
+    let (app, _mail) = example_app().await;
+    let researcher = sign_in(&app, RESEARCHER).await;
+    // Rowan reviews for both committees and is on the project's team; Casey approves.
+    let project = create_project(&app, &researcher, &[("members", REVIEWER)]).await;
+    add_to_cart(&app, &researcher, BRAIN).await;
+    let request = submit(&app, &researcher, project, &[BRAIN]).await[0];
+    let casey = sign_in(&app, REVIEWER2).await;
+    let approved = review(
+        &app,
+        &casey,
+        request,
+        &[
+            ("action", "decide"),
+            ("decision", "approve"),
+            ("message", "Fits the registry's terms."),
+            ("grant_days", "180"),
+        ],
+    )
+    .await;
+    assert_eq!(approved.status(), StatusCode::SEE_OTHER);
+    let grant: i64 = sqlx::query_scalar("select id from grants")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+
+    let rowan = sign_in(&app, REVIEWER).await;
+    let refused = post(
+        &app,
+        &rowan,
+        &format!("/grants/{grant}/revoke"),
+        &[("reason", "Revoking my own team's access.")],
+    )
+    .await;
+
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(
+        Page::new(&refused.text().await.unwrap())
+            .text("main")
+            .contains("conflict of interest")
+    );
+    let revoked: Option<time::OffsetDateTime> =
+        sqlx::query_scalar("select revoked_at from grants where id = $1")
+            .bind(grant)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert!(revoked.is_none(), "the grant stands");
+}
+
+#[tokio::test]
 async fn a_reviewer_on_the_team_cannot_act_and_outsiders_cannot_see() {
     let (app, _mail) = example_app().await;
     let researcher = sign_in(&app, RESEARCHER).await;
