@@ -1,4 +1,5 @@
-//! The command line: `serve`, `migrate`, `import`, `create-admin`, `audit verify`, `health`.
+//! The command line: `serve`, `migrate`, `import`, `create-admin`, `audit verify`, `audit checkpoint`,
+//! `health`.
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
@@ -10,6 +11,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
+use crate::audit::chain::{ChainEnd, Verification};
+use crate::audit::checkpoint::{AuditKey, Checkpoint, Verified};
 use crate::auth::db::AdminOutcome;
 use crate::auth::model::Email;
 use crate::catalog::import::{self, ImportReport, Progress};
@@ -78,9 +81,22 @@ pub enum Command {
 
 #[derive(Subcommand)]
 pub enum AuditCommand {
-    /// Walk the hash chain of request and grant events and report any event that was edited,
-    /// inserted or deleted. Exits with status 3 when the chain is broken.
+    /// Walk the hash chains of request and grant events and of the audit log, and report any entry
+    /// that was edited, inserted or deleted. With `--checkpoint`, also prove that the chains still
+    /// extend a checkpoint taken earlier. Exits with status 3 when a chain is broken or no longer
+    /// extends the checkpoint.
     Verify {
+        /// A checkpoint file written by `radportal audit checkpoint`; its signature is checked with
+        /// the key in RADPORTAL_AUDIT_KEY.
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Verify both chains, then print their heads (count, newest id and hash) as a checkpoint signed
+    /// with the key in RADPORTAL_AUDIT_KEY. Keep its output outside the database's host. Exits with
+    /// status 3, printing nothing on standard output, when a chain is broken.
+    Checkpoint {
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -130,25 +146,15 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Import { file, database } => import_file(&file, &database_config(database)).await,
         Command::Audit {
-            command: AuditCommand::Verify { database },
-        } => {
-            let pool = crate::db::connect_and_migrate(&database_config(database)).await?;
-            let result = crate::access::events::verify(&pool).await?;
-            if result.is_intact() {
-                println!("{} events checked: the chain is intact", result.checked);
-                Ok(ExitCode::SUCCESS)
-            } else {
-                println!(
-                    "{} events checked: {} problems",
-                    result.checked,
-                    result.problems.len()
-                );
-                for problem in &result.problems {
-                    println!("  {problem}");
-                }
-                Ok(ExitCode::from(3))
-            }
-        }
+            command:
+                AuditCommand::Verify {
+                    checkpoint,
+                    database,
+                },
+        } => audit_verify(checkpoint.as_deref(), &database_config(database)).await,
+        Command::Audit {
+            command: AuditCommand::Checkpoint { database },
+        } => audit_checkpoint(&database_config(database)).await,
         Command::Health { json, database } => {
             let pool = crate::db::connect_and_migrate(&database_config(database)).await?;
             let missing = crate::catalog::db::health::missing_facts(&pool).await?;
@@ -216,6 +222,126 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     eprintln!("radportal is serving on http://{address}");
     crate::serve(listener, AppState::new(pool, config), shutdown_signal()).await?;
     tracing::info!("shut down cleanly");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Both chains as of one moment (one repeatable-read transaction), each checked against its part of
+/// `checkpoint` when one is given.
+async fn verify_chains(
+    pool: &sqlx::PgPool,
+    checkpoint: Option<&Verified>,
+) -> anyhow::Result<(Verification, Verification)> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("set transaction isolation level repeatable read, read only")
+        .execute(&mut *tx)
+        .await?;
+    let events = crate::access::events::verify_on(&mut tx, checkpoint.map(|c| &c.events)).await?;
+    let audit_log = crate::audit::verify_on(&mut tx, checkpoint.map(|c| &c.audit_log)).await?;
+    tx.commit().await?;
+    Ok((events, audit_log))
+}
+
+/// Prints what a chain's check found; `name` is the chain's name, `many` what its entries are called.
+fn print_verification(
+    out: &mut impl std::io::Write,
+    name: &str,
+    many: &str,
+    result: &Verification,
+) {
+    let problems = result.problems.len() + result.checkpoint_problems.len();
+    let _ = if problems == 0 {
+        writeln!(
+            out,
+            "{name}: {} {many} checked: the chain is intact",
+            result.checked
+        )
+    } else {
+        writeln!(
+            out,
+            "{name}: {} {many} checked: {problems} problems",
+            result.checked
+        )
+    };
+    for problem in result.problems.iter().chain(&result.checkpoint_problems) {
+        let _ = writeln!(out, "  {problem}");
+    }
+}
+
+async fn audit_verify(
+    checkpoint: Option<&std::path::Path>,
+    config: &Config,
+) -> anyhow::Result<ExitCode> {
+    // The checkpoint is checked before the database is touched: a forged one proves nothing.
+    let checkpoint = match checkpoint {
+        Some(path) => {
+            let key = AuditKey::from_env()?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            Some(Checkpoint::open(&text, &key).with_context(|| path.display().to_string())?)
+        }
+        None => None,
+    };
+    let pool = crate::db::connect_and_migrate(config).await?;
+    let (events, audit_log) = verify_chains(&pool, checkpoint.as_ref()).await?;
+    let mut out = std::io::stdout().lock();
+    print_verification(
+        &mut out,
+        "events",
+        crate::access::events::NOUNS.many,
+        &events,
+    );
+    print_verification(&mut out, "audit log", crate::audit::NOUNS.many, &audit_log);
+    if let Some(checkpoint) = &checkpoint {
+        use std::io::Write;
+        let extends =
+            events.checkpoint_problems.is_empty() && audit_log.checkpoint_problems.is_empty();
+        let now = |result: &Verification| result.end.as_ref().map_or(0, |end| end.count);
+        let _ = writeln!(
+            out,
+            "checkpoint of {}: {} (events {} then, {} now; audit entries {} then, {} now)",
+            checkpoint.taken_at,
+            if extends {
+                "both chains extend it"
+            } else {
+                "the chains no longer extend it"
+            },
+            checkpoint.events.count,
+            now(&events),
+            checkpoint.audit_log.count,
+            now(&audit_log),
+        );
+    }
+    Ok(if events.is_intact() && audit_log.is_intact() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
+}
+
+async fn audit_checkpoint(config: &Config) -> anyhow::Result<ExitCode> {
+    let key = AuditKey::from_env()?;
+    let pool = crate::db::connect_and_migrate(config).await?;
+    let (events, audit_log) = verify_chains(&pool, None).await?;
+    if !(events.is_intact() && audit_log.is_intact()) {
+        // Signing a broken chain would vouch for whatever broke it.
+        let mut err = std::io::stderr().lock();
+        print_verification(
+            &mut err,
+            "events",
+            crate::access::events::NOUNS.many,
+            &events,
+        );
+        print_verification(&mut err, "audit log", crate::audit::NOUNS.many, &audit_log);
+        eprintln!("no checkpoint written: a chain is broken");
+        return Ok(ExitCode::from(3));
+    }
+    let taken_at = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or_else(|_| time::OffsetDateTime::now_utc())
+        .format(&time::format_description::well_known::Rfc3339)?;
+    let end = |result: Verification| result.end.unwrap_or_else(ChainEnd::genesis);
+    let checkpoint = Checkpoint::sign(&key, taken_at, &end(events), &end(audit_log));
+    println!("{}", checkpoint.to_json());
     Ok(ExitCode::SUCCESS)
 }
 

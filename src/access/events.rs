@@ -1,14 +1,22 @@
 //! The event log of requests and grants: append-only and hash-chained. Each event's hash covers the
 //! previous event's hash and its own content, so editing, inserting or deleting an event breaks the
-//! chain, and `radportal audit verify` says where.
+//! chain, and `radportal audit verify` says where; `events_head` records the newest event, and
+//! triggers (migrations 0009 and 0012) refuse to change, delete or truncate either, or to rewind the
+//! head.
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 use time::OffsetDateTime;
 
-/// The "previous hash" of the first event.
-pub const GENESIS: [u8; 32] = [0; 32];
+pub use crate::audit::chain::Verification;
+use crate::audit::chain::{ChainEnd, Nouns, Walk};
+
+/// What events are called in reports.
+pub const NOUNS: Nouns = Nouns {
+    one: "event",
+    many: "events",
+};
 
 /// An event to record.
 pub struct NewEvent<'a> {
@@ -51,17 +59,13 @@ fn content_hash(
     hasher.finalize().to_vec()
 }
 
-/// Appends an event inside the caller's transaction. Appends are serialised by a transaction-level
-/// advisory lock, so the chain has no forks.
+/// Appends an event inside the caller's transaction. The head row's lock serialises appends (it is
+/// held until the transaction ends), so the chain has no forks; it is taken before the event gets its
+/// id, so ids grow in the order of the chain.
 pub async fn append(tx: &mut PgConnection, event: NewEvent<'_>) -> sqlx::Result<i64> {
-    sqlx::query("select pg_advisory_xact_lock(hashtext('radportal.events'))")
-        .execute(&mut *tx)
+    let prev: Vec<u8> = sqlx::query_scalar("select last_hash from events_head for update")
+        .fetch_one(&mut *tx)
         .await?;
-    let prev: Option<Vec<u8>> =
-        sqlx::query_scalar("select hash from events order by id desc limit 1")
-            .fetch_optional(&mut *tx)
-            .await?;
-    let prev = prev.unwrap_or_else(|| GENESIS.to_vec());
     // PostgreSQL keeps microseconds: hash exactly what is stored.
     let now = OffsetDateTime::now_utc();
     let created_at = now
@@ -93,11 +97,9 @@ pub async fn append(tx: &mut PgConnection, event: NewEvent<'_>) -> sqlx::Result<
     .bind(&hash)
     .fetch_one(&mut *tx)
     .await?;
+    // A trigger lets the head move only to the event just appended after it.
     sqlx::query(
-        "insert into events_head (last_id, last_hash, event_count) values ($1, $2, 1)
-         on conflict (singleton) do update
-             set last_id = excluded.last_id, last_hash = excluded.last_hash,
-                 event_count = events_head.event_count + 1",
+        "update events_head set last_id = $1, last_hash = $2, event_count = event_count + 1",
     )
     .bind(id)
     .bind(&hash)
@@ -106,22 +108,24 @@ pub async fn append(tx: &mut PgConnection, event: NewEvent<'_>) -> sqlx::Result<
     Ok(id)
 }
 
-/// What a check of the chain found.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Verification {
-    pub checked: u64,
-    /// One line per problem, naming the event.
-    pub problems: Vec<String>,
-}
-
-impl Verification {
-    pub fn is_intact(&self) -> bool {
-        self.problems.is_empty()
-    }
-}
-
-/// Walks the whole chain in order and reports every event whose content or link does not match.
+/// Walks the whole chain as of one moment and reports every event whose content or link does not
+/// match, and a head that does not match the chain's end.
 pub async fn verify(db: &sqlx::PgPool) -> sqlx::Result<Verification> {
+    let mut tx = db.begin().await?;
+    sqlx::query("set transaction isolation level repeatable read, read only")
+        .execute(&mut *tx)
+        .await?;
+    let result = verify_on(&mut tx, None).await?;
+    tx.commit().await?;
+    Ok(result)
+}
+
+/// Walks the chain on `conn` (ideally inside one repeatable-read transaction) and, given a
+/// `checkpoint`, checks that the chain still extends it.
+pub async fn verify_on(
+    conn: &mut PgConnection,
+    checkpoint: Option<&ChainEnd>,
+) -> sqlx::Result<Verification> {
     use futures_util::TryStreamExt;
     #[derive(sqlx::FromRow)]
     struct Row {
@@ -136,27 +140,17 @@ pub async fn verify(db: &sqlx::PgPool) -> sqlx::Result<Verification> {
         prev_hash: Vec<u8>,
         hash: Vec<u8>,
     }
-    let mut conn = db.acquire().await?;
     let head: Option<(i64, Vec<u8>, i64)> =
         sqlx::query_as("select last_id, last_hash, event_count from events_head")
             .fetch_optional(&mut *conn)
             .await?;
-    let mut last = None;
+    let mut walk = Walk::new(NOUNS, checkpoint);
     let mut rows = sqlx::query_as::<_, Row>(
         "select id, request_id, grant_id, actor_id, kind, internal, body, created_at, prev_hash, hash
          from events order by id",
     )
     .fetch(&mut *conn);
-    let mut result = Verification::default();
-    let mut expected_prev = GENESIS.to_vec();
     while let Some(row) = rows.try_next().await? {
-        result.checked += 1;
-        if row.prev_hash != expected_prev {
-            result.problems.push(format!(
-                "event {}: does not follow the event before it (an event was inserted or deleted here)",
-                row.id
-            ));
-        }
         let recomputed = content_hash(
             &row.prev_hash,
             row.request_id,
@@ -167,46 +161,13 @@ pub async fn verify(db: &sqlx::PgPool) -> sqlx::Result<Verification> {
             &row.body,
             row.created_at,
         );
-        if recomputed != row.hash {
-            result.problems.push(format!(
-                "event {} ({}): its content was changed after it was recorded",
-                row.id, row.kind
-            ));
-        }
-        last = Some((row.id, row.hash.clone()));
-        expected_prev = row.hash;
+        walk.step(row.id, &row.kind, &row.prev_hash, row.hash, &recomputed);
     }
-    drop(rows);
-    check_head(&mut result, last, head);
-    Ok(result)
-}
-
-/// Compares the chain's end with the recorded head: the newest events cannot vanish unnoticed.
-fn check_head(
-    result: &mut Verification,
-    last: Option<(i64, Vec<u8>)>,
-    head: Option<(i64, Vec<u8>, i64)>,
-) {
-    match (last, head) {
-        (None, None) => {}
-        (_, None) => result
-            .problems
-            .push("the record of the newest event is missing".to_owned()),
-        (None, Some((head_id, _, count))) => result.problems.push(format!(
-            "all {count} events up to event {head_id} were deleted"
-        )),
-        (Some((last_id, last_hash)), Some((head_id, head_hash, count))) => {
-            if last_id != head_id || last_hash != head_hash {
-                result.problems.push(format!(
-                    "the newest event should be event {head_id}, but the chain ends at event {last_id}: events were deleted from the end"
-                ));
-            }
-            if u64::try_from(count).unwrap_or(0) != result.checked {
-                result.problems.push(format!(
-                    "{count} events were recorded but {} are present",
-                    result.checked
-                ));
-            }
-        }
-    }
+    Ok(
+        walk.finish(head.map(|(last_id, last_hash, count)| ChainEnd {
+            count: u64::try_from(count).unwrap_or(0),
+            last_id,
+            last_hash,
+        })),
+    )
 }

@@ -1,5 +1,5 @@
 //! The audit log page: every administrative and account action and every workflow event, filtered by
-//! actor, action, target and date range, exported as CSV, with the event chain's status.
+//! actor, action, target and date range, exported as CSV, with the status of both hash chains.
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -136,6 +136,8 @@ pub struct AuditPage {
     pub filter: Filter,
     pub entries: Vec<Entry>,
     pub chain: crate::access::events::Verification,
+    /// The audit log's own chain.
+    pub log_chain: crate::audit::chain::Verification,
     pub page: i64,
     pub has_next: bool,
 }
@@ -171,6 +173,7 @@ pub async fn page(
     render(&AuditPage {
         layout: Layout::new("Audit log", Nav::None).with_user(Some(&admin)),
         chain: crate::access::events::verify(&state.db).await?,
+        log_chain: crate::audit::verify(&state.db).await?,
         filter,
         entries,
         page,

@@ -4,6 +4,7 @@ mod access;
 mod account_data;
 mod accounts;
 mod api;
+mod audit;
 mod auth;
 mod authorization;
 mod browser;
