@@ -192,6 +192,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
 fn database_config(database: DatabaseArgs) -> Config {
     let mut config = Config::for_database(&database.database_url);
     config.db_max_connections = database.db_max_connections;
+    config.db_acquire_timeout = std::time::Duration::from_millis(database.db_acquire_timeout_ms);
     config
 }
 

@@ -13,6 +13,8 @@ pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@localhost:5432/radpo
 
 // Every default, in one place: the command line's and `Config::for_database`'s.
 const DEFAULT_DB_MAX_CONNECTIONS: u32 = 10;
+const DEFAULT_DB_ACQUIRE_TIMEOUT_MS: u64 = 1000;
+const DEFAULT_READYZ_TIMEOUT_MS: u64 = 1000;
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const DEFAULT_BASE_URL: &str = "http://localhost:8080";
 const DEFAULT_ADMIN_EMAIL: &str = "admin@radportal.local";
@@ -32,6 +34,12 @@ pub struct DatabaseArgs {
     #[arg(long, env = "RADPORTAL_DB_MAX_CONNECTIONS", default_value_t = DEFAULT_DB_MAX_CONNECTIONS,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub db_max_connections: u32,
+
+    /// How long a request waits for a database connection before it is answered with 503, in
+    /// milliseconds (100 to 60000).
+    #[arg(long, env = "RADPORTAL_DB_ACQUIRE_TIMEOUT_MS", default_value_t = DEFAULT_DB_ACQUIRE_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(100..=60_000))]
+    pub db_acquire_timeout_ms: u64,
 }
 
 /// Settings of the web server.
@@ -65,6 +73,12 @@ pub struct ServeArgs {
     #[arg(long, env = "RADPORTAL_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES,
           value_parser = clap::value_parser!(u64).range(1024..=1024 * 1024 * 1024))]
     pub max_body_bytes: u64,
+
+    /// How long `/readyz` waits for the database before answering 503, in milliseconds (50 to
+    /// 60000); keep it below the load balancer's health-check timeout.
+    #[arg(long, env = "RADPORTAL_READYZ_TIMEOUT_MS", default_value_t = DEFAULT_READYZ_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(50..=60_000))]
+    pub readyz_timeout_ms: u64,
 
     #[command(flatten)]
     pub mail: MailArgs,
@@ -121,6 +135,10 @@ pub enum LogFormat {
 pub struct Config {
     pub database_url: SecretString,
     pub db_max_connections: u32,
+    /// How long a request waits for a pooled connection before it fails (and is answered with 503).
+    pub db_acquire_timeout: Duration,
+    /// How long `/readyz` waits for the database.
+    pub readyz_timeout: Duration,
     pub listen: SocketAddr,
     pub base_url: Url,
     pub seed_catalog: bool,
@@ -143,6 +161,8 @@ impl Config {
         Self {
             database_url: SecretString::from(database_url.to_owned()),
             db_max_connections: DEFAULT_DB_MAX_CONNECTIONS,
+            db_acquire_timeout: Duration::from_millis(DEFAULT_DB_ACQUIRE_TIMEOUT_MS),
+            readyz_timeout: Duration::from_millis(DEFAULT_READYZ_TIMEOUT_MS),
             listen: DEFAULT_LISTEN.parse().expect("constant address parses"),
             base_url: Url::parse(DEFAULT_BASE_URL).expect("constant URL parses"),
             seed_catalog: true,
@@ -170,6 +190,8 @@ impl From<ServeArgs> for Config {
         Self {
             database_url: SecretString::from(args.database.database_url),
             db_max_connections: args.database.db_max_connections,
+            db_acquire_timeout: Duration::from_millis(args.database.db_acquire_timeout_ms),
+            readyz_timeout: Duration::from_millis(args.readyz_timeout_ms),
             listen: args.listen,
             base_url: args.base_url,
             seed_catalog: args.seed_catalog,
@@ -195,6 +217,8 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("database_url", &self.redacted_database_url())
             .field("db_max_connections", &self.db_max_connections)
+            .field("db_acquire_timeout", &self.db_acquire_timeout)
+            .field("readyz_timeout", &self.readyz_timeout)
             .field("listen", &self.listen)
             .field("base_url", &self.base_url.as_str())
             .field("seed_catalog", &self.seed_catalog)
@@ -257,6 +281,9 @@ mod tests {
             ["--request-timeout-secs", "0"],
             ["--max-body-bytes", "12"],
             ["--db-max-connections", "0"],
+            ["--db-acquire-timeout-ms", "5"],
+            ["--db-acquire-timeout-ms", "600000"],
+            ["--readyz-timeout-ms", "0"],
         ] {
             let error = parsed(&bad).err().expect("refused");
             assert!(error.to_string().contains("not in"), "{bad:?}: {error}");

@@ -1,7 +1,5 @@
 //! The database connection: creating the database if it is missing, the pool, and embedded migrations.
 
-use std::time::Duration;
-
 use secrecy::ExposeSecret;
 use sqlx::migrate::{MigrateDatabase, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -42,11 +40,7 @@ pub async fn connect(config: &Config) -> Result<PgPool, StartupError> {
             "it must start with postgres:// or postgresql://".to_owned(),
         ));
     }
-    let options: PgConnectOptions = raw_url
-        .parse::<PgConnectOptions>()
-        .map_err(|error: sqlx::Error| StartupError::InvalidUrl(plain_reason(&error)))?
-        // How alike a name must be for the typo-tolerant search step (`<%`); see catalog::search.
-        .options([("pg_trgm.word_similarity_threshold", "0.5")]);
+    let options = connect_options(config)?;
     let unreachable = |error: sqlx::Error| StartupError::Unreachable {
         url: shown_url.clone(),
         reason: plain_reason(&error),
@@ -63,12 +57,30 @@ pub async fn connect(config: &Config) -> Result<PgPool, StartupError> {
         }
         tracing::info!(database = %shown_url, "created database");
     }
-    PgPoolOptions::new()
-        .max_connections(config.db_max_connections)
-        .acquire_timeout(Duration::from_secs(5))
+    pool_options(config)
         .connect_with(options)
         .await
         .map_err(unreachable)
+}
+
+/// How to connect to the configured database.
+pub fn connect_options(config: &Config) -> Result<PgConnectOptions, StartupError> {
+    Ok(config
+        .database_url
+        .expose_secret()
+        .parse::<PgConnectOptions>()
+        .map_err(|error: sqlx::Error| StartupError::InvalidUrl(plain_reason(&error)))?
+        // How alike a name must be for the typo-tolerant search step (`<%`); see catalog::search.
+        .options([("pg_trgm.word_similarity_threshold", "0.5")]))
+}
+
+/// The pool's settings. While PostgreSQL is away, a request gives up waiting for a connection after
+/// the acquire timeout, so pages answer 503 quickly instead of hanging; the pool connects again by
+/// itself when the database is back.
+pub fn pool_options(config: &Config) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(config.db_max_connections)
+        .acquire_timeout(config.db_acquire_timeout)
 }
 
 /// One line describing a connection failure, without the URL or a backtrace.

@@ -11,11 +11,17 @@ pub async fn healthz() -> &'static str {
 }
 
 /// The process can reach its database; 503 otherwise, so a load balancer stops sending traffic.
+/// Bounded by the readiness timeout, so the answer comes before the load balancer gives up.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    match sqlx::query("select 1").execute(&state.db).await {
-        Ok(_) => (StatusCode::OK, "ready"),
-        Err(error) => {
+    let check = sqlx::query("select 1").execute(&state.db);
+    match tokio::time::timeout(state.config.readyz_timeout, check).await {
+        Ok(Ok(_)) => (StatusCode::OK, "ready"),
+        Ok(Err(error)) => {
             tracing::warn!(%error, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+        }
+        Err(_) => {
+            tracing::warn!("readiness check timed out");
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
         }
     }

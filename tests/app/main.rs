@@ -12,6 +12,7 @@ mod catalog_pages;
 mod ckan;
 mod cli;
 mod curation;
+mod database_outage;
 mod edge;
 mod governance;
 mod health;
