@@ -1,5 +1,5 @@
 //! The middleware every request passes through, in one place: request ids, tracing, timeouts, body
-//! limits, compression, security headers and the static files.
+//! limits, compression, security headers, `no-store` for signed-in pages, and the static files.
 
 use axum::Router;
 use axum::body::Body;
@@ -28,9 +28,10 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
 
 /// Wraps the application's routes in the middleware stack and adds the static files.
 ///
-/// From the outside in: security headers (outermost, so that every answer carries them, the 408, 413,
-/// cross-site and panic answers included), request id and tracing, panic recovery, the timeout,
-/// compression, body limits, the cross-site check, and the check of text at the edge.
+/// From the outside in: `no-store` for signed-in answers and the security headers (outermost, so that
+/// every answer carries them, the 408, 413, cross-site and panic answers included), request id and
+/// tracing, panic recovery, the timeout, compression, body limits, the cross-site check, and the
+/// check of text at the edge.
 pub fn apply(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
     let config = &state.config;
     let request_id = HeaderName::from_static("x-request-id");
@@ -105,6 +106,7 @@ pub fn apply(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
                 HeaderValue::from_static(value),
             ))
         })
+        .layer(axum::middleware::from_fn(no_store_when_signed_in))
 }
 
 /// The answer to a handler that panicked: logged with its message, shown as the generic error page.
@@ -115,6 +117,34 @@ fn panic_response(payload: Box<dyn std::any::Any + Send + 'static>) -> Response 
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a panic without a message".to_owned());
     AppError::Internal(anyhow::anyhow!("handler panicked: {message}")).into_response()
+}
+
+/// Sends `Cache-Control: no-store` with every response to a request that carries a session cookie or
+/// a bearer token, and with every response that sets or clears the session cookie, so no browser or
+/// proxy keeps a copy of a signed-in page. The static files (the same for everyone) keep their
+/// caching; so do public pages requested without a session.
+async fn no_store_when_signed_in(request: Request<Body>, next: axum::middleware::Next) -> Response {
+    let personal = crate::web::extract::session_token(request.headers()).is_some()
+        || request.headers().contains_key(header::AUTHORIZATION);
+    let is_static = request.uri().path().starts_with("/static/");
+    let mut response = next.run(request).await;
+    let session_cookie = format!("{}=", crate::auth::session::COOKIE);
+    let sets_session = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .any(|value| value.as_bytes().starts_with(session_cookie.as_bytes()));
+    let already_no_store = response
+        .headers()
+        .get(header::CACHE_CONTROL)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.contains("no-store"));
+    if ((personal && !is_static) || sets_session) && !already_no_store {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
 }
 
 /// The static files' route.

@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod authorization;
 mod browser;
+mod cache_control;
 mod catalog_pages;
 mod ckan;
 mod cli;
