@@ -63,7 +63,7 @@ fn content_hash(
 /// held until the transaction ends), so the chain has no forks; it is taken before the event gets its
 /// id, so ids grow in the order of the chain.
 pub async fn append(tx: &mut PgConnection, event: NewEvent<'_>) -> sqlx::Result<i64> {
-    let prev: Vec<u8> = sqlx::query_scalar("select last_hash from events_head for update")
+    let prev = sqlx::query_scalar!("select last_hash from events_head for update")
         .fetch_one(&mut *tx)
         .await?;
     // PostgreSQL keeps microseconds: hash exactly what is stored.
@@ -81,28 +81,28 @@ pub async fn append(tx: &mut PgConnection, event: NewEvent<'_>) -> sqlx::Result<
         &event.body,
         created_at,
     );
-    let id: i64 = sqlx::query_scalar(
+    let id = sqlx::query_scalar!(
         "insert into events (request_id, grant_id, actor_id, kind, internal, body, created_at, prev_hash, hash)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          returning id",
+        event.request_id,
+        event.grant_id,
+        event.actor_id,
+        event.kind,
+        event.internal,
+        &event.body,
+        created_at,
+        &prev,
+        &hash,
     )
-    .bind(event.request_id)
-    .bind(event.grant_id)
-    .bind(event.actor_id)
-    .bind(event.kind)
-    .bind(event.internal)
-    .bind(&event.body)
-    .bind(created_at)
-    .bind(&prev)
-    .bind(&hash)
     .fetch_one(&mut *tx)
     .await?;
     // A trigger lets the head move only to the event just appended after it.
-    sqlx::query(
+    sqlx::query!(
         "update events_head set last_id = $1, last_hash = $2, event_count = event_count + 1",
+        id,
+        &hash,
     )
-    .bind(id)
-    .bind(&hash)
     .execute(&mut *tx)
     .await?;
     Ok(id)
@@ -127,7 +127,6 @@ pub async fn verify_on(
     checkpoint: Option<&ChainEnd>,
 ) -> sqlx::Result<Verification> {
     use futures_util::TryStreamExt;
-    #[derive(sqlx::FromRow)]
     struct Row {
         id: i64,
         request_id: Option<i64>,
@@ -140,12 +139,12 @@ pub async fn verify_on(
         prev_hash: Vec<u8>,
         hash: Vec<u8>,
     }
-    let head: Option<(i64, Vec<u8>, i64)> =
-        sqlx::query_as("select last_id, last_hash, event_count from events_head")
-            .fetch_optional(&mut *conn)
-            .await?;
+    let head = sqlx::query!("select last_id, last_hash, event_count from events_head")
+        .fetch_optional(&mut *conn)
+        .await?;
     let mut walk = Walk::new(NOUNS, checkpoint);
-    let mut rows = sqlx::query_as::<_, Row>(
+    let mut rows = sqlx::query_as!(
+        Row,
         "select id, request_id, grant_id, actor_id, kind, internal, body, created_at, prev_hash, hash
          from events order by id",
     )
@@ -163,11 +162,9 @@ pub async fn verify_on(
         );
         walk.step(row.id, &row.kind, &row.prev_hash, row.hash, &recomputed);
     }
-    Ok(
-        walk.finish(head.map(|(last_id, last_hash, count)| ChainEnd {
-            count: u64::try_from(count).unwrap_or(0),
-            last_id,
-            last_hash,
-        })),
-    )
+    Ok(walk.finish(head.map(|head| ChainEnd {
+        count: u64::try_from(head.event_count).unwrap_or(0),
+        last_id: head.last_id,
+        last_hash: head.last_hash,
+    })))
 }

@@ -64,15 +64,15 @@ pub async fn record(
     details: Value,
 ) -> sqlx::Result<()> {
     let (target_type, target_id) = target.parts();
-    sqlx::query(
+    sqlx::query!(
         "insert into audit_log (actor_id, action, target_type, target_id, details)
          values ($1, $2, $3, $4, $5)",
+        actor,
+        action,
+        target_type,
+        target_id,
+        details,
     )
-    .bind(actor)
-    .bind(action)
-    .bind(target_type)
-    .bind(target_id)
-    .bind(details)
     .execute(db)
     .await?;
     Ok(())
@@ -120,7 +120,6 @@ pub async fn verify_on(
     checkpoint: Option<&ChainEnd>,
 ) -> sqlx::Result<Verification> {
     use futures_util::TryStreamExt;
-    #[derive(sqlx::FromRow)]
     struct Row {
         id: i64,
         actor_id: Option<i64>,
@@ -133,15 +132,15 @@ pub async fn verify_on(
         prev_hash: Vec<u8>,
         hash: Vec<u8>,
     }
-    let head: Option<(i64, Vec<u8>, i64)> =
-        sqlx::query_as("select last_id, last_hash, entry_count from audit_log_head")
-            .fetch_optional(&mut *conn)
-            .await?;
+    let head = sqlx::query!("select last_id, last_hash, entry_count from audit_log_head")
+        .fetch_optional(&mut *conn)
+        .await?;
     let mut walk = Walk::new(NOUNS, checkpoint);
-    let mut rows = sqlx::query_as::<_, Row>(
-        "select id, actor_id, action, target_type, target_id, details::text as details,
+    let mut rows = sqlx::query_as!(
+        Row,
+        r#"select id, actor_id, action, target_type, target_id, details::text as "details!",
                 occurred_at, prev_hash, hash
-         from audit_log order by id",
+         from audit_log order by id"#,
     )
     .fetch(&mut *conn);
     while let Some(row) = rows.try_next().await? {
@@ -153,11 +152,9 @@ pub async fn verify_on(
         );
         walk.step(row.id, &row.action, &row.prev_hash, row.hash, &recomputed);
     }
-    Ok(
-        walk.finish(head.map(|(last_id, last_hash, count)| ChainEnd {
-            count: u64::try_from(count).unwrap_or(0),
-            last_id,
-            last_hash,
-        })),
-    )
+    Ok(walk.finish(head.map(|head| ChainEnd {
+        count: u64::try_from(head.entry_count).unwrap_or(0),
+        last_id: head.last_id,
+        last_hash: head.last_hash,
+    })))
 }
