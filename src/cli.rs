@@ -259,8 +259,9 @@ fn print_verification(
     } else {
         writeln!(
             out,
-            "{name}: {} {many} checked: {problems} problems",
-            result.checked
+            "{name}: {} {many} checked: {problems} {}",
+            result.checked,
+            if problems == 1 { "problem" } else { "problems" }
         )
     };
     for problem in result.problems.iter().chain(&result.checkpoint_problems) {
