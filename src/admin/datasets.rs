@@ -21,7 +21,7 @@ use crate::validation::FieldErrors;
 use crate::web::AppState;
 use crate::web::extract::AdminUser;
 use crate::web::markdown::to_safe_html;
-use crate::web::{Layout, Nav, render};
+use crate::web::{Layout, Nav, Notice, render};
 
 /// How a field is typed and stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -373,7 +373,6 @@ pub struct EditorPage {
     pub has_errors: bool,
     /// Someone else's changes since the form was opened: (field, their value).
     pub conflict: Vec<(String, String, String)>,
-    pub notice: Option<String>,
 }
 
 fn views(typed: &Typed, errors: &FieldErrors, preview: bool) -> Vec<FieldView> {
@@ -412,7 +411,6 @@ fn editor(
         fields: views(typed, errors, preview),
         has_errors: !errors.is_empty(),
         conflict: Vec::new(),
-        notice: None,
     }
 }
 
@@ -433,17 +431,11 @@ async fn dataset(state: &AppState, slug: &str) -> Result<Dataset, AppError> {
         .ok_or(AppError::NotFound)
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct NoticeParams {
-    notice: Option<String>,
-}
-
 pub async fn edit_form(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     Path(slug): Path<String>,
-    Query(params): Query<NoticeParams>,
+    notice: Option<Notice>,
 ) -> Result<Response, AppError> {
     let dataset = dataset(&state, &slug).await?;
     let mut page = editor(
@@ -453,7 +445,7 @@ pub async fn edit_form(
         &FieldErrors::default(),
         false,
     );
-    page.notice = params.notice.filter(|n| n.chars().count() <= 200);
+    page.layout = page.layout.with_notice(notice);
     render(&page)
 }
 
@@ -516,11 +508,10 @@ pub async fn create(
     )
     .await?;
     tx.commit().await?;
-    Ok(Redirect::to(&format!(
-        "/admin/datasets/{}/edit?notice=Created+as+a+draft.",
-        fields.slug
-    ))
-    .into_response())
+    Ok(
+        Redirect::to(&Notice::DatasetCreated.on(&format!("/admin/datasets/{}/edit", fields.slug)))
+            .into_response(),
+    )
 }
 
 pub async fn update(
@@ -572,9 +563,9 @@ pub async fn update(
     };
     let changes = curation::changes(&current.fields, &fields);
     if changes.is_empty() {
-        return Ok(Redirect::to(&format!(
-            "/admin/datasets/{slug}/edit?notice=Nothing+changed."
-        ))
+        return Ok(Redirect::to(
+            &Notice::DatasetUnchanged.on(&format!("/admin/datasets/{slug}/edit")),
+        )
         .into_response());
     }
     catalog::insert_revision(
@@ -596,10 +587,10 @@ pub async fn update(
     )
     .await?;
     tx.commit().await?;
-    Ok(Redirect::to(&format!(
-        "/admin/datasets/{slug}/edit?notice=Saved+as+version+{version}."
-    ))
-    .into_response())
+    Ok(
+        Redirect::to(&Notice::DatasetSaved.on(&format!("/admin/datasets/{slug}/edit")))
+            .into_response(),
+    )
 }
 
 #[derive(Deserialize, Default)]
@@ -636,10 +627,10 @@ pub async fn set_status(
     )
     .await?;
     tx.commit().await?;
-    Ok(Redirect::to(&format!(
-        "/admin/datasets/{slug}/edit?notice=Status+changed."
-    ))
-    .into_response())
+    Ok(
+        Redirect::to(&Notice::DatasetStatusChanged.on(&format!("/admin/datasets/{slug}/edit")))
+            .into_response(),
+    )
 }
 
 #[derive(Template)]

@@ -20,7 +20,7 @@ use crate::format::datetime;
 use crate::validation::FieldErrors;
 use crate::web::AppState;
 use crate::web::extract::{CurrentUser, MaybeUser};
-use crate::web::{Layout, Nav, render, upload};
+use crate::web::{Layout, Nav, Notice, render, upload};
 
 #[derive(Template)]
 #[template(path = "auth/account.html")]
@@ -31,7 +31,6 @@ pub struct AccountPage {
     pub sessions: i64,
     pub live_tokens: usize,
     pub today: time::Date,
-    pub notice: Option<&'static str>,
 }
 
 impl AccountPage {
@@ -40,26 +39,10 @@ impl AccountPage {
     }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct NoticeParam {
-    notice: Option<String>,
-}
-
-fn account_notice(notice: Option<&str>) -> Option<&'static str> {
-    match notice? {
-        "profile" => Some("Your profile was saved."),
-        "password" => Some("Your password was changed; your other sessions were signed out."),
-        "credential-added" => Some("The credential was added."),
-        "credential-removed" => Some("The credential was removed."),
-        _ => None,
-    }
-}
-
 pub async fn account(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    axum::extract::Query(params): axum::extract::Query<NoticeParam>,
+    notice: Option<Notice>,
 ) -> Result<Response, AppError> {
     let credentials = db::list_credentials(&state.db, user.id).await?;
     let sessions = session::count_for_user(&state.db, user.id).await?;
@@ -70,12 +53,13 @@ pub async fn account(
         .filter(|token| token.is_live(&now))
         .count();
     render(&AccountPage {
-        layout: Layout::new("Your account", Nav::None).with_user(Some(&user)),
+        layout: Layout::new("Your account", Nav::None)
+            .with_user(Some(&user))
+            .with_notice(notice),
         credentials,
         sessions,
         live_tokens,
         today: now.date(),
-        notice: account_notice(params.notice.as_deref()),
         user,
     })
 }
@@ -131,7 +115,7 @@ pub async fn update_profile(
         orcid.as_deref(),
     )
     .await?;
-    Ok(Redirect::to("/account?notice=profile").into_response())
+    Ok(Redirect::to(&Notice::ProfileSaved.on("/account")).into_response())
 }
 
 #[derive(Template)]
@@ -218,7 +202,7 @@ pub async fn change_password(
             header::SET_COOKIE,
             session::cookie(&token, state.is_https()),
         )],
-        Redirect::to("/account?notice=password"),
+        Redirect::to(&Notice::PasswordChanged.on("/account")),
     )
         .into_response())
 }
@@ -243,7 +227,7 @@ pub async fn sign_out_everywhere(
             header::SET_COOKIE,
             session::clearing_cookie(state.is_https()),
         )],
-        Redirect::to("/sign-in?notice=signed-out-everywhere"),
+        Redirect::to(&Notice::SignedOutEverywhere.on("/sign-in")),
     )
         .into_response())
 }
@@ -332,7 +316,7 @@ pub async fn close(
             header::SET_COOKIE,
             session::clearing_cookie(state.is_https()),
         )],
-        Redirect::to("/sign-in?notice=closed"),
+        Redirect::to(&Notice::AccountClosed.on("/sign-in")),
     )
         .into_response())
 }
@@ -549,7 +533,7 @@ pub async fn add_credential(
     )
     .await?;
     tx.commit().await?;
-    Ok(Redirect::to("/account?notice=credential-added").into_response())
+    Ok(Redirect::to(&Notice::CredentialAdded.on("/account")).into_response())
 }
 
 pub async fn delete_credential(
@@ -570,7 +554,7 @@ pub async fn delete_credential(
     )
     .await?;
     tx.commit().await?;
-    Ok(Redirect::to("/account?notice=credential-removed").into_response())
+    Ok(Redirect::to(&Notice::CredentialRemoved.on("/account")).into_response())
 }
 
 /// A credential's evidence file, for its owner, administrators, and reviewers on a committee the owner

@@ -19,20 +19,7 @@ use crate::mail;
 use crate::validation::FieldErrors;
 use crate::web::AppState;
 use crate::web::extract::{ClientAddr, MaybeUser};
-use crate::web::{Layout, Nav, render};
-
-/// Messages the sign-in page may show after another page sent the visitor there.
-fn notice_text(notice: Option<&str>) -> Option<&'static str> {
-    match notice? {
-        "password-changed" => Some(
-            "Your password was changed and every session was signed out. Sign in with the new password.",
-        ),
-        "verified" => Some("Your e-mail address is confirmed. You can sign in now."),
-        "signed-out-everywhere" => Some("You were signed out on every device."),
-        "closed" => Some("Your account is closed. Thank you for using the portal."),
-        _ => None,
-    }
-}
+use crate::web::{Layout, Nav, Notice, render};
 
 #[derive(Template)]
 #[template(path = "auth/sign_in.html")]
@@ -41,7 +28,6 @@ pub struct SignInPage {
     pub email: String,
     pub next: String,
     pub error: Option<String>,
-    pub notice: Option<&'static str>,
     /// After a correct password on an unconfirmed address: offer to send the link again.
     pub unverified: bool,
 }
@@ -53,7 +39,6 @@ impl SignInPage {
             email: email.to_owned(),
             next,
             error: None,
-            notice: None,
             unverified: false,
         }
     }
@@ -62,7 +47,6 @@ impl SignInPage {
 #[derive(Deserialize)]
 pub struct SignInParams {
     next: Option<String>,
-    notice: Option<String>,
 }
 
 /// Only a path on this site may be returned to after signing in.
@@ -73,13 +57,14 @@ fn safe_next(next: Option<&str>) -> String {
 pub async fn sign_in_form(
     MaybeUser(user): MaybeUser,
     Query(params): Query<SignInParams>,
+    notice: Option<Notice>,
 ) -> Result<Response, AppError> {
     let next = safe_next(params.next.as_deref());
     if user.is_some() {
         return Ok(Redirect::to(&next).into_response());
     }
     let mut page = SignInPage::new("", next);
-    page.notice = notice_text(params.notice.as_deref());
+    page.layout = page.layout.with_notice(notice);
     render(&page)
 }
 
@@ -372,7 +357,7 @@ pub async fn verify_email(
     )
     .await?;
     tx.commit().await?;
-    Ok(Redirect::to("/sign-in?notice=verified").into_response())
+    Ok(Redirect::to(&Notice::EmailVerified.on("/sign-in")).into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -605,7 +590,7 @@ pub async fn reset_password(
             header::SET_COOKIE,
             session::clearing_cookie(state.is_https()),
         )],
-        Redirect::to("/sign-in?notice=password-changed"),
+        Redirect::to(&Notice::PasswordReset.on("/sign-in")),
     )
         .into_response())
 }

@@ -16,14 +16,13 @@ use crate::format::datetime;
 use crate::web::AppState;
 use crate::web::extract::{CurrentUser, MaybeUser};
 use crate::web::markdown::to_safe_html;
-use crate::web::{ErrorPage, Layout, Nav, render};
+use crate::web::{ErrorPage, Layout, Nav, Notice, render};
 
 #[derive(Template)]
 #[template(path = "access/my_access.html")]
 pub struct MyAccessPage {
     pub layout: Layout,
     pub grants: Vec<(Grant, GrantStatus, String)>,
-    pub notice: Option<String>,
 }
 
 impl MyAccessPage {
@@ -32,17 +31,11 @@ impl MyAccessPage {
     }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct NoticeParams {
-    notice: Option<String>,
-}
-
 /// The researcher's grants, with how to reach the data.
 pub async fn my_access(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Query(params): Query<NoticeParams>,
+    notice: Option<Notice>,
 ) -> Result<Response, AppError> {
     let now = time::OffsetDateTime::now_utc();
     let grants = db::grants_of(&state.db, user.id)
@@ -55,9 +48,10 @@ pub async fn my_access(
         })
         .collect();
     render(&MyAccessPage {
-        layout: Layout::new("My access", Nav::None).with_user(Some(&user)),
+        layout: Layout::new("My access", Nav::None)
+            .with_user(Some(&user))
+            .with_notice(notice),
         grants,
-        notice: params.notice.filter(|n| n.chars().count() <= 200),
     })
 }
 
@@ -90,11 +84,10 @@ pub async fn revoke(
     }
     Ok(
         match workflow::revoke(&state.db, &state.config.base_url, &user, id, reason).await {
-            Ok(()) => Redirect::to(&format!(
-                "/requests/{}?notice=Access+revoked.",
-                grant.request_id
-            ))
-            .into_response(),
+            Ok(()) => {
+                Redirect::to(&Notice::AccessRevoked.on(&format!("/requests/{}", grant.request_id)))
+                    .into_response()
+            }
             Err(error) => error.into_response(),
         },
     )
@@ -123,9 +116,7 @@ pub async fn reaccept(
 ) -> Result<Response, AppError> {
     Ok(
         match workflow::reaccept(&state.db, &user, id, &form.signature).await {
-            Ok(()) => {
-                Redirect::to("/access?notice=The+new+agreement+was+accepted.").into_response()
-            }
+            Ok(()) => Redirect::to(&Notice::AgreementAccepted.on("/access")).into_response(),
             Err(error) => error.into_response(),
         },
     )

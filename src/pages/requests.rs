@@ -26,7 +26,7 @@ use crate::error::AppError;
 use crate::format::datetime;
 use crate::web::AppState;
 use crate::web::extract::{CurrentUser, MaybeUser};
-use crate::web::{ErrorPage, Layout, Nav, render};
+use crate::web::{ErrorPage, Layout, Nav, Notice, render};
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -355,7 +355,6 @@ pub struct RequestPage {
     pub dac: Dac,
     pub today: time::Date,
     pub now: time::OffsetDateTime,
-    pub notice: Option<String>,
 }
 
 impl RequestPage {
@@ -378,12 +377,6 @@ impl RequestPage {
     fn can_review(&self) -> bool {
         self.viewer == Viewer::Reviewer && self.request.state.is_reviewable()
     }
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct NoticeParams {
-    notice: Option<String>,
 }
 
 /// Who may see a request: its team, its committee and administrators. Others are told it does not exist.
@@ -411,7 +404,7 @@ pub async fn show(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<i64>,
-    Query(params): Query<NoticeParams>,
+    notice: Option<Notice>,
 ) -> Result<Response, AppError> {
     let request = db::find_request(&state.db, id)
         .await?
@@ -440,7 +433,9 @@ pub async fn show(
     let internal = viewer != Viewer::Team;
     let now = time::OffsetDateTime::now_utc();
     render(&RequestPage {
-        layout: Layout::new(format!("Request #{id}"), Nav::None).with_user(Some(&user)),
+        layout: Layout::new(format!("Request #{id}"), Nav::None)
+            .with_user(Some(&user))
+            .with_notice(notice),
         is_applicant: request.applicant_id == user.id,
         conflict,
         members: db::members(&state.db, project.id).await?,
@@ -464,7 +459,6 @@ pub async fn show(
             .ok_or(AppError::NotFound)?,
         today: now.date(),
         now,
-        notice: params.notice.filter(|n| n.chars().count() <= 200),
         viewer,
         applicant,
         project,
@@ -473,11 +467,14 @@ pub async fn show(
     })
 }
 
+/// Back to the request, with the notice for what the workflow answered.
 fn done(id: i64, message: &str) -> Response {
-    let target = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("notice", message)
-        .finish();
-    Redirect::to(&format!("/requests/{id}?{target}")).into_response()
+    let path = format!("/requests/{id}");
+    match Notice::from_text(message) {
+        Some(notice) => Redirect::to(&notice.on(&path)),
+        None => Redirect::to(&path),
+    }
+    .into_response()
 }
 
 #[derive(Deserialize, Default)]
@@ -677,7 +674,7 @@ pub async fn attach(
         }
     };
     attachments::attach_to_request(&state.db, user.id, id, &name, &bytes).await?;
-    Ok(done(id, "The file was attached."))
+    Ok(done(id, Notice::FileAttached.text()))
 }
 
 #[derive(Template)]

@@ -7,11 +7,13 @@ pub mod error;
 pub mod extract;
 pub mod markdown;
 pub mod middleware;
+pub mod notice;
 pub mod redirect;
 pub mod routes;
 pub mod state;
 pub mod upload;
 
+pub use notice::Notice;
 pub use state::AppState;
 
 use askama::Template;
@@ -29,7 +31,8 @@ pub enum Nav {
     None,
 }
 
-/// What every page's `base.html` reads: the title and the active navigation entry.
+/// What every page's `base.html` reads: the title, the active navigation entry, who is signed in and
+/// the notice after a redirect.
 #[derive(Clone, Debug)]
 pub struct Layout {
     pub title: String,
@@ -40,6 +43,8 @@ pub struct Layout {
     pub asset_version: &'static str,
     /// Who is signed in, for the header.
     pub user: Option<HeaderUser>,
+    /// The message after a redirect, shown above the page's content.
+    pub notice: Option<Notice>,
 }
 
 /// What the header shows of the signed-in account.
@@ -59,6 +64,7 @@ impl Layout {
             query: String::new(),
             asset_version: middleware::asset_version(),
             user: None,
+            notice: None,
         }
     }
 
@@ -70,6 +76,12 @@ impl Layout {
             is_reviewer: user.is_reviewer,
             unread: user.unread_notifications,
         });
+        self
+    }
+
+    /// Shows `notice` above the page's content.
+    pub fn with_notice(mut self, notice: Option<Notice>) -> Self {
+        self.notice = notice;
         self
     }
 

@@ -294,7 +294,7 @@ async fn a_forgotten_password_is_reset_once_by_mailed_link_and_old_sessions_end(
     assert_eq!(reset.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         reset.headers()["location"],
-        "/sign-in?notice=password-changed"
+        "/sign-in?notice=password_reset"
     );
 
     // The token cannot be used twice; the old session is over; the new password works.
@@ -675,9 +675,10 @@ async fn the_profile_is_edited_with_checked_orcid_and_the_change_is_audited() {
     )
     .await;
     assert_eq!(good.status(), StatusCode::SEE_OTHER);
+    assert_eq!(good.headers()["location"], "/account?notice=profile_saved");
     let account = Page::new(
         &client
-            .get(app.url("/account?notice=profile"))
+            .get(app.url("/account?notice=profile_saved"))
             .send()
             .await
             .unwrap()
@@ -687,7 +688,7 @@ async fn the_profile_is_edited_with_checked_orcid_and_the_change_is_audited() {
     );
     assert_eq!(account.text("#account-name"), "Rhea Q. Searcher");
     assert_eq!(account.text("#account-orcid"), "0000-0001-5109-3700");
-    assert_eq!(account.text("#account-notice"), "Your profile was saved.");
+    assert_eq!(account.text("#notice"), "Your profile was saved.");
     let details: serde_json::Value = sqlx::query_scalar(
         "select details from audit_log where action = 'account.profile_updated' and actor_id = $1",
     )

@@ -202,3 +202,49 @@ async fn sign_in_only_returns_to_pages_of_this_site() {
 
     assert_eq!(response.headers()["location"], "/account");
 }
+
+#[tokio::test]
+async fn a_notice_in_the_link_shows_only_the_portals_own_text() {
+    let app = TestApp::spawn().await;
+    add_user(&app, "rhea@example.org", false).await;
+    let signed_in = app.signed_in("rhea@example.org").await;
+
+    let known = app.page("/sign-in?notice=verified").await;
+    assert_eq!(
+        known.text("#notice"),
+        "Your e-mail address is confirmed. You can sign in now."
+    );
+
+    let crafted = [
+        "%3Cscript%3Ealert(%22owned%22)%3C%2Fscript%3E",
+        "Your+account+is+suspended.+Call+555-0100+to+restore+it.",
+        "Access+revoked.",
+        "profile",
+        "profile_saved%00",
+    ];
+    for notice in crafted {
+        for (path, client) in [
+            ("/sign-in", &app.client),
+            ("/account", &signed_in),
+            ("/access", &signed_in),
+        ] {
+            let response = client
+                .get(app.url(&format!("{path}?notice={notice}")))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "{path} {notice}");
+            let page = Page::new(&response.text().await.unwrap());
+            assert!(
+                page.texts("#notice").is_empty(),
+                "{path}?notice={notice} shows a notice"
+            );
+            for words in ["owned", "555-0100", "Access revoked"] {
+                assert!(
+                    !page.source.contains(words),
+                    "{path}?notice={notice} shows {words}"
+                );
+            }
+        }
+    }
+}
