@@ -12,6 +12,9 @@ use sqlx::{PgExecutor, PgPool};
 
 use crate::config::Config;
 
+/// How long one SMTP exchange may take before the message is retried later.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// A message waiting in the outbox.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mail {
@@ -39,7 +42,7 @@ impl Mailer {
         };
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
             .context("RADPORTAL_SMTP_URL is not a valid SMTP URL")?
-            .timeout(Some(Duration::from_secs(20)))
+            .timeout(Some(SMTP_TIMEOUT))
             .build();
         let from = config.mail_from.parse().with_context(|| {
             format!(
@@ -79,21 +82,30 @@ impl Mailer {
 
 /// Puts a message in the outbox; it is sent after the surrounding transaction commits.
 pub async fn enqueue(db: impl PgExecutor<'_>, mail: &Mail) -> sqlx::Result<()> {
-    sqlx::query("insert into outbox (recipient, subject, body) values ($1, $2, $3)")
-        .bind(&mail.to)
-        .bind(&mail.subject)
-        .bind(&mail.body)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "insert into outbox (recipient, subject, body) values ($1, $2, $3)",
+        mail.to,
+        mail.subject,
+        mail.body,
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
 /// A message gives up after this many failed attempts.
 pub const MAX_ATTEMPTS: i32 = 8;
 
+/// The wait before the first retry, in seconds; it doubles with each failed attempt.
+const FIRST_RETRY_SECS: i64 = 30;
+/// The longest wait between two attempts, in seconds.
+const MAX_RETRY_SECS: i64 = 3600;
+
 /// Seconds to wait before attempt `attempts + 1`: 30 s, 1 min, 2 min ... capped at an hour.
 pub fn backoff_secs(attempts: i32) -> i64 {
-    30_i64.saturating_mul(1 << attempts.clamp(0, 7)).min(3600)
+    FIRST_RETRY_SECS
+        .saturating_mul(1 << attempts.clamp(0, 7))
+        .min(MAX_RETRY_SECS)
 }
 
 /// Sends what is due, one message per transaction: the row stays locked while it is being sent, so
@@ -103,40 +115,47 @@ pub async fn deliver_due(db: &PgPool, mailer: &Mailer) -> anyhow::Result<usize> 
     let mut handled = 0;
     loop {
         let mut tx = db.begin().await?;
-        let due: Option<(i64, String, String, String, i32)> = sqlx::query_as(
+        let due = sqlx::query!(
             "select id, recipient, subject, body, attempts from outbox
              where sent_at is null and attempts < $1 and next_attempt_at <= now()
              order by id
              limit 1
              for update skip locked",
+            MAX_ATTEMPTS,
         )
-        .bind(MAX_ATTEMPTS)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((id, to, subject, body, attempts)) = due else {
+        let Some(due) = due else {
             return Ok(handled);
         };
-        let mail = Mail { to, subject, body };
+        let mail = Mail {
+            to: due.recipient,
+            subject: due.subject,
+            body: due.body,
+        };
         match mailer.send(&mail).await {
             Ok(()) => {
-                sqlx::query(
+                sqlx::query!(
                     "update outbox set sent_at = now(), attempts = attempts + 1, last_error = null
                      where id = $1",
+                    due.id,
                 )
-                .bind(id)
                 .execute(&mut *tx)
                 .await?;
             }
             Err(error) => {
-                tracing::warn!(id, attempts = attempts + 1, error = %format!("{error:#}"), "e-mail not sent; will retry");
-                sqlx::query(
+                let attempts = due.attempts + 1;
+                let error = format!("{error:#}");
+                let retry_in_secs = backoff_secs(due.attempts) as f64;
+                tracing::warn!(id = due.id, attempts, %error, "e-mail not sent; will retry");
+                sqlx::query!(
                     "update outbox set attempts = attempts + 1, last_error = $2,
                          next_attempt_at = now() + make_interval(secs => $3)
                      where id = $1",
+                    due.id,
+                    error,
+                    retry_in_secs,
                 )
-                .bind(id)
-                .bind(format!("{error:#}"))
-                .bind(backoff_secs(attempts) as f64)
                 .execute(&mut *tx)
                 .await?;
             }
