@@ -5,9 +5,8 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use serde_json::json;
 
-use crate::audit::{self, Target};
+use crate::auth::admin::{disable_user, enable_user, set_admin_flag};
 use crate::auth::db::{self, ApiToken, UserRow};
 use crate::auth::model::{Credential, User};
 use crate::auth::session;
@@ -53,13 +52,15 @@ impl UsersPage {
 }
 
 const PER_PAGE: i64 = 50;
+/// The longest search text looked for, in characters.
+const MAX_QUERY_CHARS: usize = 200;
 
 pub async fn list(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     Query(params): Query<ListParams>,
 ) -> Result<Response, AppError> {
-    let q: String = params.q.trim().chars().take(200).collect();
+    let q: String = params.q.trim().chars().take(MAX_QUERY_CHARS).collect();
     let page = params
         .page
         .as_deref()
@@ -131,30 +132,7 @@ pub async fn disable(
     Path(id): Path<i64>,
     Form(form): Form<ReasonForm>,
 ) -> Result<Response, AppError> {
-    if id == admin.id {
-        return Err(AppError::BadRequest(
-            "You cannot disable your own account.".to_owned(),
-        ));
-    }
-    let reason = form.reason.trim();
-    if reason.is_empty() || reason.chars().count() > 1000 {
-        return Err(AppError::BadRequest(
-            "Give a reason for disabling the account (at most 1000 characters).".to_owned(),
-        ));
-    }
-    let mut tx = state.db.begin().await?;
-    if !db::set_disabled(&mut tx, id, true).await? {
-        return Err(AppError::NotFound);
-    }
-    audit::record(
-        &mut *tx,
-        Some(admin.id),
-        "user.disabled",
-        Target::User(id),
-        json!({"reason": reason}),
-    )
-    .await?;
-    tx.commit().await?;
+    disable_user(&state.db, admin.id, id, &form.reason).await?;
     Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
 }
 
@@ -163,19 +141,7 @@ pub async fn enable(
     AdminUser(admin): AdminUser,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let mut tx = state.db.begin().await?;
-    if !db::set_disabled(&mut tx, id, false).await? {
-        return Err(AppError::NotFound);
-    }
-    audit::record(
-        &mut *tx,
-        Some(admin.id),
-        "user.enabled",
-        Target::User(id),
-        json!({}),
-    )
-    .await?;
-    tx.commit().await?;
+    enable_user(&state.db, admin.id, id).await?;
     Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
 }
 
@@ -200,26 +166,6 @@ pub async fn set_admin(
             ));
         }
     };
-    if !make_admin && id == admin.id {
-        return Err(AppError::BadRequest(
-            "You cannot remove your own administrator flag; ask another administrator.".to_owned(),
-        ));
-    }
-    let mut tx = state.db.begin().await?;
-    let before = db::find_user(&mut *tx, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if !db::set_admin(&mut *tx, id, make_admin).await? {
-        return Err(AppError::NotFound);
-    }
-    audit::record(
-        &mut *tx,
-        Some(admin.id),
-        "user.admin_flag_changed",
-        Target::User(id),
-        json!({"before": before.is_admin, "after": make_admin}),
-    )
-    .await?;
-    tx.commit().await?;
+    set_admin_flag(&state.db, admin.id, id, make_admin).await?;
     Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
 }

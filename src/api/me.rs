@@ -8,11 +8,14 @@ use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
 
 use super::ApiError;
-use crate::auth::account::check_profile;
+use crate::auth::account::{check_profile, save_profile};
 use crate::auth::db;
 use crate::auth::model::{TokenScope, User};
 use crate::validation::FieldErrors;
 use crate::web::AppState;
+
+/// Anything longer is no token of ours (they are 67 characters), and is refused without a query.
+const MAX_TOKEN_LEN: usize = 200;
 
 /// The caller of an API request, identified by `Authorization: Bearer <token>`.
 pub struct TokenUser {
@@ -54,7 +57,7 @@ impl FromRequestParts<AppState> for TokenUser {
             })?;
         let invalid =
             || ApiError::Unauthorized("The token is unknown, expired or revoked.".to_owned());
-        if !token.starts_with(db::API_TOKEN_PREFIX) || token.len() > 200 {
+        if !token.starts_with(db::API_TOKEN_PREFIX) || token.len() > MAX_TOKEN_LEN {
             return Err(invalid());
         }
         let (user, scope) = db::user_for_api_token(&state.db, token)
@@ -134,7 +137,7 @@ pub async fn update(
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors.into_vec()));
     }
-    crate::auth::account::save_profile(
+    save_profile(
         &state.db,
         user,
         name.trim(),

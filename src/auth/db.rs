@@ -1,11 +1,36 @@
-//! All SQL of accounts: users, e-mail tokens, credentials, API tokens and closing an account.
+//! The SQL of accounts, one statement per function: users, e-mailed links, credentials, API tokens,
+//! disabling and closing. Operations that change several rows compose these inside their own
+//! transaction (`auth::account`, `auth::registration`, `auth::admin`).
+//!
+//! Every statement is checked against the schema when the crate compiles. A [`User`] is selected with
+//! the same column list everywhere (`citext` e-mail read as text, the reviewer flag and the unread
+//! count computed); [`user_from!`] builds it from a record that has those columns.
 
-use serde_json::json;
-use sqlx::{PgConnection, PgExecutor};
+use sqlx::PgExecutor;
 use time::OffsetDateTime;
 
-use super::model::{Credential, Email, TokenScope, USER_COLUMNS, User};
-use super::session::{new_token, token_hash};
+use super::model::{Credential, Email, TokenScope, User};
+use super::session::{IDLE_DAYS, new_token, token_hash};
+
+/// Builds a [`User`] from a query record that selected the user columns, leaving its other fields.
+macro_rules! user_from {
+    ($row:ident) => {
+        User {
+            id: $row.id,
+            email: $row.email,
+            name: $row.name,
+            institution: $row.institution,
+            orcid: $row.orcid,
+            is_admin: $row.is_admin,
+            is_reviewer: $row.is_reviewer,
+            email_verified_at: $row.email_verified_at,
+            disabled_at: $row.disabled_at,
+            closed_at: $row.closed_at,
+            created_at: $row.created_at,
+            unread_notifications: $row.unread_notifications,
+        }
+    };
+}
 
 /// Whether an admin account was created or an existing account was promoted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,76 +47,99 @@ pub async fn upsert_admin(
     name: &str,
     password_hash: &str,
 ) -> sqlx::Result<(User, AdminOutcome)> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        #[sqlx(flatten)]
-        user: User,
-        inserted: bool,
-    }
-    let sql = format!(
-        "with u as (
-             insert into users (email, name, password_hash, is_admin, email_verified_at)
-             values ($1, $2, $3, true, now())
-             on conflict (email) do update
-                 set is_admin = true, password_hash = excluded.password_hash, disabled_at = null,
-                     email_verified_at = coalesce(users.email_verified_at, now())
-             returning *, (xmax = 0) as inserted)
-         select {USER_COLUMNS}, u.inserted from u"
-    );
-    let row: Row = sqlx::query_as(&sql)
-        .bind(email.as_str())
-        .bind(name)
-        .bind(password_hash)
-        .fetch_one(db)
-        .await?;
+    let row = sqlx::query!(
+        r#"insert into users (email, name, password_hash, is_admin, email_verified_at)
+           values ($1::text, $2, $3, true, now())
+           on conflict (email) do update
+               set is_admin = true, password_hash = excluded.password_hash, disabled_at = null,
+                   email_verified_at = coalesce(users.email_verified_at, now())
+           returning id, email::text as "email!", name, institution, orcid, is_admin,
+               exists (select 1 from dac_members m where m.user_id = users.id) as "is_reviewer!",
+               email_verified_at, disabled_at, closed_at, created_at,
+               (select count(*) from notifications n
+                where n.user_id = users.id and n.read_at is null) as "unread_notifications!",
+               (xmax = 0) as "inserted!""#,
+        email.as_str(),
+        name,
+        password_hash,
+    )
+    .fetch_one(db)
+    .await?;
     let outcome = if row.inserted {
         AdminOutcome::Created
     } else {
         AdminOutcome::Promoted
     };
-    Ok((row.user, outcome))
+    Ok((user_from!(row), outcome))
 }
 
 /// Whether any account is an active administrator.
 pub async fn any_admin(db: impl PgExecutor<'_>) -> sqlx::Result<bool> {
-    sqlx::query_scalar(
-        "select exists (select 1 from users where is_admin and disabled_at is null and closed_at is null)",
+    sqlx::query_scalar!(
+        r#"select exists (
+               select 1 from users where is_admin and disabled_at is null and closed_at is null
+           ) as "exists!""#
     )
     .fetch_one(db)
     .await
 }
 
-/// The account with this e-mail address (any case) and its password hash.
+/// The open account with this e-mail address (any case) and its password hash.
 pub async fn find_for_sign_in(
     db: impl PgExecutor<'_>,
     email: &str,
 ) -> sqlx::Result<Option<(User, String)>> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        #[sqlx(flatten)]
-        user: User,
-        password_hash: String,
-    }
-    let sql = format!(
-        "select {USER_COLUMNS}, u.password_hash from users u
-         where u.email = $1::citext and u.closed_at is null"
-    );
-    let row: Option<Row> = sqlx::query_as(&sql).bind(email).fetch_optional(db).await?;
-    Ok(row.map(|row| (row.user, row.password_hash)))
+    let row = sqlx::query!(
+        r#"select u.id, u.email::text as "email!", u.name, u.institution, u.orcid, u.is_admin,
+               exists (select 1 from dac_members m where m.user_id = u.id) as "is_reviewer!",
+               u.email_verified_at, u.disabled_at, u.closed_at, u.created_at,
+               (select count(*) from notifications n
+                where n.user_id = u.id and n.read_at is null) as "unread_notifications!",
+               u.password_hash
+           from users u
+           where u.email = $1::text::citext and u.closed_at is null"#,
+        email,
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|row| {
+        let password_hash = row.password_hash;
+        (user_from!(row), password_hash)
+    }))
 }
 
 /// The account with this id.
 pub async fn find_user(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<User>> {
-    let sql = format!("select {USER_COLUMNS} from users u where u.id = $1");
-    sqlx::query_as(&sql).bind(id).fetch_optional(db).await
+    sqlx::query_as!(
+        User,
+        r#"select u.id, u.email::text as "email!", u.name, u.institution, u.orcid, u.is_admin,
+               exists (select 1 from dac_members m where m.user_id = u.id) as "is_reviewer!",
+               u.email_verified_at, u.disabled_at, u.closed_at, u.created_at,
+               (select count(*) from notifications n
+                where n.user_id = u.id and n.read_at is null) as "unread_notifications!"
+           from users u
+           where u.id = $1"#,
+        id,
+    )
+    .fetch_optional(db)
+    .await
 }
 
 /// The open account with this e-mail address (any case).
 pub async fn find_by_email(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result<Option<User>> {
-    let sql = format!(
-        "select {USER_COLUMNS} from users u where u.email = $1::citext and u.closed_at is null"
-    );
-    sqlx::query_as(&sql).bind(email).fetch_optional(db).await
+    sqlx::query_as!(
+        User,
+        r#"select u.id, u.email::text as "email!", u.name, u.institution, u.orcid, u.is_admin,
+               exists (select 1 from dac_members m where m.user_id = u.id) as "is_reviewer!",
+               u.email_verified_at, u.disabled_at, u.closed_at, u.created_at,
+               (select count(*) from notifications n
+                where n.user_id = u.id and n.read_at is null) as "unread_notifications!"
+           from users u
+           where u.email = $1::text::citext and u.closed_at is null"#,
+        email,
+    )
+    .fetch_optional(db)
+    .await
 }
 
 /// What registration stores.
@@ -103,28 +151,34 @@ pub struct NewAccount<'a> {
     pub password_hash: &'a str,
 }
 
-/// Creates an unverified account; `None` when the address already has one.
+/// Creates an unverified account; `None` when the address already has one. A new account has no
+/// committee seat and no notifications yet.
 pub async fn create_user(
     db: impl PgExecutor<'_>,
     account: &NewAccount<'_>,
 ) -> sqlx::Result<Option<User>> {
-    let sql = format!(
-        "with u as (
-             insert into users (email, name, institution, orcid, password_hash)
-             values ($1, $2, $3, $4, $5)
-             on conflict (email) do nothing
-             returning *)
-         select {USER_COLUMNS} from u"
-    );
-    sqlx::query_as(&sql)
-        .bind(account.email.as_str())
-        .bind(account.name)
-        .bind(account.institution)
-        .bind(account.orcid)
-        .bind(account.password_hash)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as!(
+        User,
+        r#"insert into users (email, name, institution, orcid, password_hash)
+           values ($1::text, $2, $3, $4, $5)
+           on conflict (email) do nothing
+           returning id, email::text as "email!", name, institution, orcid, is_admin,
+               false as "is_reviewer!", email_verified_at, disabled_at, closed_at, created_at,
+               0::bigint as "unread_notifications!""#,
+        account.email.as_str(),
+        account.name,
+        account.institution,
+        account.orcid,
+        account.password_hash,
+    )
+    .fetch_optional(db)
+    .await
 }
+
+/// How long a link to confirm an e-mail address works.
+pub const VERIFY_EMAIL_LINK_HOURS: i32 = 48;
+/// How long a password-reset link works.
+pub const RESET_PASSWORD_LINK_MINUTES: i32 = 60;
 
 /// What an e-mailed link is for, and how long it lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, sqlx::Type)]
@@ -138,36 +192,45 @@ impl TokenPurpose {
     /// How long a link stays valid, in minutes.
     pub fn lifetime_minutes(self) -> i32 {
         match self {
-            Self::VerifyEmail => 48 * 60,
-            Self::ResetPassword => 60,
+            Self::VerifyEmail => VERIFY_EMAIL_LINK_HOURS * 60,
+            Self::ResetPassword => RESET_PASSWORD_LINK_MINUTES,
         }
     }
 }
 
-/// A new single-use token for `user_id`; earlier unused tokens for the same purpose stop working.
-pub async fn create_email_token(
-    db: &mut PgConnection,
+/// Voids the account's unused links for `purpose`.
+pub async fn void_email_tokens(
+    db: impl PgExecutor<'_>,
+    user_id: i64,
+    purpose: TokenPurpose,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update email_tokens set used_at = now()
+         where user_id = $1 and purpose = $2 and used_at is null",
+        user_id,
+        purpose as TokenPurpose,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Stores a new single-use link for `user_id` and returns its token (only its hash is kept).
+pub async fn insert_email_token(
+    db: impl PgExecutor<'_>,
     user_id: i64,
     purpose: TokenPurpose,
 ) -> sqlx::Result<String> {
-    sqlx::query(
-        "update email_tokens set used_at = now()
-         where user_id = $1 and purpose = $2 and used_at is null",
-    )
-    .bind(user_id)
-    .bind(purpose)
-    .execute(&mut *db)
-    .await?;
     let token = new_token();
-    sqlx::query(
+    sqlx::query!(
         "insert into email_tokens (token_hash, user_id, purpose, expires_at)
          values ($1, $2, $3, now() + make_interval(mins => $4))",
+        token_hash(&token),
+        user_id,
+        purpose as TokenPurpose,
+        purpose.lifetime_minutes(),
     )
-    .bind(token_hash(&token))
-    .bind(user_id)
-    .bind(purpose)
-    .bind(purpose.lifetime_minutes())
-    .execute(&mut *db)
+    .execute(db)
     .await?;
     Ok(token)
 }
@@ -178,13 +241,13 @@ pub async fn email_token_user(
     token: &str,
     purpose: TokenPurpose,
 ) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "select t.user_id from email_tokens t join users u on u.id = t.user_id
          where t.token_hash = $1 and t.purpose = $2 and t.used_at is null and t.expires_at > now()
            and u.closed_at is null and u.disabled_at is null",
+        token_hash(token),
+        purpose as TokenPurpose,
     )
-    .bind(token_hash(token))
-    .bind(purpose)
     .fetch_optional(db)
     .await
 }
@@ -196,46 +259,64 @@ pub async fn consume_email_token(
     token: &str,
     purpose: TokenPurpose,
 ) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "update email_tokens t set used_at = now()
          from users u
          where t.token_hash = $1 and t.purpose = $2 and t.used_at is null and t.expires_at > now()
            and u.id = t.user_id and u.closed_at is null and u.disabled_at is null
          returning t.user_id",
+        token_hash(token),
+        purpose as TokenPurpose,
     )
-    .bind(token_hash(token))
-    .bind(purpose)
     .fetch_optional(db)
     .await
 }
 
-pub async fn mark_email_verified(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<()> {
-    sqlx::query(
-        "update users set email_verified_at = coalesce(email_verified_at, now()) where id = $1",
+/// Voids every unused link of an account.
+pub async fn void_all_email_tokens(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update email_tokens set used_at = now() where user_id = $1 and used_at is null",
+        user_id,
     )
-    .bind(user_id)
     .execute(db)
     .await?;
     Ok(())
 }
 
-pub async fn password_hash(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("select password_hash from users where id = $1 and closed_at is null")
-        .bind(user_id)
-        .fetch_optional(db)
-        .await
+/// Records that the account's address is confirmed (the first time only).
+pub async fn mark_email_verified(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update users set email_verified_at = coalesce(email_verified_at, now()) where id = $1",
+        user_id,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
+/// The password hash of an open account.
+pub async fn password_hash(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar!(
+        "select password_hash from users where id = $1 and closed_at is null",
+        user_id,
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Replaces the account's password hash.
 pub async fn set_password(
     db: impl PgExecutor<'_>,
     user_id: i64,
     password_hash: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query("update users set password_hash = $2 where id = $1")
-        .bind(user_id)
-        .bind(password_hash)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "update users set password_hash = $2 where id = $1",
+        user_id,
+        password_hash,
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
@@ -246,33 +327,39 @@ pub struct ProfileUpdate<'a> {
     pub orcid: Option<&'a str>,
 }
 
+/// Saves the profile fields.
 pub async fn update_profile(
     db: impl PgExecutor<'_>,
     user_id: i64,
     profile: &ProfileUpdate<'_>,
 ) -> sqlx::Result<()> {
-    sqlx::query("update users set name = $2, institution = $3, orcid = $4 where id = $1")
-        .bind(user_id)
-        .bind(profile.name)
-        .bind(profile.institution)
-        .bind(profile.orcid)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "update users set name = $2, institution = $3, orcid = $4 where id = $1",
+        user_id,
+        profile.name,
+        profile.institution,
+        profile.orcid,
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
-const CREDENTIAL_COLUMNS: &str = "id, user_id, kind, issuer, identifier, issued_on, expires_on, \
-     evidence_name, evidence_type, created_at";
-
+/// The account's credentials, those without an expiry date first, then the latest to expire.
 pub async fn list_credentials(
     db: impl PgExecutor<'_>,
     user_id: i64,
 ) -> sqlx::Result<Vec<Credential>> {
-    let sql = format!(
-        "select {CREDENTIAL_COLUMNS} from credentials where user_id = $1
-         order by expires_on desc nulls first, id"
-    );
-    sqlx::query_as(&sql).bind(user_id).fetch_all(db).await
+    sqlx::query_as!(
+        Credential,
+        "select id, user_id, kind, issuer, identifier, issued_on, expires_on, evidence_name,
+                evidence_type, created_at
+         from credentials where user_id = $1
+         order by expires_on desc nulls first, id",
+        user_id,
+    )
+    .fetch_all(db)
+    .await
 }
 
 /// A new credential and its optional evidence file.
@@ -286,30 +373,31 @@ pub struct NewCredential<'a> {
     pub evidence: Option<(&'a str, &'a str, &'a [u8])>,
 }
 
+/// Stores a credential and returns its id.
 pub async fn add_credential(
     db: impl PgExecutor<'_>,
     user_id: i64,
     credential: &NewCredential<'_>,
 ) -> sqlx::Result<i64> {
-    let (name, kind, bytes) = match credential.evidence {
-        Some((name, kind, bytes)) => (Some(name), Some(kind), Some(bytes)),
+    let (name, content_type, bytes) = match credential.evidence {
+        Some((name, content_type, bytes)) => (Some(name), Some(content_type), Some(bytes)),
         None => (None, None, None),
     };
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "insert into credentials
              (user_id, kind, issuer, identifier, issued_on, expires_on, evidence_name, evidence_type, evidence)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          returning id",
+        user_id,
+        credential.kind,
+        credential.issuer,
+        credential.identifier,
+        credential.issued_on,
+        credential.expires_on,
+        name,
+        content_type,
+        bytes,
     )
-    .bind(user_id)
-    .bind(credential.kind)
-    .bind(credential.issuer)
-    .bind(credential.identifier)
-    .bind(credential.issued_on)
-    .bind(credential.expires_on)
-    .bind(name)
-    .bind(kind)
-    .bind(bytes)
     .fetch_one(db)
     .await
 }
@@ -320,12 +408,22 @@ pub async fn delete_credential(
     user_id: i64,
     id: i64,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query("delete from credentials where id = $1 and user_id = $2")
-        .bind(id)
-        .bind(user_id)
+    let done = sqlx::query!(
+        "delete from credentials where id = $1 and user_id = $2",
+        id,
+        user_id,
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Removes every credential of an account, with its evidence.
+pub async fn delete_all_credentials(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<()> {
+    sqlx::query!("delete from credentials where user_id = $1", user_id)
         .execute(db)
         .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(())
 }
 
 /// An evidence file: its owner, file name, content type and bytes.
@@ -336,27 +434,26 @@ pub struct Evidence {
     pub bytes: Vec<u8>,
 }
 
+/// The evidence file of a credential that has one.
 pub async fn credential_evidence(
     db: impl PgExecutor<'_>,
     id: i64,
 ) -> sqlx::Result<Option<Evidence>> {
-    let row: Option<(i64, String, String, Vec<u8>)> = sqlx::query_as(
-        "select user_id, evidence_name, evidence_type, evidence from credentials
-         where id = $1 and evidence is not null",
+    // The table's check keeps the three evidence columns null or set together.
+    sqlx::query_as!(
+        Evidence,
+        r#"select user_id as owner_id, evidence_name as "name!", evidence_type as "content_type!",
+               evidence as "bytes!"
+           from credentials
+           where id = $1 and evidence is not null"#,
+        id,
     )
-    .bind(id)
     .fetch_optional(db)
-    .await?;
-    Ok(row.map(|(owner_id, name, content_type, bytes)| Evidence {
-        owner_id,
-        name,
-        content_type,
-        bytes,
-    }))
+    .await
 }
 
 /// A personal API token as listed (never the token itself).
-#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct ApiToken {
     pub id: i64,
     pub name: String,
@@ -373,6 +470,7 @@ pub struct ApiToken {
 }
 
 impl ApiToken {
+    /// Whether the token still works at `now`.
     pub fn is_live(&self, now: &OffsetDateTime) -> bool {
         self.revoked_at.is_none() && self.expires_at > *now
     }
@@ -381,12 +479,19 @@ impl ApiToken {
 /// The text before a personal API token's secret part.
 pub const API_TOKEN_PREFIX: &str = "rp_";
 
+/// How many characters of a token are kept in the clear to recognise it in lists.
+const SHOWN_PREFIX_CHARS: usize = API_TOKEN_PREFIX.len() + 8;
+
+/// The account's API tokens, newest first.
 pub async fn list_api_tokens(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<Vec<ApiToken>> {
-    sqlx::query_as(
-        "select id, name, prefix, scope, created_at, expires_at, last_used_at, revoked_at
-         from api_tokens where user_id = $1 order by created_at desc, id desc",
+    sqlx::query_as!(
+        ApiToken,
+        r#"select id, name, prefix, scope as "scope: TokenScope", created_at, expires_at,
+               last_used_at, revoked_at
+           from api_tokens where user_id = $1
+           order by created_at desc, id desc"#,
+        user_id,
     )
-    .bind(user_id)
     .fetch_all(db)
     .await
 }
@@ -400,17 +505,17 @@ pub async fn create_api_token(
     days: i32,
 ) -> sqlx::Result<(i64, String)> {
     let token = format!("{API_TOKEN_PREFIX}{}", new_token());
-    let id = sqlx::query_scalar(
+    let id = sqlx::query_scalar!(
         "insert into api_tokens (user_id, name, token_hash, prefix, scope, expires_at)
          values ($1, $2, $3, $4, $5, now() + make_interval(days => $6))
          returning id",
+        user_id,
+        name,
+        token_hash(&token),
+        &token[..SHOWN_PREFIX_CHARS],
+        scope as TokenScope,
+        days,
     )
-    .bind(user_id)
-    .bind(name)
-    .bind(token_hash(&token))
-    .bind(&token[..API_TOKEN_PREFIX.len() + 8])
-    .bind(scope)
-    .bind(days)
     .fetch_one(db)
     .await?;
     Ok((id, token))
@@ -422,15 +527,34 @@ pub async fn revoke_api_token(
     user_id: i64,
     id: i64,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "update api_tokens set revoked_at = now()
          where id = $1 and user_id = $2 and revoked_at is null",
+        id,
+        user_id,
     )
-    .bind(id)
-    .bind(user_id)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Revokes every live token of an account.
+pub async fn revoke_all_api_tokens(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update api_tokens set revoked_at = now() where user_id = $1 and revoked_at is null",
+        user_id,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Removes every token of an account, revoked or not.
+pub async fn delete_all_api_tokens(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<()> {
+    sqlx::query!("delete from api_tokens where user_id = $1", user_id)
+        .execute(db)
+        .await?;
+    Ok(())
 }
 
 /// The active account and scope of a live token, marking it used (at most once a minute).
@@ -438,170 +562,161 @@ pub async fn user_for_api_token(
     db: impl PgExecutor<'_>,
     token: &str,
 ) -> sqlx::Result<Option<(User, TokenScope)>> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        #[sqlx(flatten)]
-        user: User,
-        scope: TokenScope,
-    }
-    let sql = format!(
-        "with live as (
-             select id, user_id, scope, last_used_at from api_tokens
-             where token_hash = $1 and revoked_at is null and expires_at > now()),
-         touched as (
-             update api_tokens set last_used_at = now()
-             where id in (select id from live
-                          where last_used_at is null or last_used_at < now() - interval '1 minute'))
-         select {USER_COLUMNS}, live.scope
-         from users u join live on live.user_id = u.id
-         where u.disabled_at is null and u.closed_at is null"
-    );
-    let row: Option<Row> = sqlx::query_as(&sql)
-        .bind(token_hash(token))
-        .fetch_optional(db)
-        .await?;
-    Ok(row.map(|row| (row.user, row.scope)))
+    let row = sqlx::query!(
+        r#"with live as (
+               select id, user_id, scope, last_used_at from api_tokens
+               where token_hash = $1 and revoked_at is null and expires_at > now()),
+           touched as (
+               update api_tokens set last_used_at = now()
+               where id in (select id from live
+                            where last_used_at is null or last_used_at < now() - interval '1 minute'))
+           select u.id, u.email::text as "email!", u.name, u.institution, u.orcid, u.is_admin,
+               exists (select 1 from dac_members m where m.user_id = u.id) as "is_reviewer!",
+               u.email_verified_at, u.disabled_at, u.closed_at, u.created_at,
+               (select count(*) from notifications n
+                where n.user_id = u.id and n.read_at is null) as "unread_notifications!",
+               live.scope as "scope!: TokenScope"
+           from users u join live on live.user_id = u.id
+           where u.disabled_at is null and u.closed_at is null"#,
+        token_hash(token),
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|row| {
+        let scope = row.scope;
+        (user_from!(row), scope)
+    }))
 }
 
-/// Disables or re-enables an account. Disabling ends its sessions, revokes its API tokens and voids
-/// its e-mailed links in the same statement's transaction. False when the account does not exist.
-pub async fn set_disabled(
-    db: &mut PgConnection,
+/// Sets or clears the account's `disabled_at` (keeping the first time it was disabled). False when the
+/// account does not exist or is closed.
+pub async fn set_disabled_at(
+    db: impl PgExecutor<'_>,
     user_id: i64,
     disabled: bool,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "update users set disabled_at = case when $2 then coalesce(disabled_at, now()) end
          where id = $1 and closed_at is null",
+        user_id,
+        disabled,
     )
-    .bind(user_id)
-    .bind(disabled)
-    .execute(&mut *db)
+    .execute(db)
     .await?;
-    if done.rows_affected() == 0 {
-        return Ok(false);
-    }
-    if disabled {
-        end_access(db, user_id).await?;
-    }
-    Ok(true)
-}
-
-/// Ends every session, API token and e-mailed link of an account.
-async fn end_access(db: &mut PgConnection, user_id: i64) -> sqlx::Result<()> {
-    super::session::delete_all_for_user(&mut *db, user_id).await?;
-    sqlx::query(
-        "update api_tokens set revoked_at = now() where user_id = $1 and revoked_at is null",
-    )
-    .bind(user_id)
-    .execute(&mut *db)
-    .await?;
-    sqlx::query("update email_tokens set used_at = now() where user_id = $1 and used_at is null")
-        .bind(user_id)
-        .execute(&mut *db)
-        .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// Grants or removes the admin flag. False when the account does not exist or is closed.
 pub async fn set_admin(db: impl PgExecutor<'_>, user_id: i64, admin: bool) -> sqlx::Result<bool> {
-    let done = sqlx::query("update users set is_admin = $2 where id = $1 and closed_at is null")
-        .bind(user_id)
-        .bind(admin)
-        .execute(db)
-        .await?;
+    let done = sqlx::query!(
+        "update users set is_admin = $2 where id = $1 and closed_at is null",
+        user_id,
+        admin,
+    )
+    .execute(db)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// How many active administrators there are besides `user_id`.
 pub async fn other_admins(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "select count(*) from users
-         where is_admin and id <> $1 and disabled_at is null and closed_at is null",
+    sqlx::query_scalar!(
+        r#"select count(*) as "count!" from users
+           where is_admin and id <> $1 and disabled_at is null and closed_at is null"#,
+        user_id,
     )
-    .bind(user_id)
     .fetch_one(db)
     .await
 }
 
-/// Closes an account: ends its access, deletes its credentials and evidence, and replaces what
-/// identifies the person, keeping the row (and so the audit log's references) as "closed account".
-pub async fn close_account(db: &mut PgConnection, user_id: i64) -> sqlx::Result<()> {
-    end_access(db, user_id).await?;
-    sqlx::query("delete from credentials where user_id = $1")
-        .bind(user_id)
-        .execute(&mut *db)
+/// Takes the account off every Data Access Committee.
+pub async fn leave_committees(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<()> {
+    sqlx::query!("delete from dac_members where user_id = $1", user_id)
+        .execute(db)
         .await?;
-    sqlx::query("delete from api_tokens where user_id = $1")
-        .bind(user_id)
-        .execute(&mut *db)
-        .await?;
-    sqlx::query("delete from dac_members where user_id = $1")
-        .bind(user_id)
-        .execute(&mut *db)
-        .await?;
-    sqlx::query(
+    Ok(())
+}
+
+/// Replaces what identifies the person and marks the account closed, keeping the row (and so the
+/// audit log's references) as "closed account".
+pub async fn anonymise_closed_user(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<()> {
+    sqlx::query!(
         "update users set
              email = 'closed-' || id || '@closed.invalid',
              name = 'Closed account #' || id,
              institution = '', orcid = null, password_hash = '!', is_admin = false,
              closed_at = now()
          where id = $1",
+        user_id,
     )
-    .bind(user_id)
-    .execute(&mut *db)
+    .execute(db)
     .await?;
     Ok(())
 }
 
-/// Everything the portal stores about an account, for the researcher's own download.
-pub async fn export_account(db: &mut PgConnection, user: &User) -> sqlx::Result<serde_json::Value> {
-    let credentials = list_credentials(&mut *db, user.id).await?;
-    let tokens = list_api_tokens(&mut *db, user.id).await?;
-    let sessions: Vec<(OffsetDateTime, OffsetDateTime, OffsetDateTime)> = sqlx::query_as(
-        "select created_at, last_seen_at, expires_at from sessions where user_id = $1 order by created_at",
+/// When a session was started, last used, and ends.
+pub struct SessionTimes {
+    pub created_at: OffsetDateTime,
+    pub last_seen_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+/// The account's sessions, oldest first (for the researcher's own download).
+pub async fn session_times(
+    db: impl PgExecutor<'_>,
+    user_id: i64,
+) -> sqlx::Result<Vec<SessionTimes>> {
+    sqlx::query_as!(
+        SessionTimes,
+        "select created_at, last_seen_at, expires_at from sessions
+         where user_id = $1 order by created_at",
+        user_id,
     )
-    .bind(user.id)
-    .fetch_all(&mut *db)
-    .await?;
-    let events: Vec<(OffsetDateTime, String, String, String, serde_json::Value)> = sqlx::query_as(
+    .fetch_all(db)
+    .await
+}
+
+/// One audit record by or about an account.
+pub struct AccountEvent {
+    pub occurred_at: OffsetDateTime,
+    pub action: String,
+    pub target_type: String,
+    pub target_id: String,
+    pub details: serde_json::Value,
+}
+
+/// The audit records the account made or that are about it, oldest first.
+pub async fn account_events(
+    db: impl PgExecutor<'_>,
+    user_id: i64,
+) -> sqlx::Result<Vec<AccountEvent>> {
+    sqlx::query_as!(
+        AccountEvent,
         "select occurred_at, action, target_type, target_id, details from audit_log
          where actor_id = $1 or (target_type = 'user' and target_id = $1::text)
          order by occurred_at, id",
+        user_id,
     )
-    .bind(user.id)
-    .fetch_all(&mut *db)
-    .await?;
-    let stamp = |at: OffsetDateTime| crate::format::rfc3339(at);
-    Ok(json!({
-        "account": {
-            "id": user.id,
-            "email": user.email,
-            "name": user.name,
-            "institution": user.institution,
-            "orcid": user.orcid,
-            "role": user.role().label(),
-            "email_verified_at": user.email_verified_at.map(stamp),
-            "created_at": stamp(user.created_at),
-        },
-        "credentials": credentials,
-        "api_tokens": tokens,
-        "sessions": sessions.into_iter().map(|(created, seen, expires)| json!({
-            "created_at": stamp(created), "last_seen_at": stamp(seen), "expires_at": stamp(expires),
-        })).collect::<Vec<_>>(),
-        "events": events.into_iter().map(|(at, action, target_type, target_id, details)| json!({
-            "occurred_at": stamp(at), "action": action, "target_type": target_type,
-            "target_id": target_id, "details": details,
-        })).collect::<Vec<_>>(),
-    }))
+    .fetch_all(db)
+    .await
 }
 
 /// One row of the administrators' user list.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct UserRow {
-    #[sqlx(flatten)]
     pub user: User,
+    /// Live sessions.
     pub sessions: i64,
+}
+
+/// The `ilike` pattern that finds `text` anywhere, with its wildcards taken literally; `%%` for none.
+pub fn contains_pattern(text: &str) -> String {
+    format!(
+        "%{}%",
+        text.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    )
 }
 
 /// Accounts matching `text` (name, e-mail or institution), newest first, with the total count.
@@ -611,49 +726,58 @@ pub async fn list_users(
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<(Vec<UserRow>, i64)> {
-    let pattern = format!(
-        "%{}%",
-        text.replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_")
-    );
-    let filter =
-        "($1 = '%%' or u.email::text ilike $1 or u.name ilike $1 or u.institution ilike $1)";
-    let sql = format!(
-        "select {USER_COLUMNS},
-                (select count(*) from sessions s where s.user_id = u.id and s.expires_at > now()) as sessions
-         from users u where {filter}
-         order by u.created_at desc, u.id desc limit $2 offset $3"
-    );
-    let rows = sqlx::query_as(&sql)
-        .bind(&pattern)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(db)
-        .await?;
-    let total = sqlx::query_scalar(&format!("select count(*) from users u where {filter}"))
-        .bind(&pattern)
-        .fetch_one(db)
-        .await?;
+    let pattern = contains_pattern(text);
+    let rows = sqlx::query!(
+        r#"select u.id, u.email::text as "email!", u.name, u.institution, u.orcid, u.is_admin,
+               exists (select 1 from dac_members m where m.user_id = u.id) as "is_reviewer!",
+               u.email_verified_at, u.disabled_at, u.closed_at, u.created_at,
+               (select count(*) from notifications n
+                where n.user_id = u.id and n.read_at is null) as "unread_notifications!",
+               (select count(*) from sessions s
+                where s.user_id = u.id and s.expires_at > now()) as "sessions!"
+           from users u
+           where ($1 = '%%' or u.email::text ilike $1 or u.name ilike $1 or u.institution ilike $1)
+           order by u.created_at desc, u.id desc
+           limit $2 offset $3"#,
+        pattern,
+        limit,
+        offset,
+    )
+    .fetch_all(db)
+    .await?
+    .into_iter()
+    .map(|row| UserRow {
+        sessions: row.sessions,
+        user: user_from!(row),
+    })
+    .collect();
+    let total = sqlx::query_scalar!(
+        r#"select count(*) as "count!" from users u
+           where ($1 = '%%' or u.email::text ilike $1 or u.name ilike $1 or u.institution ilike $1)"#,
+        pattern,
+    )
+    .fetch_one(db)
+    .await?;
     Ok((rows, total))
 }
 
-/// Deletes expired sessions, e-mail tokens and throttling records.
+/// Deletes expired sessions, e-mail tokens and throttling records, and abandoned import uploads. Each
+/// statement stands alone: a prune interrupted half-way is finished by the next one.
 pub async fn prune_expired(db: impl PgExecutor<'_> + Copy) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "delete from sessions where expires_at < now()
             or last_seen_at < now() - make_interval(days => $1)",
+        IDLE_DAYS,
     )
-    .bind(super::session::IDLE_DAYS)
     .execute(db)
     .await?;
-    sqlx::query("delete from email_tokens where expires_at < now() - interval '7 days'")
+    sqlx::query!("delete from email_tokens where expires_at < now() - interval '7 days'")
         .execute(db)
         .await?;
-    sqlx::query("delete from auth_attempts where attempted_at < now() - interval '1 day'")
+    sqlx::query!("delete from auth_attempts where attempted_at < now() - interval '1 day'")
         .execute(db)
         .await?;
-    sqlx::query("delete from import_uploads where created_at < now() - interval '1 day'")
+    sqlx::query!("delete from import_uploads where created_at < now() - interval '1 day'")
         .execute(db)
         .await?;
     Ok(())

@@ -1,10 +1,12 @@
 //! The texts of the account e-mails. Plain text, with absolute links to the portal's base URL.
 
-use crate::mail::Mail;
 use url::Url;
 
+use super::db::VERIFY_EMAIL_LINK_HOURS;
 use crate::format::link;
+use crate::mail::Mail;
 
+/// The link that confirms a new account's address.
 pub fn verification(base_url: &Url, to: &str, name: &str, token: &str) -> Mail {
     let link = link(base_url, &format!("/verify-email?token={token}"));
     Mail {
@@ -13,11 +15,12 @@ pub fn verification(base_url: &Url, to: &str, name: &str, token: &str) -> Mail {
         body: format!(
             "Hello {name},\n\n\
              please confirm that this is your address by opening this link:\n\n{link}\n\n\
-             The link works once, for 48 hours. If you did not create an account, ignore this message.\n"
+             The link works once, for {VERIFY_EMAIL_LINK_HOURS} hours. If you did not create an account, ignore this message.\n"
         ),
     }
 }
 
+/// What someone registering an address that already has an account is sent instead.
 pub fn already_registered(base_url: &Url, to: &str) -> Mail {
     let sign_in = link(base_url, "/sign-in");
     let reset = link(base_url, "/forgot-password");
@@ -33,6 +36,7 @@ pub fn already_registered(base_url: &Url, to: &str) -> Mail {
     }
 }
 
+/// The link to choose a new password.
 pub fn reset_password(base_url: &Url, to: &str, name: &str, token: &str) -> Mail {
     let link = link(base_url, &format!("/reset-password?token={token}"));
     Mail {
@@ -47,6 +51,7 @@ pub fn reset_password(base_url: &Url, to: &str, name: &str, token: &str) -> Mail
     }
 }
 
+/// The warning after a password change or reset.
 pub fn password_changed(base_url: &Url, to: &str, name: &str) -> Mail {
     let reset = link(base_url, "/forgot-password");
     Mail {

@@ -1,11 +1,21 @@
-//! Accounts: registration, e-mail confirmation and password reset, sessions, throttling, roles, the
-//! researcher's profile and credentials, personal API tokens, and who is asking.
+//! Accounts: registration, e-mail confirmation and password reset, signing in, sessions, throttling,
+//! roles, the researcher's profile and credentials, personal API tokens, what administrators do to
+//! accounts, the first administrator of a fresh install, and the audit trail administrators read.
+//!
+//! `db` holds the SQL, one statement per function; the operation modules (`account`, `admin`,
+//! `credentials`, `registration`, `sign_in`, `tokens`) each run one user action in one transaction.
 
 pub mod account;
+pub mod admin;
+pub mod audit_log;
 pub mod bootstrap;
+pub mod credentials;
 pub mod db;
 pub mod mails;
 pub mod model;
 pub mod password;
+pub mod registration;
 pub mod session;
+pub mod sign_in;
 pub mod throttle;
+pub mod tokens;

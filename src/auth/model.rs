@@ -10,10 +10,13 @@ use time::OffsetDateTime;
 pub struct Email(String);
 
 impl Email {
+    /// The longest address accepted, in bytes (the limit of SMTP paths).
+    pub const MAX_LEN: usize = 254;
+
     /// Trims and checks an address: one `@`, a dotted domain, no spaces, at most 254 characters.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let email = raw.trim();
-        let valid = email.len() <= 254
+        let valid = email.len() <= Self::MAX_LEN
             && !email.chars().any(|c| c.is_whitespace() || c.is_control())
             && match email.split_once('@') {
                 Some((local, domain)) => {
@@ -109,14 +112,13 @@ impl Role {
     }
 }
 
-/// The columns every query that loads a [`User`] selects, for a `users` table aliased `u`.
-pub const USER_COLUMNS: &str = "u.id, u.email::text as email, u.name, u.institution, u.orcid, u.is_admin, \
-     exists (select 1 from dac_members m where m.user_id = u.id) as is_reviewer, \
-     u.email_verified_at, u.disabled_at, u.closed_at, u.created_at, \
-     (select count(*) from notifications n where n.user_id = u.id and n.read_at is null) as unread_notifications";
+/// The longest name a profile may have, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+/// The longest institution a profile may have, in characters.
+pub const MAX_INSTITUTION_CHARS: usize = 200;
 
 /// An account.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct User {
     pub id: i64,
     pub email: String,
@@ -202,7 +204,7 @@ impl TokenScope {
 }
 
 /// An upstream credential a researcher holds (e.g. "PhysioNet credentialed"), shown to reviewers.
-#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct Credential {
     pub id: i64,
     pub user_id: i64,

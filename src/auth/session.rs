@@ -5,7 +5,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use sqlx::PgExecutor;
 
-use super::model::{USER_COLUMNS, User};
+use super::model::User;
 
 /// The session cookie's name.
 pub const COOKIE: &str = "radportal_session";
@@ -56,13 +56,13 @@ pub fn token_from_cookies(header: &str) -> Option<&str> {
 /// Starts a session for `user_id` and returns its token.
 pub async fn create(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<String> {
     let token = new_token();
-    sqlx::query(
+    sqlx::query!(
         "insert into sessions (token_hash, user_id, expires_at)
          values ($1, $2, now() + make_interval(days => $3))",
+        token_hash(&token),
+        user_id,
+        ABSOLUTE_DAYS,
     )
-    .bind(token_hash(&token))
-    .bind(user_id)
-    .bind(ABSOLUTE_DAYS)
     .execute(db)
     .await?;
     Ok(token)
@@ -71,30 +71,33 @@ pub async fn create(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<Strin
 /// The active user of a live session. `last_seen_at` is written at most once a minute per session, so
 /// reading pages does not turn into a write per request.
 pub async fn user(db: impl PgExecutor<'_>, token: &str) -> sqlx::Result<Option<User>> {
-    let sql = format!(
-        "with live as (
-             select user_id, last_seen_at from sessions
-             where token_hash = $1 and expires_at > now()
-               and last_seen_at > now() - make_interval(days => $2)),
-         touched as (
-             update sessions set last_seen_at = now()
-             where token_hash = $1
-               and exists (select 1 from live where last_seen_at < now() - interval '1 minute'))
-         select {USER_COLUMNS}
-         from users u join live on live.user_id = u.id
-         where u.disabled_at is null and u.closed_at is null"
-    );
-    sqlx::query_as(&sql)
-        .bind(token_hash(token))
-        .bind(IDLE_DAYS)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as!(
+        User,
+        r#"with live as (
+               select user_id, last_seen_at from sessions
+               where token_hash = $1 and expires_at > now()
+                 and last_seen_at > now() - make_interval(days => $2)),
+           touched as (
+               update sessions set last_seen_at = now()
+               where token_hash = $1
+                 and exists (select 1 from live where last_seen_at < now() - interval '1 minute'))
+           select u.id, u.email::text as "email!", u.name, u.institution, u.orcid, u.is_admin,
+               exists (select 1 from dac_members m where m.user_id = u.id) as "is_reviewer!",
+               u.email_verified_at, u.disabled_at, u.closed_at, u.created_at,
+               (select count(*) from notifications n
+                where n.user_id = u.id and n.read_at is null) as "unread_notifications!"
+           from users u join live on live.user_id = u.id
+           where u.disabled_at is null and u.closed_at is null"#,
+        token_hash(token),
+        IDLE_DAYS,
+    )
+    .fetch_optional(db)
+    .await
 }
 
 /// Ends every session of an account ("sign out everywhere", password reset, disabling).
 pub async fn delete_all_for_user(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<u64> {
-    let done = sqlx::query("delete from sessions where user_id = $1")
-        .bind(user_id)
+    let done = sqlx::query!("delete from sessions where user_id = $1", user_id)
         .execute(db)
         .await?;
     Ok(done.rows_affected())
@@ -102,23 +105,25 @@ pub async fn delete_all_for_user(db: impl PgExecutor<'_>, user_id: i64) -> sqlx:
 
 /// How many live sessions an account has.
 pub async fn count_for_user(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "select count(*) from sessions
-         where user_id = $1 and expires_at > now()
-           and last_seen_at > now() - make_interval(days => $2)",
+    sqlx::query_scalar!(
+        r#"select count(*) as "count!" from sessions
+           where user_id = $1 and expires_at > now()
+             and last_seen_at > now() - make_interval(days => $2)"#,
+        user_id,
+        IDLE_DAYS,
     )
-    .bind(user_id)
-    .bind(IDLE_DAYS)
     .fetch_one(db)
     .await
 }
 
 /// Ends one session.
 pub async fn delete(db: impl PgExecutor<'_>, token: &str) -> sqlx::Result<()> {
-    sqlx::query("delete from sessions where token_hash = $1")
-        .bind(token_hash(token))
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "delete from sessions where token_hash = $1",
+        token_hash(token)
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 

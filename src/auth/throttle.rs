@@ -89,18 +89,20 @@ pub async fn allowed(
     client: &str,
 ) -> sqlx::Result<bool> {
     let rule = action.rule();
-    let (account, from_client): (i64, i64) = sqlx::query_as(
-        "select count(*) filter (where subject = $2), count(*) filter (where subject = $3)
-         from auth_attempts
-         where action = $1 and subject in ($2, $3)
-           and attempted_at > now() - make_interval(mins => $4)",
+    let counts = sqlx::query!(
+        r#"select count(*) filter (where subject = $2) as "account!",
+                  count(*) filter (where subject = $3) as "client!"
+           from auth_attempts
+           where action = $1 and subject in ($2, $3)
+             and attempted_at > now() - make_interval(mins => $4)"#,
+        action.key(),
+        account_subject(email),
+        client_subject(client),
+        rule.window_minutes,
     )
-    .bind(action.key())
-    .bind(account_subject(email))
-    .bind(client_subject(client))
-    .bind(rule.window_minutes)
     .fetch_one(db)
     .await?;
+    let (account, from_client) = (counts.account, counts.client);
     Ok(account < rule.per_account && from_client < rule.per_client)
 }
 
@@ -111,12 +113,14 @@ pub async fn record(
     email: &str,
     client: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query("insert into auth_attempts (action, subject) values ($1, $2), ($1, $3)")
-        .bind(action.key())
-        .bind(account_subject(email))
-        .bind(client_subject(client))
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "insert into auth_attempts (action, subject) values ($1, $2), ($1, $3)",
+        action.key(),
+        account_subject(email),
+        client_subject(client),
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
@@ -126,10 +130,12 @@ pub async fn clear_account(
     action: Action,
     email: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query("delete from auth_attempts where action = $1 and subject = $2")
-        .bind(action.key())
-        .bind(account_subject(email))
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "delete from auth_attempts where action = $1 and subject = $2",
+        action.key(),
+        account_subject(email),
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }

@@ -7,20 +7,19 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::audit::{self, Target};
-use crate::auth::account::{check_new_password, check_profile, save_profile};
+use crate::auth::account::{self, check_new_password, check_profile};
+use crate::auth::credentials::{self, CredentialText};
 use crate::auth::db::{self, ApiToken, NewCredential};
 use crate::auth::model::{CREDENTIAL_KINDS, Credential, TokenScope, User};
+use crate::auth::tokens;
 use crate::auth::{password, session};
 use crate::error::AppError;
 use crate::format::datetime;
 use crate::validation::FieldErrors;
-use crate::web::AppState;
 use crate::web::extract::{CurrentUser, MaybeUser};
-use crate::web::{Layout, Nav, Notice, render, upload};
+use crate::web::{AppState, Layout, Nav, Notice, render, upload};
 
 #[derive(Template)]
 #[template(path = "auth/account.html")]
@@ -107,7 +106,7 @@ pub async fn update_profile(
         };
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
     }
-    save_profile(
+    account::save_profile(
         &state.db,
         &user,
         form.name.trim(),
@@ -142,24 +141,13 @@ pub struct PasswordForm {
     password_confirm: String,
 }
 
-/// Whether `given` is the account's current password.
-async fn password_matches(state: &AppState, user: &User, given: String) -> Result<bool, AppError> {
-    let stored = db::password_hash(&state.db, user.id)
-        .await?
-        .unwrap_or_else(|| password::UNKNOWN_USER_HASH.to_owned());
-    if given.len() > 1024 {
-        return Ok(false);
-    }
-    Ok(password::verify(given, stored).await?)
-}
-
 pub async fn change_password(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Form(form): Form<PasswordForm>,
 ) -> Result<Response, AppError> {
     let mut errors = FieldErrors::default();
-    if !password_matches(&state, &user, form.current_password).await? {
+    if !account::password_matches(&state.db, user.id, form.current_password).await? {
         errors.add("current_password", "This is not your current password.");
     }
     check_new_password(
@@ -177,26 +165,9 @@ pub async fn change_password(
         };
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
     }
-    let hash = password::hash(form.password).await?;
-    let mut tx = state.db.begin().await?;
-    db::set_password(&mut *tx, user.id, &hash).await?;
     // Every other session ends; this browser gets a fresh one.
-    session::delete_all_for_user(&mut *tx, user.id).await?;
-    let token = session::create(&mut *tx, user.id).await?;
-    audit::record(
-        &mut *tx,
-        Some(user.id),
-        "account.password_changed",
-        Target::User(user.id),
-        json!({}),
-    )
-    .await?;
-    crate::mail::enqueue(
-        &mut *tx,
-        &crate::auth::mails::password_changed(&state.config.base_url, &user.email, &user.name),
-    )
-    .await?;
-    tx.commit().await?;
+    let token =
+        account::change_password(&state.db, &state.config.base_url, &user, form.password).await?;
     Ok((
         [(
             header::SET_COOKIE,
@@ -211,17 +182,7 @@ pub async fn sign_out_everywhere(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
 ) -> Result<Response, AppError> {
-    let mut tx = state.db.begin().await?;
-    let ended = session::delete_all_for_user(&mut *tx, user.id).await?;
-    audit::record(
-        &mut *tx,
-        Some(user.id),
-        "account.signed_out_everywhere",
-        Target::User(user.id),
-        json!({"sessions": ended}),
-    )
-    .await?;
-    tx.commit().await?;
+    account::sign_out_everywhere(&state.db, user.id).await?;
     Ok((
         [(
             header::SET_COOKIE,
@@ -237,8 +198,7 @@ pub async fn export(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
 ) -> Result<Response, AppError> {
-    let mut conn = state.db.acquire().await?;
-    let data = db::export_account(&mut conn, &user).await?;
+    let data = account::export(&state.db, &user).await?;
     let body = serde_json::to_vec_pretty(&data).map_err(anyhow::Error::from)?;
     Ok((
         [
@@ -281,13 +241,13 @@ pub async fn close(
     Form(form): Form<CloseForm>,
 ) -> Result<Response, AppError> {
     let mut errors = FieldErrors::default();
-    if !password_matches(&state, &user, form.password).await? {
+    if !account::password_matches(&state.db, user.id, form.password).await? {
         errors.add("password", "This is not your current password.");
     }
     if form.confirm.trim() != "CLOSE" {
         errors.add("confirm", "Type CLOSE in capitals to confirm.");
     }
-    if errors.is_empty() && user.is_admin && db::other_admins(&state.db, user.id).await? == 0 {
+    if errors.is_empty() && account::is_only_admin(&state.db, &user).await? {
         errors.add(
             "confirm",
             "You are the only administrator. Make someone else an administrator first.",
@@ -300,17 +260,7 @@ pub async fn close(
         };
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
     }
-    let mut tx = state.db.begin().await?;
-    audit::record(
-        &mut *tx,
-        Some(user.id),
-        "account.closed",
-        Target::User(user.id),
-        json!({}),
-    )
-    .await?;
-    db::close_account(&mut tx, user.id).await?;
-    tx.commit().await?;
+    account::close(&state.db, user.id).await?;
     Ok((
         [(
             header::SET_COOKIE,
@@ -387,21 +337,6 @@ pub async fn credentials(
     )
 }
 
-fn parse_date(raw: &str, field: &str, errors: &mut FieldErrors) -> Option<time::Date> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return None;
-    }
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    match time::Date::parse(raw, &format) {
-        Ok(date) => Some(date),
-        Err(_) => {
-            errors.add(field, "Enter a date as YYYY-MM-DD, e.g. 2026-03-31.");
-            None
-        }
-    }
-}
-
 /// Reads the credential form (multipart, for the optional evidence file).
 async fn read_credential_form(
     mut multipart: Multipart,
@@ -469,27 +404,16 @@ pub async fn add_credential(
 ) -> Result<Response, AppError> {
     let mut errors = FieldErrors::default();
     let (input, file) = read_credential_form(multipart, &mut errors).await;
-    let kind = input.kind.trim();
-    if kind.is_empty() {
-        errors.add(
-            "kind",
-            "Name the credential, e.g. PhysioNet credentialed user.",
-        );
-    } else if kind.chars().count() > 100 {
-        errors.add("kind", "Use at most 100 characters.");
-    }
-    for (field, value) in [("issuer", &input.issuer), ("identifier", &input.identifier)] {
-        if value.trim().chars().count() > 200 {
-            errors.add(field, "Use at most 200 characters.");
-        }
-    }
-    let issued_on = parse_date(&input.issued_on, "issued_on", &mut errors);
-    let expires_on = parse_date(&input.expires_on, "expires_on", &mut errors);
-    if let (Some(issued), Some(expires)) = (issued_on, expires_on)
-        && expires < issued
-    {
-        errors.add("expires_on", "The expiry date is before the issue date.");
-    }
+    let dates = credentials::check(
+        &CredentialText {
+            kind: &input.kind,
+            issuer: &input.issuer,
+            identifier: &input.identifier,
+            issued_on: &input.issued_on,
+            expires_on: &input.expires_on,
+        },
+        &mut errors,
+    );
     let evidence = match &file {
         Some((name, bytes)) => match upload::sniff(bytes) {
             Some(content_type) => Some((
@@ -508,31 +432,21 @@ pub async fn add_credential(
         let page = credentials_page(&state, &user, input, errors).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
     }
-    let mut tx = state.db.begin().await?;
-    let id = db::add_credential(
-        &mut *tx,
+    credentials::add(
+        &state.db,
         user.id,
         &NewCredential {
-            kind,
+            kind: input.kind.trim(),
             issuer: input.issuer.trim(),
             identifier: input.identifier.trim(),
-            issued_on,
-            expires_on,
+            issued_on: dates.issued_on,
+            expires_on: dates.expires_on,
             evidence: evidence.as_ref().map(|(name, content_type, bytes)| {
                 (name.as_str(), *content_type, bytes.as_slice())
             }),
         },
     )
     .await?;
-    audit::record(
-        &mut *tx,
-        Some(user.id),
-        "credential.added",
-        Target::Credential(id),
-        json!({"kind": kind, "expires_on": expires_on.map(|d| d.to_string()), "evidence": evidence.is_some()}),
-    )
-    .await?;
-    tx.commit().await?;
     Ok(Redirect::to(&Notice::CredentialAdded.on("/account")).into_response())
 }
 
@@ -541,19 +455,9 @@ pub async fn delete_credential(
     CurrentUser(user): CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let mut tx = state.db.begin().await?;
-    if !db::delete_credential(&mut *tx, user.id, id).await? {
+    if !credentials::remove(&state.db, user.id, id).await? {
         return Err(AppError::NotFound);
     }
-    audit::record(
-        &mut *tx,
-        Some(user.id),
-        "credential.removed",
-        Target::Credential(id),
-        json!({}),
-    )
-    .await?;
-    tx.commit().await?;
     Ok(Redirect::to(&Notice::CredentialRemoved.on("/account")).into_response())
 }
 
@@ -599,9 +503,6 @@ impl TokensPage {
     }
 }
 
-/// Lifetimes offered for a new token, in days.
-pub const TOKEN_DAYS: [i32; 4] = [7, 30, 90, 365];
-
 async fn tokens_page(
     state: &AppState,
     user: &User,
@@ -642,45 +543,11 @@ pub async fn create_token(
 ) -> Result<Response, AppError> {
     let mut errors = FieldErrors::default();
     let name = form.name.trim();
-    if name.is_empty() {
-        errors.add(
-            "name",
-            "Name the token after where you will use it, e.g. 'lab laptop'.",
-        );
-    } else if name.chars().count() > 100 {
-        errors.add("name", "Use at most 100 characters.");
-    }
-    let scope = TokenScope::parse(&form.scope)
-        .filter(|scope| TokenScope::available_to(&user).contains(scope));
-    if scope.is_none() {
-        errors.add("scope", "Choose read only, or read and write.");
-    }
-    let days = form
-        .days
-        .parse::<i32>()
-        .ok()
-        .filter(|d| TOKEN_DAYS.contains(d));
-    if days.is_none() {
-        errors.add(
-            "days",
-            "Choose how long the token works: 7, 30, 90 or 365 days.",
-        );
-    }
-    let (Some(scope), Some(days), true) = (scope, days, errors.is_empty()) else {
+    let Some(settings) = tokens::check(&user, name, &form.scope, &form.days, &mut errors) else {
         let page = tokens_page(&state, &user, name.to_owned(), errors, None).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
     };
-    let mut tx = state.db.begin().await?;
-    let (id, token) = db::create_api_token(&mut *tx, user.id, name, scope, days).await?;
-    audit::record(
-        &mut *tx,
-        Some(user.id),
-        "api_token.created",
-        Target::ApiToken(id),
-        json!({"name": name, "scope": scope.as_str(), "days": days}),
-    )
-    .await?;
-    tx.commit().await?;
+    let (_, token) = tokens::create(&state.db, user.id, name, settings).await?;
     let page = tokens_page(
         &state,
         &user,
@@ -702,18 +569,8 @@ pub async fn revoke_token(
     CurrentUser(user): CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let mut tx = state.db.begin().await?;
-    if !db::revoke_api_token(&mut *tx, user.id, id).await? {
+    if !tokens::revoke(&state.db, user.id, id).await? {
         return Err(AppError::NotFound);
     }
-    audit::record(
-        &mut *tx,
-        Some(user.id),
-        "api_token.revoked",
-        Target::ApiToken(id),
-        json!({}),
-    )
-    .await?;
-    tx.commit().await?;
     Ok(Redirect::to("/account/tokens").into_response())
 }

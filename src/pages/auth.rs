@@ -6,20 +6,18 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use serde_json::json;
 
-use crate::audit::{self, Target};
 use crate::auth::account::{check_new_password, check_profile};
-use crate::auth::db::{self, NewAccount, TokenPurpose};
+use crate::auth::db::{self, TokenPurpose, VERIFY_EMAIL_LINK_HOURS};
 use crate::auth::model::Email;
-use crate::auth::throttle::{self, Action};
-use crate::auth::{mails, password, session};
+use crate::auth::registration::{self, Outcome, Registration};
+use crate::auth::sign_in::{self, Attempt, SignIn};
+use crate::auth::throttle::Action;
+use crate::auth::{password, session};
 use crate::error::AppError;
-use crate::mail;
 use crate::validation::FieldErrors;
-use crate::web::AppState;
-use crate::web::extract::{ClientAddr, MaybeUser};
-use crate::web::{Layout, Nav, Notice, render};
+use crate::web::extract::{ClientAddr, MaybeUser, session_token};
+use crate::web::{AppState, Layout, Nav, Notice, render};
 
 #[derive(Template)]
 #[template(path = "auth/sign_in.html")]
@@ -83,64 +81,55 @@ pub async fn sign_in(
     Form(form): Form<SignInForm>,
 ) -> Result<Response, AppError> {
     let next = safe_next(form.next.as_deref());
-    let email = form.email.trim();
-    let mut page = SignInPage::new(email, next.clone());
-    if !throttle::allowed(&state.db, Action::SignIn, email, &client).await? {
-        page.error = Some(Action::SignIn.message());
-        return Ok((StatusCode::TOO_MANY_REQUESTS, render(&page)?).into_response());
-    }
-    let found = if email.is_empty() || email.len() > 254 || form.password.len() > 1024 {
-        None
-    } else {
-        db::find_for_sign_in(&state.db, email).await?
+    let mut page = SignInPage::new(form.email.trim(), next.clone());
+    let attempt = Attempt {
+        email: &form.email,
+        password: form.password,
+        client: &client,
+        old_session: session_token(&headers),
     };
-    // The same work and the same answer whether or not the address has an account.
-    let (user, stored) = match found {
-        Some((user, hash)) => (Some(user), hash),
-        None => (None, password::UNKNOWN_USER_HASH.to_owned()),
+    let status = match sign_in::sign_in(&state.db, attempt).await? {
+        SignIn::SignedIn { session } => {
+            return Ok((
+                [(
+                    header::SET_COOKIE,
+                    session::cookie(&session, state.is_https()),
+                )],
+                Redirect::to(&next),
+            )
+                .into_response());
+        }
+        SignIn::Throttled => {
+            page.error = Some(Action::SignIn.message());
+            StatusCode::TOO_MANY_REQUESTS
+        }
+        SignIn::WrongCredentials => {
+            page.error = Some("The e-mail address or the password is not right.".to_owned());
+            StatusCode::UNAUTHORIZED
+        }
+        SignIn::Disabled => {
+            page.error = Some(
+                "This account has been disabled by the portal's administrators. Please contact them."
+                    .to_owned(),
+            );
+            StatusCode::FORBIDDEN
+        }
+        SignIn::Unverified => {
+            page.error = Some(
+                "Please confirm your e-mail address first: follow the link we sent you.".to_owned(),
+            );
+            page.unverified = true;
+            StatusCode::FORBIDDEN
+        }
     };
-    let matches = password::verify(form.password, stored).await?;
-    let Some(user) = user.filter(|_| matches) else {
-        throttle::record(&state.db, Action::SignIn, email, &client).await?;
-        page.error = Some("The e-mail address or the password is not right.".to_owned());
-        return Ok((StatusCode::UNAUTHORIZED, render(&page)?).into_response());
-    };
-    // Past this point the password was right, so telling the person about their account is safe.
-    if user.disabled_at.is_some() {
-        page.error = Some(
-            "This account has been disabled by the portal's administrators. Please contact them."
-                .to_owned(),
-        );
-        return Ok((StatusCode::FORBIDDEN, render(&page)?).into_response());
-    }
-    if user.email_verified_at.is_none() {
-        page.error = Some(
-            "Please confirm your e-mail address first: follow the link we sent you.".to_owned(),
-        );
-        page.unverified = true;
-        return Ok((StatusCode::FORBIDDEN, render(&page)?).into_response());
-    }
-    throttle::clear_account(&state.db, Action::SignIn, email).await?;
-    // A new session at every sign-in: a token planted before sign-in is worth nothing after it.
-    if let Some(old) = crate::web::extract::session_token(&headers) {
-        session::delete(&state.db, old).await?;
-    }
-    let token = session::create(&state.db, user.id).await?;
-    Ok((
-        [(
-            header::SET_COOKIE,
-            session::cookie(&token, state.is_https()),
-        )],
-        Redirect::to(&next),
-    )
-        .into_response())
+    Ok((status, render(&page)?).into_response())
 }
 
 pub async fn sign_out(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    if let Some(token) = crate::web::extract::session_token(&headers) {
+    if let Some(token) = session_token(&headers) {
         session::delete(&state.db, token).await?;
     }
     Ok((
@@ -246,50 +235,30 @@ pub async fn register(
         let page = RegisterPage::new(form, errors);
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
     };
-    if !throttle::allowed(&state.db, Action::Register, email.as_str(), &client).await? {
+    let registration = Registration {
+        email: &email,
+        name: form.name.trim(),
+        institution: form.institution.trim(),
+        orcid: orcid.as_deref(),
+        password: form.password.clone(),
+    };
+    let outcome =
+        registration::register(&state.db, &state.config.base_url, &client, registration).await?;
+    if outcome == Outcome::Throttled {
         let mut page = RegisterPage::new(form, errors);
         page.error = Some(Action::Register.message());
         return Ok((StatusCode::TOO_MANY_REQUESTS, render(&page)?).into_response());
     }
-    throttle::record(&state.db, Action::Register, email.as_str(), &client).await?;
-    let hash = password::hash(form.password.clone()).await?;
-    let mut tx = state.db.begin().await?;
-    let created = db::create_user(
-        &mut *tx,
-        &NewAccount {
-            email: &email,
-            name: form.name.trim(),
-            institution: form.institution.trim(),
-            orcid: orcid.as_deref(),
-            password_hash: &hash,
-        },
-    )
-    .await?;
     // Whether or not the address already had an account, the page says the same; only the mail differs.
-    let message = match created {
-        Some(user) => {
-            let token = db::create_email_token(&mut tx, user.id, TokenPurpose::VerifyEmail).await?;
-            audit::record(
-                &mut *tx,
-                Some(user.id),
-                "account.registered",
-                Target::User(user.id),
-                json!({}),
-            )
-            .await?;
-            mails::verification(&state.config.base_url, &user.email, &user.name, &token)
-        }
-        None => mails::already_registered(&state.config.base_url, email.as_str()),
-    };
-    mail::enqueue(&mut *tx, &message).await?;
-    tx.commit().await?;
     render(&MessagePage::new(
         "Check your inbox",
         vec![
             format!(
                 "We sent a message to {email}. Follow the link in it to confirm your address; then you can sign in."
             ),
-            "The link works for 48 hours. If nothing arrives within a few minutes, check your spam folder or ask for a new link from the sign-in page.".to_owned(),
+            format!(
+                "The link works for {VERIFY_EMAIL_LINK_HOURS} hours. If nothing arrives within a few minutes, check your spam folder or ask for a new link from the sign-in page."
+            ),
         ],
         Some(("/sign-in", "Go to sign in")),
     ))
@@ -341,22 +310,9 @@ pub async fn verify_email(
     State(state): State<AppState>,
     Form(form): Form<TokenParam>,
 ) -> Result<Response, AppError> {
-    let mut tx = state.db.begin().await?;
-    let Some(user_id) =
-        db::consume_email_token(&mut *tx, &form.token, TokenPurpose::VerifyEmail).await?
-    else {
+    if !registration::verify_email(&state.db, &form.token).await? {
         return link_not_valid("confirmation", ("/verify-email/resend", "Send a new link"));
-    };
-    db::mark_email_verified(&mut *tx, user_id).await?;
-    audit::record(
-        &mut *tx,
-        Some(user_id),
-        "account.email_verified",
-        Target::User(user_id),
-        json!({}),
-    )
-    .await?;
-    tx.commit().await?;
+    }
     Ok(Redirect::to(&Notice::EmailVerified.on("/sign-in")).into_response())
 }
 
@@ -428,41 +384,12 @@ async fn email_link_request(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
         }
     };
-    if !throttle::allowed(&state.db, Action::EmailLink, email.as_str(), client).await? {
+    let outcome =
+        registration::send_link(&state.db, &state.config.base_url, client, &email, purpose).await?;
+    if outcome == Outcome::Throttled {
         page.error = Some(Action::EmailLink.message());
         return Ok((StatusCode::TOO_MANY_REQUESTS, render(&page)?).into_response());
     }
-    throttle::record(&state.db, Action::EmailLink, email.as_str(), client).await?;
-    let mut tx = state.db.begin().await?;
-    if let Some(user) = db::find_by_email(&mut *tx, email.as_str()).await?
-        && user.disabled_at.is_none()
-    {
-        let message = match purpose {
-            TokenPurpose::ResetPassword => {
-                let token = db::create_email_token(&mut tx, user.id, purpose).await?;
-                Some(mails::reset_password(
-                    &state.config.base_url,
-                    &user.email,
-                    &user.name,
-                    &token,
-                ))
-            }
-            TokenPurpose::VerifyEmail if user.email_verified_at.is_none() => {
-                let token = db::create_email_token(&mut tx, user.id, purpose).await?;
-                Some(mails::verification(
-                    &state.config.base_url,
-                    &user.email,
-                    &user.name,
-                    &token,
-                ))
-            }
-            TokenPurpose::VerifyEmail => None,
-        };
-        if let Some(message) = message {
-            mail::enqueue(&mut *tx, &message).await?;
-        }
-    }
-    tx.commit().await?;
     render(&MessagePage::new(
         "Check your inbox",
         vec![format!(
@@ -538,14 +465,10 @@ pub async fn reset_password(
     State(state): State<AppState>,
     Form(form): Form<ResetPasswordForm>,
 ) -> Result<Response, AppError> {
-    let Some(user_id) =
-        db::email_token_user(&state.db, &form.token, TokenPurpose::ResetPassword).await?
-    else {
-        return link_not_valid("password reset", ("/forgot-password", "Ask for a new link"));
+    let not_valid = || link_not_valid("password reset", ("/forgot-password", "Ask for a new link"));
+    let Some(user) = registration::reset_link_user(&state.db, &form.token).await? else {
+        return not_valid();
     };
-    let user = db::find_user(&state.db, user_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
     let mut errors = FieldErrors::default();
     check_new_password(
         &form.password,
@@ -558,33 +481,17 @@ pub async fn reset_password(
         let page = ResetPasswordPage::new(form.token, errors);
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
     }
-    let hash = password::hash(form.password).await?;
-    let mut tx = state.db.begin().await?;
-    // Using the token up is the guard: of two submissions with one token, only one gets here.
-    if db::consume_email_token(&mut *tx, &form.token, TokenPurpose::ResetPassword)
-        .await?
-        .is_none()
-    {
-        return link_not_valid("password reset", ("/forgot-password", "Ask for a new link"));
+    let reset = registration::reset_password(
+        &state.db,
+        &state.config.base_url,
+        &user,
+        &form.token,
+        form.password,
+    )
+    .await?;
+    if !reset {
+        return not_valid();
     }
-    db::set_password(&mut *tx, user.id, &hash).await?;
-    // Following the mailed link proves the address.
-    db::mark_email_verified(&mut *tx, user.id).await?;
-    session::delete_all_for_user(&mut *tx, user.id).await?;
-    audit::record(
-        &mut *tx,
-        Some(user.id),
-        "account.password_reset",
-        Target::User(user.id),
-        json!({}),
-    )
-    .await?;
-    mail::enqueue(
-        &mut *tx,
-        &mails::password_changed(&state.config.base_url, &user.email, &user.name),
-    )
-    .await?;
-    tx.commit().await?;
     Ok((
         [(
             header::SET_COOKIE,

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use radportal::auth::db::{self as accounts, set_disabled};
+use radportal::auth::admin::disable_user;
+use radportal::auth::db as accounts;
 use radportal::auth::model::TokenScope;
 use radportal::auth::session;
 use reqwest::{Client, Method, StatusCode};
@@ -613,8 +614,10 @@ async fn fixture(app: &TestApp, role: Role, n: usize) -> Fixture {
         .await
         .unwrap();
     if role == Role::Disabled {
-        let mut conn = app.db.acquire().await.unwrap();
-        assert!(set_disabled(&mut conn, id, true).await.unwrap());
+        let admin = app.add_admin(&format!("disabler{n}@example.org")).await;
+        disable_user(&app.db, admin, id, "Disabled for the authorization table.")
+            .await
+            .unwrap();
     }
     Fixture {
         cookie: Some(cookie),

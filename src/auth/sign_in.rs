@@ -1,0 +1,80 @@
+//! Signing in: the throttle, the password check that takes as long for an unknown address as for a
+//! known one, and a fresh session for every successful sign-in.
+
+use sqlx::PgPool;
+
+use super::account::MAX_PASSWORD_INPUT_BYTES;
+use super::model::Email;
+use super::throttle::{self, Action};
+use super::{db, password, session};
+use crate::error::AppError;
+
+/// What the person typed, and where from.
+pub struct Attempt<'a> {
+    pub email: &'a str,
+    pub password: String,
+    /// The client's address, for the throttle.
+    pub client: &'a str,
+    /// The session token the browser already had, if any; it stops working.
+    pub old_session: Option<&'a str>,
+}
+
+/// How a sign-in attempt ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SignIn {
+    /// Too many failed attempts for the address or from the client.
+    Throttled,
+    /// No such account, or not its password (the two are not told apart).
+    WrongCredentials,
+    /// The password was right, but administrators disabled the account.
+    Disabled,
+    /// The password was right, but the address is not confirmed yet.
+    Unverified,
+    /// Signed in; the new session's token.
+    SignedIn { session: String },
+}
+
+/// Checks an attempt and, when it succeeds, starts a new session.
+#[tracing::instrument(skip_all, fields(client = %attempt.client))]
+pub async fn sign_in(db: &PgPool, attempt: Attempt<'_>) -> Result<SignIn, AppError> {
+    let email = attempt.email.trim();
+    if !throttle::allowed(db, Action::SignIn, email, attempt.client).await? {
+        return Ok(SignIn::Throttled);
+    }
+    let found = if email.is_empty()
+        || email.len() > Email::MAX_LEN
+        || attempt.password.len() > MAX_PASSWORD_INPUT_BYTES
+    {
+        None
+    } else {
+        db::find_for_sign_in(db, email).await?
+    };
+    // The same work and the same answer whether or not the address has an account.
+    let (user, stored) = match found {
+        Some((user, hash)) => (Some(user), hash),
+        None => (None, password::UNKNOWN_USER_HASH.to_owned()),
+    };
+    let matches = password::verify(attempt.password, stored).await?;
+    let Some(user) = user.filter(|_| matches) else {
+        throttle::record(db, Action::SignIn, email, attempt.client).await?;
+        tracing::info!("sign-in refused");
+        return Ok(SignIn::WrongCredentials);
+    };
+    // Past this point the password was right, so telling the person about their account is safe.
+    if user.disabled_at.is_some() {
+        return Ok(SignIn::Disabled);
+    }
+    if user.email_verified_at.is_none() {
+        return Ok(SignIn::Unverified);
+    }
+    let mut tx = db.begin().await?;
+    throttle::clear_account(&mut *tx, Action::SignIn, email).await?;
+    // A new session at every sign-in: a token planted before sign-in is worth nothing after it.
+    if let Some(old) = attempt.old_session {
+        session::delete(&mut *tx, old).await?;
+    }
+    let token = session::create(&mut *tx, user.id).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = user.id, "signed in");
+    Ok(SignIn::SignedIn { session: token })
+}
