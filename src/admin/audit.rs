@@ -97,6 +97,7 @@ impl AuditPage {
     }
 }
 
+/// `GET /admin/audit`: the filtered log, a page at a time, with the event chain's status.
 pub async fn page(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,

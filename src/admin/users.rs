@@ -17,6 +17,7 @@ use crate::web::AppState;
 use crate::web::extract::AdminUser;
 use crate::web::{Layout, Nav, render};
 
+/// `GET /admin`: the administrators' start page is the user list.
 pub async fn dashboard() -> Redirect {
     Redirect::to("/admin/users")
 }
@@ -55,6 +56,7 @@ const PER_PAGE: i64 = 50;
 /// The longest search text looked for, in characters.
 const MAX_QUERY_CHARS: usize = 200;
 
+/// `GET /admin/users`: accounts, searched and paged.
 pub async fn list(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -98,6 +100,7 @@ impl UserPage {
     }
 }
 
+/// `GET /admin/users/{id}`: one account with its sessions, credentials, tokens, requests and grants.
 pub async fn show(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -126,6 +129,7 @@ pub struct ReasonForm {
     reason: String,
 }
 
+/// `POST /admin/users/{id}/disable`: disables the account with a reason.
 pub async fn disable(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -136,6 +140,7 @@ pub async fn disable(
     Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
 }
 
+/// `POST /admin/users/{id}/enable`: lets a disabled account sign in again.
 pub async fn enable(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -151,6 +156,7 @@ pub struct AdminFlagForm {
     admin: String,
 }
 
+/// `POST /admin/users/{id}/admin`: grants or removes the administrator flag.
 pub async fn set_admin(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,

@@ -99,6 +99,7 @@ impl Me {
     }
 }
 
+/// `GET /api/v1/me`: the token's account.
 pub async fn show(caller: TokenUser) -> Json<Me> {
     Json(Me::new(&caller.user, caller.scope))
 }
@@ -113,6 +114,7 @@ pub struct MeUpdate {
     orcid: Option<String>,
 }
 
+/// `PATCH /api/v1/me`: changes profile fields (a read-write token).
 pub async fn update(
     State(state): State<AppState>,
     caller: TokenUser,

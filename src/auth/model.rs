@@ -35,6 +35,7 @@ impl Email {
         }
     }
 
+    /// The address or iD as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -89,6 +90,7 @@ impl Orcid {
         Ok(Self(bare.to_owned()))
     }
 
+    /// The address or iD as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -103,6 +105,7 @@ pub enum Role {
 }
 
 impl Role {
+    /// The role's name as pages show it.
     pub fn label(self) -> &'static str {
         match self {
             Self::Researcher => "Researcher",
@@ -167,8 +170,10 @@ pub enum TokenScope {
 }
 
 impl TokenScope {
+    /// Every scope.
     pub const ALL: [Self; 3] = [Self::Read, Self::ReadWrite, Self::DataHost];
 
+    /// The scope's name in the database and in forms.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Read => "read",
@@ -177,6 +182,7 @@ impl TokenScope {
         }
     }
 
+    /// The scope as forms and lists show it.
     pub fn label(self) -> &'static str {
         match self {
             Self::Read => "Read only",
@@ -193,6 +199,7 @@ impl TokenScope {
             .collect()
     }
 
+    /// The scope named `raw`, if any.
     pub fn parse(raw: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|scope| scope.as_str() == raw)
     }

@@ -32,6 +32,7 @@ impl Action {
         }
     }
 
+    /// The limits for this action.
     pub fn rule(self) -> Rule {
         match self {
             Self::SignIn => Rule {

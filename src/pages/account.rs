@@ -38,6 +38,7 @@ impl AccountPage {
     }
 }
 
+/// `GET /account`: the profile, credentials, sessions and tokens at a glance.
 pub async fn account(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -79,6 +80,7 @@ pub struct ProfilePage {
     pub errors: FieldErrors,
 }
 
+/// `GET /account/profile`: the profile form.
 pub async fn profile_form(CurrentUser(user): CurrentUser) -> Result<Response, AppError> {
     render(&ProfilePage {
         layout: Layout::new("Edit your profile", Nav::None).with_user(Some(&user)),
@@ -91,6 +93,7 @@ pub async fn profile_form(CurrentUser(user): CurrentUser) -> Result<Response, Ap
     })
 }
 
+/// `POST /account/profile`: saves the profile.
 pub async fn update_profile(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -125,6 +128,7 @@ pub struct PasswordPage {
     pub min_length: usize,
 }
 
+/// `GET /account/password`: the form to change the password.
 pub async fn password_form(CurrentUser(user): CurrentUser) -> Result<Response, AppError> {
     render(&PasswordPage {
         layout: Layout::new("Change your password", Nav::None).with_user(Some(&user)),
@@ -141,6 +145,7 @@ pub struct PasswordForm {
     password_confirm: String,
 }
 
+/// `POST /account/password`: changes the password; other sessions end, this one is renewed.
 pub async fn change_password(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -178,6 +183,7 @@ pub async fn change_password(
         .into_response())
 }
 
+/// `POST /account/sign-out-everywhere`: ends every session, this one too.
 pub async fn sign_out_everywhere(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -221,6 +227,7 @@ pub struct ClosePage {
     pub errors: FieldErrors,
 }
 
+/// `GET /account/close`: what closing means, and the form to confirm it.
 pub async fn close_form(CurrentUser(user): CurrentUser) -> Result<Response, AppError> {
     render(&ClosePage {
         layout: Layout::new("Close your account", Nav::None).with_user(Some(&user)),
@@ -235,6 +242,7 @@ pub struct CloseForm {
     confirm: String,
 }
 
+/// `POST /account/close`: closes the account after the password and a typed confirmation.
 pub async fn close(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -277,6 +285,7 @@ pub struct PrivacyPage {
     pub layout: Layout,
 }
 
+/// `GET /privacy`: the privacy notice.
 pub async fn privacy(MaybeUser(user): MaybeUser) -> Result<Response, AppError> {
     render(&PrivacyPage {
         layout: Layout::new("Privacy notice", Nav::None).with_user(user.as_ref()),
@@ -322,6 +331,7 @@ async fn credentials_page(
     })
 }
 
+/// `GET /account/credentials`: the credentials and the form to add one.
 pub async fn credentials(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -397,6 +407,7 @@ async fn read_credential_form(
     (input, file)
 }
 
+/// `POST /account/credentials`: adds a credential with its optional evidence file.
 pub async fn add_credential(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -450,6 +461,7 @@ pub async fn add_credential(
     Ok(Redirect::to(&Notice::CredentialAdded.on("/account")).into_response())
 }
 
+/// `POST /account/credentials/{id}/delete`: removes one of the account's credentials.
 pub async fn delete_credential(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -521,6 +533,7 @@ async fn tokens_page(
     })
 }
 
+/// `GET /account/tokens`: the API tokens and the form to create one.
 pub async fn tokens(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -536,6 +549,7 @@ pub struct TokenForm {
     days: String,
 }
 
+/// `POST /account/tokens`: creates a token and shows it this once.
 pub async fn create_token(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -564,6 +578,7 @@ pub async fn create_token(
         .into_response())
 }
 
+/// `POST /account/tokens/{id}/revoke`: revokes one of the account's tokens.
 pub async fn revoke_token(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,

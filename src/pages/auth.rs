@@ -52,6 +52,7 @@ fn safe_next(next: Option<&str>) -> String {
     crate::web::redirect::safe_next(next, "/account")
 }
 
+/// `GET /sign-in`: the form, or straight on for someone already signed in.
 pub async fn sign_in_form(
     MaybeUser(user): MaybeUser,
     Query(params): Query<SignInParams>,
@@ -74,6 +75,7 @@ pub struct SignInForm {
     next: Option<String>,
 }
 
+/// `POST /sign-in`: signs in and returns to `next`, or shows why not.
 pub async fn sign_in(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
@@ -125,6 +127,7 @@ pub async fn sign_in(
     Ok((status, render(&page)?).into_response())
 }
 
+/// `POST /sign-out`: ends this browser's session.
 pub async fn sign_out(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -190,6 +193,7 @@ pub struct MessagePage {
 }
 
 impl MessagePage {
+    /// A page with a heading, paragraphs and an optional link to go on with.
     pub fn new(heading: &str, paragraphs: Vec<String>, link: Option<(&str, &str)>) -> Self {
         Self {
             layout: Layout::new(heading, Nav::None),
@@ -200,6 +204,7 @@ impl MessagePage {
     }
 }
 
+/// `GET /register`: the registration form.
 pub async fn register_form(MaybeUser(user): MaybeUser) -> Result<Response, AppError> {
     if user.is_some() {
         return Ok(Redirect::to("/account").into_response());
@@ -210,6 +215,7 @@ pub async fn register_form(MaybeUser(user): MaybeUser) -> Result<Response, AppEr
     ))
 }
 
+/// `POST /register`: creates the account (or mails its owner) and says to check the inbox.
 pub async fn register(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
@@ -306,6 +312,7 @@ pub async fn verify_email_form(
     })
 }
 
+/// `POST /verify-email`: confirms the address and sends the person to sign in.
 pub async fn verify_email(
     State(state): State<AppState>,
     Form(form): Form<TokenParam>,
@@ -360,10 +367,12 @@ impl EmailRequestPage {
     }
 }
 
+/// `GET /forgot-password`: asks for the address to send a reset link to.
 pub async fn forgot_password_form() -> Result<Response, AppError> {
     render(&EmailRequestPage::forgot(String::new()))
 }
 
+/// `GET /verify-email/resend`: asks for the address to send a new confirmation link to.
 pub async fn resend_verification_form() -> Result<Response, AppError> {
     render(&EmailRequestPage::resend(String::new()))
 }
@@ -399,6 +408,7 @@ async fn email_link_request(
     ))
 }
 
+/// `POST /forgot-password`: mails a reset link if the address has an account.
 pub async fn forgot_password(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
@@ -408,6 +418,7 @@ pub async fn forgot_password(
     email_link_request(&state, &client, page, TokenPurpose::ResetPassword).await
 }
 
+/// `POST /verify-email/resend`: mails a new confirmation link if the address needs one.
 pub async fn resend_verification(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
@@ -437,6 +448,7 @@ impl ResetPasswordPage {
     }
 }
 
+/// `GET /reset-password`: the new-password form of a live reset link.
 pub async fn reset_password_form(
     State(state): State<AppState>,
     Query(params): Query<TokenParam>,
@@ -461,6 +473,7 @@ pub struct ResetPasswordForm {
     password_confirm: String,
 }
 
+/// `POST /reset-password`: sets the new password and sends the person to sign in again.
 pub async fn reset_password(
     State(state): State<AppState>,
     Form(form): Form<ResetPasswordForm>,
