@@ -219,7 +219,7 @@ pub async fn register_form(MaybeUser(user): MaybeUser) -> Result<Response, AppEr
 pub async fn register(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
-    Form(form): Form<RegisterForm>,
+    Form(mut form): Form<RegisterForm>,
 ) -> Result<Response, AppError> {
     let mut errors = FieldErrors::default();
     let email = match Email::parse(&form.email) {
@@ -246,7 +246,7 @@ pub async fn register(
         name: form.name.trim(),
         institution: form.institution.trim(),
         orcid: orcid.as_deref(),
-        password: form.password.clone(),
+        password: std::mem::take(&mut form.password),
     };
     let outcome =
         registration::register(&state.db, &state.config.base_url, &client, registration).await?;
