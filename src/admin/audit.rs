@@ -33,10 +33,9 @@ impl Filter {
         if raw.is_empty() {
             return Ok(None);
         }
-        let format = time::macros::format_description!("[year]-[month]-[day]");
-        time::Date::parse(raw, &format)
+        crate::validation::parse_date(raw)
             .map(Some)
-            .map_err(|_| AppError::BadRequest(format!("“{raw}” is not a date; use YYYY-MM-DD.")))
+            .map_err(|message| AppError::BadRequest(format!("“{raw}”: {message}")))
     }
 
     /// The filter as the log is searched with: dates read, the target split into type and id.

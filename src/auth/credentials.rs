@@ -8,7 +8,7 @@ use time::Date;
 use super::db::{self, NewCredential};
 use crate::audit::{self, Target};
 use crate::error::AppError;
-use crate::validation::FieldErrors;
+use crate::validation::{self, FieldErrors};
 
 /// The longest credential name, in characters.
 pub const MAX_KIND_CHARS: usize = 100;
@@ -33,18 +33,12 @@ pub struct CredentialDates {
 
 /// A date typed as `YYYY-MM-DD`; nothing typed is no date.
 fn parse_date(raw: &str, field: &str, errors: &mut FieldErrors) -> Option<Date> {
-    let raw = raw.trim();
-    if raw.is_empty() {
+    if raw.trim().is_empty() {
         return None;
     }
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    match Date::parse(raw, &format) {
-        Ok(date) => Some(date),
-        Err(_) => {
-            errors.add(field, "Enter a date as YYYY-MM-DD, e.g. 2026-03-31.");
-            None
-        }
-    }
+    validation::parse_date(raw)
+        .map_err(|message| errors.add(field, message))
+        .ok()
 }
 
 /// Checks the text fields of a credential: a name, lengths, dates in order.
@@ -149,8 +143,13 @@ mod tests {
     #[test]
     fn each_field_says_what_is_wrong() {
         let mut errors = FieldErrors::default();
-        check(&text(" ", "31/01/2025", ""), &mut errors);
+        check(&text(" ", "31/01/2025", "1850-01-01"), &mut errors);
         assert!(errors.get("kind").is_some_and(|m| m.contains("Name the")));
+        assert!(
+            errors
+                .get("expires_on")
+                .is_some_and(|m| m.contains("between"))
+        );
         assert!(
             errors
                 .get("issued_on")
