@@ -18,8 +18,8 @@ pub async fn create_first_admin(
     password_hash: &str,
 ) -> sqlx::Result<bool> {
     let mut tx = pool.begin().await?;
-    sqlx::query("select pg_advisory_xact_lock($1)")
-        .bind(FIRST_ADMIN_LOCK)
+    // The lock function returns `void`, so it is called in `from` and the row has no columns.
+    sqlx::query!("select from pg_advisory_xact_lock($1)", FIRST_ADMIN_LOCK)
         .execute(&mut *tx)
         .await?;
     if db::any_admin(&mut *tx).await? {
