@@ -220,7 +220,7 @@ async fn a_notice_in_the_link_shows_only_the_portals_own_text() {
         "Your+account+is+suspended.+Call+555-0100+to+restore+it.",
         "Access+revoked.",
         "profile",
-        "profile_saved%00",
+        "profile_saved%20",
     ];
     for notice in crafted {
         for (path, client) in [
