@@ -96,7 +96,7 @@ impl AuditPage {
     }
 }
 
-/// `GET /admin/audit`: the filtered log, a page at a time, with the event chain's status.
+/// `GET /admin/audit`: the filtered log, a page at a time, with the status of both hash chains.
 pub async fn page(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
