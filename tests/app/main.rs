@@ -18,6 +18,7 @@ mod edge;
 mod governance;
 mod health;
 mod helpers;
+mod hostile;
 mod import;
 mod layers;
 mod metadata;
