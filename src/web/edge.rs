@@ -169,15 +169,59 @@ fn printable(name: &str) -> String {
         .collect()
 }
 
-/// The middleware: checks the path, the query string and form or JSON bodies before the handler.
+/// The middleware: checks the path, the query string and form or JSON bodies before the handler, and
+/// gives an extractor's plain-text rejection the form of the interface that was asked.
 pub async fn check_request(request: Request, next: Next, body_limit: usize) -> Response {
-    let is_api = if request.uri().path().starts_with("/api/3/") {
+    let interface = if request.uri().path().starts_with("/api/3/") {
         Interface::Ckan
     } else if request.uri().path().starts_with("/api/") {
         Interface::Json
     } else {
         Interface::Pages
     };
+    let response = refuse_bad_text(request, next, body_limit, interface).await;
+    in_house_style(interface, response).await
+}
+
+/// An extractor's rejection (a body of the wrong type, a form or query that does not deserialize …),
+/// which axum answers in plain text, as the interface answers its own errors: the error page for
+/// pages, the JSON error for `/api/v1`. The status stays; CKAN's envelope is left to its handler.
+async fn in_house_style(interface: Interface, response: Response) -> Response {
+    let plain_text = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("text/plain"));
+    let status = response.status();
+    if !status.is_client_error() || !plain_text || matches!(interface, Interface::Ckan) {
+        return response;
+    }
+    let message = match to_bytes(response.into_body(), 64 * 1024).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).trim().to_owned(),
+        Err(_) => String::new(),
+    };
+    let message = if message.is_empty() {
+        "The request could not be read.".to_owned()
+    } else {
+        message
+    };
+    match interface {
+        Interface::Json => {
+            let body = serde_json::json!({
+                "error": {"status": status.as_u16(), "code": "bad_request", "message": message}
+            });
+            (status, axum::Json(body)).into_response()
+        }
+        _ => ErrorPage::new(status, message).into_response(),
+    }
+}
+
+async fn refuse_bad_text(
+    request: Request,
+    next: Next,
+    body_limit: usize,
+    is_api: Interface,
+) -> Response {
     let path = request.uri().path().as_bytes().to_vec();
     let decoded_path = String::from_utf8(percent_decode(&path));
     let path_check = match decoded_path {

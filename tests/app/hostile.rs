@@ -2412,3 +2412,51 @@ async fn hostile_derivation_finds_the_forms_fields_and_links_of_every_role() {
     let probes = probes(&world, &derived);
     assert!(probes.len() > 3_000, "{} probes", probes.len());
 }
+
+#[tokio::test]
+async fn a_request_the_extractors_refuse_is_answered_in_the_interfaces_own_form() {
+    let app = TestApp::spawn().await;
+    app.add_user("rhea@example.org", "Rhea Searcher").await;
+    let researcher = app.signed_in("rhea@example.org").await;
+
+    // A JSON body to a form: the error page, not axum's plain text.
+    let page = researcher
+        .post(app.url("/account/profile"))
+        .header(CONTENT_TYPE, "application/json")
+        .body(r#"{"name": "Rhea"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(
+        Page::new(&page.text().await.unwrap())
+            .text("main")
+            .contains("Content-Type")
+    );
+
+    // A query the API's extractor cannot read (a parameter twice): the API's JSON error.
+    let token = new_token(&app, &researcher, "script", "read").await;
+    let api = app
+        .client
+        .get(app.url("/api/v1/entitlements?dataset=a&dataset=b"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(api.headers()["content-type"], "application/json");
+    let body: Json = api.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "bad_request", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("dataset")
+    );
+}
