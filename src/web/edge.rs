@@ -1,7 +1,8 @@
 //! One check for text at the edge: before any handler runs, the path, every query parameter and every
-//! field of a form or JSON body is refused when it holds a control character that no person types
-//! (NUL, escape, the C1 controls …) or bytes that are not UTF-8. Multi-line text may hold newlines
-//! and tabs (in form and JSON bodies); the path and the query string may hold none.
+//! field of a form (urlencoded or multipart, whose files are left alone) or JSON body is refused when
+//! it holds a control character that no person types (NUL, escape, the C1 controls …) or bytes that
+//! are not UTF-8. Multi-line text may hold newlines and tabs (in bodies); the path and the query
+//! string may hold none.
 //!
 //! Pages answer 400 with a page that names the refused field (404 for a path, which can name nothing);
 //! the machine APIs answer their JSON error naming the parameter.
@@ -258,11 +259,17 @@ async fn refuse_bad_text(
     let body_kind = match content_type.as_deref() {
         Some("application/x-www-form-urlencoded") => BodyKind::Form,
         Some(json) if json == "application/json" || json.ends_with("+json") => BodyKind::Json,
+        Some("multipart/form-data") => BodyKind::Multipart,
         _ => return next.run(request).await,
+    };
+    // Uploads may be larger than other bodies; the limit layers outside have already capped them.
+    let limit = match body_kind {
+        BodyKind::Multipart => body_limit.max(super::upload::MAX_UPLOAD_REQUEST_BYTES),
+        _ => body_limit,
     };
 
     let (parts, body) = request.into_parts();
-    let bytes: Bytes = match to_bytes(body, body_limit).await {
+    let bytes: Bytes = match to_bytes(body, limit).await {
         Ok(bytes) => bytes,
         Err(_) => {
             return ErrorPage::new(
@@ -279,6 +286,7 @@ async fn refuse_bad_text(
             Ok(value) => check_json(&value),
             Err(_) => Ok(()),
         },
+        BodyKind::Multipart => check_multipart(&parts.headers, bytes.clone()).await,
     };
     if let Err(refused) = checked {
         return refuse(is_api, refused);
@@ -290,6 +298,38 @@ async fn refuse_bad_text(
 enum BodyKind {
     Form,
     Json,
+    Multipart,
+}
+
+/// Checks the text fields of a multipart form (multi-line text allowed); files are left to their
+/// handlers. A body that is not multipart at all is left to the handler too.
+async fn check_multipart(headers: &axum::http::HeaderMap, bytes: Bytes) -> Result<(), RefusedText> {
+    use axum::extract::{FromRequest, Multipart};
+    let mut request = Request::new(Body::from(bytes));
+    if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
+        request
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, content_type.clone());
+    }
+    let Ok(mut multipart) = Multipart::from_request(request, &()).await else {
+        return Ok(());
+    };
+    while let Ok(Some(field)) = multipart.next_field().await {
+        if field.file_name().is_some() {
+            continue;
+        }
+        let name = printable(field.name().unwrap_or(""));
+        let Ok(value) = field.bytes().await else {
+            return Ok(());
+        };
+        let refuse = |refusal| RefusedText {
+            field: name.clone(),
+            refusal,
+        };
+        let text = std::str::from_utf8(&value).map_err(|_| refuse(Refusal::NotUtf8))?;
+        check_text(text, true).map_err(refuse)?;
+    }
+    Ok(())
 }
 
 /// Who is asking, for the form of the refusal.

@@ -2460,3 +2460,52 @@ async fn a_request_the_extractors_refuse_is_answered_in_the_interfaces_own_form(
             .contains("dataset")
     );
 }
+
+#[tokio::test]
+async fn text_fields_of_an_upload_form_are_checked_at_the_edge_and_its_files_are_not() {
+    let app = TestApp::spawn().await;
+    app.add_user("rhea@example.org", "Rhea Searcher").await;
+    let researcher = app.signed_in("rhea@example.org").await;
+    let mut binary = b"%PDF-1.4\n".to_vec();
+    binary.extend([0, 0x1b, 0xff, 0xfe]);
+    let evidence = Value::File {
+        name: b"cert.pdf".to_vec(),
+        content_type: "application/pdf".to_owned(),
+        bytes: binary,
+    };
+
+    for (kind, why) in [
+        (b"Physio\0Net".to_vec(), "control character"),
+        (b"Physio\xffNet".to_vec(), "UTF-8"),
+    ] {
+        let refused = post_parts(
+            &app,
+            &researcher,
+            "/account/credentials",
+            &[("kind", Value::Text(kind)), ("evidence", evidence.clone())],
+        )
+        .await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        let text = Page::new(&refused.text().await.unwrap()).text("main");
+        assert!(text.contains("“kind”") && text.contains(why), "{text}");
+    }
+    let stored: i64 = sqlx::query_scalar("select count(*) from credentials")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0, "nothing was stored");
+
+    // A file's bytes are its own: NUL and all.
+    let accepted = post_parts(
+        &app,
+        &researcher,
+        "/account/credentials",
+        &[
+            ("kind", text("PhysioNet credentialed user")),
+            ("notes", text("two\nlines\tand a tab")),
+            ("evidence", evidence),
+        ],
+    )
+    .await;
+    assert_eq!(accepted.status(), StatusCode::SEE_OTHER);
+}
