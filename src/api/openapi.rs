@@ -6,6 +6,7 @@ use axum::extract::State;
 use serde_json::{Value, json};
 
 use super::v1::base;
+use crate::catalog::duo;
 use crate::catalog::model::{AccessLevel, SourceKind};
 use crate::web::AppState;
 
@@ -15,6 +16,66 @@ pub async fn document(State(state): State<AppState>) -> Json<Value> {
 
 /// The document, with `base_url` as its server.
 pub fn spec(base_url: &str) -> Value {
+    let mut document = operations(base_url);
+    edge_rules(&mut document);
+    document
+}
+
+/// A parameter's text: no control character (`crate::web::edge` refuses them before any handler).
+const SINGLE_LINE: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$";
+/// A blank parameter, the same as none: spaces only, and still no control character.
+const BLANK: &str = "^[^\\S\\u0000-\\u001f\\u007f-\\u009f]*$";
+/// A JSON string's text: newlines, carriage returns and tabs are allowed too.
+const MULTI_LINE: &str = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$";
+/// A name: JSON text with at least one character that is not a space.
+const NAME: &str = "^[^\\S\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$";
+/// An ORCID iD, or nothing (which removes it), with spaces around.
+const ORCID: &str = "^[ \\t\\r\\n]*(\\d{4}-\\d{4}-\\d{4}-\\d{3}[0-9X])?[ \\t\\r\\n]*$";
+
+/// What holds for every operation because the edge and the shared parameter parsing do it: a
+/// parameter's text has no control character (else 400 naming it), and an empty or blank value is
+/// the same as none.
+fn edge_rules(document: &mut Value) {
+    let refused = json!({
+        "description": "A parameter cannot be used (a control character, bytes that are not UTF-8, or a value out of range); `error.parameter` names it.",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    });
+    let Some(paths) = document["paths"].as_object_mut() else {
+        return;
+    };
+    for operation in paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|methods| methods.values_mut())
+    {
+        if let Some(responses) = operation["responses"].as_object_mut() {
+            responses.entry("400").or_insert_with(|| refused.clone());
+        }
+        let Some(parameters) = operation
+            .get_mut("parameters")
+            .and_then(Value::as_array_mut)
+        else {
+            continue;
+        };
+        for parameter in parameters {
+            let in_query = parameter["in"] == "query";
+            let schema = &mut parameter["schema"];
+            let scalar = if schema["type"] == "array" {
+                &mut schema["items"]
+            } else {
+                schema
+            };
+            if scalar["type"] == "string" && scalar.get("enum").is_none() {
+                scalar["pattern"] = json!(SINGLE_LINE);
+            }
+            if in_query {
+                *scalar = json!({"anyOf": [scalar.take(), {"type": "string", "pattern": BLANK}]});
+            }
+        }
+    }
+}
+
+fn operations(base_url: &str) -> Value {
     let kinds: Vec<&str> = SourceKind::ALL.iter().map(|kind| kind.as_str()).collect();
     let levels: Vec<&str> = AccessLevel::ALL
         .iter()
@@ -22,6 +83,11 @@ pub fn spec(base_url: &str) -> Value {
         .collect();
     let mut access_filter = levels.clone();
     access_filter.push("unknown");
+    let duo_terms: Vec<&str> = duo::terms()
+        .iter()
+        .filter(|term| term.is_usable())
+        .flat_map(|term| std::iter::once(term.id.as_str()).chain(term.shorthand.as_deref()))
+        .collect();
     let list_param = |name: &str, description: &str| {
         json!({
             "name": name, "in": "query", "required": false, "description": description,
@@ -53,7 +119,7 @@ pub fn spec(base_url: &str) -> Value {
                         list_param("body_part", "Body parts (lower case)."),
                         list_param("task", "Task categories (segmentation, classification ...)."),
                         list_param("license", "Licences; `unknown` for not stated."),
-                        list_param("duo", "GA4GH DUO data-use limitation terms, by id or shorthand."),
+                        {"name": "duo", "in": "query", "required": false, "style": "form", "explode": true, "description": "GA4GH DUO data-use limitation terms (current permissions and modifiers), by id or shorthand.", "schema": {"type": "array", "items": {"type": "string", "enum": duo_terms}}},
                         {"name": "sort", "in": "query", "required": false, "schema": {"type": "string", "enum": ["relevance", "title", "subjects", "newest"], "default": "relevance"}},
                         {"name": "page", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 1}},
                         {"name": "per_page", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}}
@@ -213,10 +279,11 @@ pub fn spec(base_url: &str) -> Value {
                 "MeUpdate": {
                     "type": "object",
                     "additionalProperties": false,
+                    "description": "A field left out or `null` stays as it is; surrounding spaces are trimmed.",
                     "properties": {
-                        "name": {"type": "string", "minLength": 1, "maxLength": 200},
-                        "institution": {"type": "string", "maxLength": 200},
-                        "orcid": {"type": "string", "description": "An ORCID iD with a valid check digit, or an empty string to remove it."}
+                        "name": {"type": ["string", "null"], "minLength": 1, "maxLength": 200, "pattern": NAME},
+                        "institution": {"type": ["string", "null"], "maxLength": 200, "pattern": MULTI_LINE},
+                        "orcid": {"type": ["string", "null"], "pattern": ORCID, "description": "An ORCID iD with a valid check digit, or an empty string to remove it."}
                     }
                 },
                 "Error": {
