@@ -24,4 +24,5 @@ mod layers;
 mod metadata;
 mod races;
 mod relevance;
+mod schemathesis;
 mod search;
