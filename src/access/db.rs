@@ -245,6 +245,10 @@ pub async fn publish_dua_version(
 ) -> sqlx::Result<i32> {
     use sha2::{Digest, Sha256};
     let hash = Sha256::digest(body.as_bytes()).to_vec();
+    // Versions are numbered in order: two publications at once take turns on the agreement's row.
+    sqlx::query!("select id from duas where id = $1 for update", dua_id)
+        .fetch_optional(&mut *tx)
+        .await?;
     let version = sqlx::query_scalar!(
         "insert into dua_versions (dua_id, version, body, content_hash, effective_on, published_by)
          select $1, coalesce(max(version), 0) + 1, $2, $3, $4, $5 from dua_versions where dua_id = $1

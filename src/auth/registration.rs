@@ -52,10 +52,12 @@ pub async fn register(
     registration: Registration<'_>,
 ) -> Result<Outcome, AppError> {
     let email = registration.email;
-    if !throttle::allowed(db, Action::Register, email.as_str(), client).await? {
+    if throttle::take(db, Action::Register, email.as_str(), client)
+        .await?
+        .is_none()
+    {
         return Ok(Outcome::Throttled);
     }
-    throttle::record(db, Action::Register, email.as_str(), client).await?;
     let hash = password::hash(registration.password).await?;
     let mut tx = db.begin().await?;
     let created = db::create_user(
@@ -123,10 +125,12 @@ pub async fn send_link(
     email: &Email,
     purpose: TokenPurpose,
 ) -> Result<Outcome, AppError> {
-    if !throttle::allowed(db, Action::EmailLink, email.as_str(), client).await? {
+    if throttle::take(db, Action::EmailLink, email.as_str(), client)
+        .await?
+        .is_none()
+    {
         return Ok(Outcome::Throttled);
     }
-    throttle::record(db, Action::EmailLink, email.as_str(), client).await?;
     let mut tx = db.begin().await?;
     if let Some(user) = db::find_by_email(&mut *tx, email.as_str()).await?
         && user.disabled_at.is_none()

@@ -38,9 +38,10 @@ pub enum SignIn {
 #[tracing::instrument(skip_all, fields(client = %attempt.client))]
 pub async fn sign_in(db: &PgPool, attempt: Attempt<'_>) -> Result<SignIn, AppError> {
     let email = attempt.email.trim();
-    if !throttle::allowed(db, Action::SignIn, email, attempt.client).await? {
+    // Counted before the password is checked, so that parallel guesses meet the limit too.
+    let Some(counted) = throttle::take(db, Action::SignIn, email, attempt.client).await? else {
         return Ok(SignIn::Throttled);
-    }
+    };
     let found = if email.is_empty()
         || email.len() > Email::MAX_LEN
         || attempt.password.len() > MAX_PASSWORD_INPUT_BYTES
@@ -56,18 +57,20 @@ pub async fn sign_in(db: &PgPool, attempt: Attempt<'_>) -> Result<SignIn, AppErr
     };
     let matches = password::verify(attempt.password, stored).await?;
     let Some(user) = user.filter(|_| matches) else {
-        throttle::record(db, Action::SignIn, email, attempt.client).await?;
         tracing::info!("sign-in refused");
         return Ok(SignIn::WrongCredentials);
     };
     // Past this point the password was right, so telling the person about their account is safe.
     if user.disabled_at.is_some() {
+        throttle::forget(db, counted).await?;
         return Ok(SignIn::Disabled);
     }
     if user.email_verified_at.is_none() {
+        throttle::forget(db, counted).await?;
         return Ok(SignIn::Unverified);
     }
     let mut tx = db.begin().await?;
+    throttle::forget(&mut *tx, counted).await?;
     throttle::clear_account(&mut *tx, Action::SignIn, email).await?;
     // A new session at every sign-in: a token planted before sign-in is worth nothing after it.
     if let Some(old) = attempt.old_session {

@@ -2,7 +2,7 @@
 //! or not it has an account, so the answer reveals nothing) and per client address. Counts live in
 //! PostgreSQL, so every instance sees the same ones.
 
-use sqlx::PgExecutor;
+use sqlx::{PgExecutor, PgPool};
 
 /// What is being throttled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,13 +82,35 @@ fn client_subject(client: &str) -> String {
     format!("client:{client}")
 }
 
-/// Whether another attempt is allowed for this account and client.
-pub async fn allowed(
-    db: impl PgExecutor<'_>,
+/// An attempt counted against the limits, which a successful sign-in takes back.
+#[derive(Debug)]
+pub struct Counted {
+    ids: Vec<i64>,
+}
+
+/// Counts an attempt for this account and client if the limits allow one more, in one step: the
+/// count and the record happen under locks on the two subjects, so attempts arriving at once cannot
+/// all slip under the limit before any of them is recorded. `None` when the limit is reached.
+pub async fn take(
+    db: &PgPool,
     action: Action,
     email: &str,
     client: &str,
-) -> sqlx::Result<bool> {
+) -> sqlx::Result<Option<Counted>> {
+    let account = account_subject(email);
+    let client = client_subject(client);
+    let mut tx = db.begin().await?;
+    // Always the account first, then the client, so two attempts never wait on each other in turn.
+    for (space, subject) in [(1, &account), (2, &client)] {
+        sqlx::query!(
+            "select pg_advisory_xact_lock($1, hashtext($2 || ':' || $3))",
+            space,
+            action.key(),
+            subject.as_str()
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
     let rule = action.rule();
     let counts = sqlx::query!(
         r#"select count(*) filter (where subject = $2) as "account!",
@@ -97,31 +119,32 @@ pub async fn allowed(
            where action = $1 and subject in ($2, $3)
              and attempted_at > now() - make_interval(mins => $4)"#,
         action.key(),
-        account_subject(email),
-        client_subject(client),
+        account,
+        client,
         rule.window_minutes,
     )
-    .fetch_one(db)
+    .fetch_one(&mut *tx)
     .await?;
-    let (account, from_client) = (counts.account, counts.client);
-    Ok(account < rule.per_account && from_client < rule.per_client)
+    if counts.account >= rule.per_account || counts.client >= rule.per_client {
+        return Ok(None);
+    }
+    let ids = sqlx::query_scalar!(
+        "insert into auth_attempts (action, subject) values ($1, $2), ($1, $3) returning id",
+        action.key(),
+        account,
+        client,
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Some(Counted { ids }))
 }
 
-/// Counts one attempt against the account and the client.
-pub async fn record(
-    db: impl PgExecutor<'_>,
-    action: Action,
-    email: &str,
-    client: &str,
-) -> sqlx::Result<()> {
-    sqlx::query!(
-        "insert into auth_attempts (action, subject) values ($1, $2), ($1, $3)",
-        action.key(),
-        account_subject(email),
-        client_subject(client),
-    )
-    .execute(db)
-    .await?;
+/// Takes back a counted attempt (the sign-in succeeded).
+pub async fn forget(db: impl PgExecutor<'_>, counted: Counted) -> sqlx::Result<()> {
+    sqlx::query!("delete from auth_attempts where id = any($1)", &counted.ids)
+        .execute(db)
+        .await?;
     Ok(())
 }
 

@@ -1295,3 +1295,57 @@ async fn run_grant_jobs(app: &TestApp) {
         radportal::jobs::run_now(&context, &job).await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_data_host_token_stops_working_when_its_owner_is_no_longer_an_administrator() {
+    let (app, _mail) = example_app().await;
+    let owner = app.add_admin("host-admin@example.org").await;
+    app.add_admin("second-admin@example.org").await;
+    let admin = app.signed_in("host-admin@example.org").await;
+    let created = post(
+        &app,
+        &admin,
+        "/account/tokens",
+        &[
+            ("name", "PACS gateway"),
+            ("scope", "data_host"),
+            ("days", "30"),
+        ],
+    )
+    .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let token = Page::new(&created.text().await.unwrap()).text("#new-token");
+    let read = || {
+        Client::new()
+            .get(app.url("/api/v1/entitlements"))
+            .bearer_auth(&token)
+            .send()
+    };
+    assert_eq!(read().await.unwrap().status(), StatusCode::OK);
+
+    // Another administrator takes the flag away: the token answers 401 from the next request on.
+    let other = app.signed_in("second-admin@example.org").await;
+    let demoted = post(
+        &app,
+        &other,
+        &format!("/admin/users/{owner}/admin"),
+        &[("admin", "false")],
+    )
+    .await;
+    assert!(demoted.status().is_redirection(), "{}", demoted.status());
+    let is_admin: bool = sqlx::query_scalar("select is_admin from users where id = $1")
+        .bind(owner)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert!(!is_admin);
+    let refused = read().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        !refused
+            .text()
+            .await
+            .unwrap()
+            .contains("host-admin@example.org")
+    );
+}
