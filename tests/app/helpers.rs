@@ -1,5 +1,8 @@
-//! The test harness: `TestApp::spawn()` starts the portal on 127.0.0.1:0 over a new database and drops
-//! the database again when the test ends, pass or fail.
+//! The test harness: `TestApp::spawn()` starts the portal on 127.0.0.1:0 over a new database, a copy
+//! of a template database (see [`databases`]), which is dropped when the test ends, pass or fail;
+//! with `RADPORTAL_TEST_KEEP_DB=1` a failed test's database is kept and its name printed.
+
+mod databases;
 
 use std::sync::OnceLock;
 
@@ -9,6 +12,11 @@ use reqwest::{Client, Response, StatusCode};
 use scraper::{Html, Selector};
 use sqlx::PgPool;
 use tokio::sync::oneshot;
+
+pub use databases::Template;
+
+/// Set to `1` to keep the database of a failed test for a look afterwards.
+pub const KEEP_DB_VARIABLE: &str = "RADPORTAL_TEST_KEEP_DB";
 
 /// The server that owns test databases; `TEST_DATABASE_URL` overrides it.
 pub fn admin_url() -> String {
@@ -37,7 +45,12 @@ pub struct TestApp {
 impl TestApp {
     /// A portal over a new, migrated, empty database.
     pub async fn spawn() -> Self {
-        Self::spawn_configured(|_| {}).await
+        Self::spawn_from(Template::Migrated, |_| {}).await
+    }
+
+    /// A portal with the bundled catalog of 320 real datasets imported.
+    pub async fn with_catalog() -> Self {
+        Self::spawn_from(Template::Catalog, |_| {}).await
     }
 
     /// A portal whose mail goes to a real SMTP server on loopback, which the test reads.
@@ -52,9 +65,14 @@ impl TestApp {
         (app, sink)
     }
 
-    /// A portal over a new database, with the configuration changed by `configure`.
+    /// A portal over a new, migrated, empty database, with the configuration changed by `configure`.
     pub async fn spawn_configured(configure: impl FnOnce(&mut Config)) -> Self {
-        let database_name = format!("radportal_test_{}", uuid::Uuid::new_v4().simple());
+        Self::spawn_from(Template::Migrated, configure).await
+    }
+
+    /// A portal over a new copy of `template`, with the configuration changed by `configure`.
+    pub async fn spawn_from(template: Template, configure: impl FnOnce(&mut Config)) -> Self {
+        let database_name = databases::create_test_database(template).await;
         let database_url = database_url(&database_name);
         let mut config = Config::for_database(&database_url);
         config.seed_catalog = false;
@@ -62,7 +80,7 @@ impl TestApp {
         configure(&mut config);
         let db = radportal::db::connect_and_migrate(&config)
             .await
-            .expect("test database is created and migrated");
+            .expect("test database is reachable and migrated");
         Self::spawn_with(
             AppState::new(db.clone(), config),
             db,
@@ -89,6 +107,7 @@ impl TestApp {
             let _ = signal.await;
         }));
         let client = new_client();
+        databases::in_use();
         Self {
             address,
             db,
@@ -98,18 +117,6 @@ impl TestApp {
             database_url,
             shutdown: Some(shutdown),
         }
-    }
-
-    /// A portal with the bundled catalog of 320 real datasets imported.
-    pub async fn with_catalog() -> Self {
-        let app = Self::spawn().await;
-        let report = app.import_bundled().await;
-        assert_eq!(
-            report.rejected,
-            vec![],
-            "the bundled catalog imports cleanly"
-        );
-        app
     }
 
     pub async fn import_bundled(&self) -> ImportReport {
@@ -361,25 +368,22 @@ impl Drop for TestApp {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
-        let name = self.database_name.clone();
-        // Dropping runs outside any runtime guarantee (even while a failed test unwinds): use a thread.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                if let Ok(admin) = PgPool::connect(&admin_url()).await {
-                    let _ =
-                        sqlx::query(&format!("drop database if exists \"{name}\" with (force)"))
-                            .execute(&admin)
-                            .await;
-                    admin.close().await;
-                }
-            });
-        })
-        .join();
+        let keep = std::thread::panicking() && keep_failed_databases();
+        if keep {
+            let mut url = url::Url::parse(&self.database_url).expect("a database URL");
+            let _ = url.set_password(None);
+            eprintln!(
+                "{KEEP_DB_VARIABLE}: kept the database of this failed test: {} ({url})",
+                self.database_name
+            );
+        }
+        databases::hand_back(std::mem::take(&mut self.database_name), keep);
     }
+}
+
+/// Whether [`KEEP_DB_VARIABLE`] asks to keep failed tests' databases.
+fn keep_failed_databases() -> bool {
+    std::env::var(KEEP_DB_VARIABLE).is_ok_and(|value| !matches!(value.as_str(), "" | "0" | "false"))
 }
 
 /// A parsed HTML page with CSS-selector helpers.
