@@ -5,7 +5,7 @@ use radportal::access::example::{EXAMPLE_PASSWORD, seed_if_empty};
 use reqwest::{Client, StatusCode};
 
 use crate::api::{assert_matches_schema, reference};
-use crate::helpers::{MailSink, Page, TestApp};
+use crate::helpers::{Page, TestApp};
 
 /// A personal read-only token of the signed-in `client`.
 async fn create_token(app: &TestApp, client: &Client) -> String {
@@ -26,14 +26,14 @@ pub(crate) const RESEARCHER: &str = "researcher@example.org";
 const REVIEWER: &str = "reviewer@example.org";
 const REVIEWER2: &str = "reviewer2@example.org";
 
-pub(crate) async fn example_app() -> (TestApp, MailSink) {
-    let (app, mail) = TestApp::with_mail().await;
+pub(crate) async fn example_app() -> TestApp {
+    let app = TestApp::with_mail().await;
     assert!(
         seed_if_empty(&app.db).await.unwrap(),
         "example data is created"
     );
     assert!(!seed_if_empty(&app.db).await.unwrap(), "and only once");
-    (app, mail)
+    app
 }
 
 pub(crate) async fn sign_in(app: &TestApp, email: &str) -> Client {
@@ -169,7 +169,7 @@ async fn state_of(app: &TestApp, request: i64) -> String {
 
 #[tokio::test]
 async fn a_request_spanning_two_committees_is_reviewed_changed_approved_and_revoked() {
-    let (app, mail) = example_app().await;
+    let app = example_app().await;
     let researcher = sign_in(&app, RESEARCHER).await;
     let project = create_project(&app, &researcher, &[]).await;
     add_to_cart(&app, &researcher, CHEST).await;
@@ -211,8 +211,8 @@ async fn a_request_spanning_two_committees_is_reviewed_changed_approved_and_revo
     );
 
     // The committees hear of it by e-mail; the reviewer on both gets two, the other one.
-    mail.wait_for_nth(REVIEWER, "New access request", 1).await;
-    mail.wait_for(REVIEWER2, "New access request").await;
+    assert_eq!(app.mails_to(REVIEWER, "New access request").await.len(), 2);
+    app.mail_to(REVIEWER2, "New access request").await;
     let reviewer = sign_in(&app, REVIEWER).await;
     let queue = page(&app, &reviewer, "/review").await;
     assert_eq!(queue.texts("#queue-table tbody tr").len(), 2);
@@ -279,7 +279,7 @@ async fn a_request_spanning_two_committees_is_reviewed_changed_approved_and_revo
     .await;
     assert_eq!(changes.status(), StatusCode::SEE_OTHER);
     assert_eq!(state_of(&app, chest).await, "changes_requested");
-    let told = mail.wait_for(RESEARCHER, "Changes requested").await;
+    let told = app.mail_to(RESEARCHER, "Changes requested").await;
     assert!(told.body.contains("Please upload the IRB approval letter."));
     let version = version(&app, chest).await;
     let resubmitted = post(
@@ -313,7 +313,7 @@ async fn a_request_spanning_two_committees_is_reviewed_changed_approved_and_revo
     .await;
     assert_eq!(approved.status(), StatusCode::SEE_OTHER);
     assert_eq!(state_of(&app, chest).await, "approved");
-    mail.wait_for(RESEARCHER, "approved").await;
+    app.mail_to(RESEARCHER, "approved").await;
     let access = page(&app, &researcher, "/access").await;
     assert_eq!(access.text(".grant-status"), "Active");
     assert!(
@@ -370,7 +370,7 @@ async fn a_request_spanning_two_committees_is_reviewed_changed_approved_and_revo
             .text(".grant-status"),
         "Revoked"
     );
-    mail.wait_for(RESEARCHER, "revoked").await;
+    app.mail_to(RESEARCHER, "revoked").await;
     let again = post(
         &app,
         &reviewer,
@@ -388,7 +388,7 @@ async fn a_request_spanning_two_committees_is_reviewed_changed_approved_and_revo
 
 #[tokio::test]
 async fn the_check_explains_what_does_not_fit_and_nothing_is_submitted() {
-    let (app, _mail) = example_app().await;
+    let app = example_app().await;
     let researcher = sign_in(&app, RESEARCHER).await;
     let commercial = create_project(&app, &researcher, &[("commercial", "on")]).await;
     add_to_cart(&app, &researcher, CHEST).await;
@@ -462,7 +462,7 @@ async fn the_check_explains_what_does_not_fit_and_nothing_is_submitted() {
 
 #[tokio::test]
 async fn concurrent_decisions_one_wins_and_the_others_are_told_who_decided() {
-    let (app, _mail) = example_app().await;
+    let app = example_app().await;
     let researcher = sign_in(&app, RESEARCHER).await;
     let project = create_project(&app, &researcher, &[]).await;
     add_to_cart(&app, &researcher, CHEST).await;
@@ -543,7 +543,7 @@ async fn concurrent_decisions_one_wins_and_the_others_are_told_who_decided() {
 
 #[tokio::test]
 async fn a_committee_member_on_the_team_cannot_revoke_the_teams_access() {
-    let (app, _mail) = example_app().await;
+    let app = example_app().await;
     let researcher = sign_in(&app, RESEARCHER).await;
     // Rowan reviews for both committees and is on the project's team; Casey approves.
     let project = create_project(&app, &researcher, &[("members", REVIEWER)]).await;
@@ -594,7 +594,7 @@ async fn a_committee_member_on_the_team_cannot_revoke_the_teams_access() {
 
 #[tokio::test]
 async fn a_reviewer_on_the_team_cannot_act_and_outsiders_cannot_see() {
-    let (app, _mail) = example_app().await;
+    let app = example_app().await;
     let researcher = sign_in(&app, RESEARCHER).await;
     // The reviewer is on the project's team.
     let project = create_project(&app, &researcher, &[("members", REVIEWER)]).await;
@@ -660,7 +660,7 @@ async fn a_reviewer_on_the_team_cannot_act_and_outsiders_cannot_see() {
 
 #[tokio::test]
 async fn a_voting_committee_approves_after_enough_votes_and_rejects_on_one() {
-    let (app, mail) = example_app().await;
+    let app = example_app().await;
     sqlx::query("update dacs set policy = 'votes', required_votes = 2 where slug = 'neuro-breast-imaging-dac'")
         .execute(&app.db)
         .await
@@ -728,7 +728,7 @@ async fn a_voting_committee_approves_after_enough_votes_and_rejects_on_one() {
     .await;
     assert_eq!(vote.status(), StatusCode::SEE_OTHER);
     assert_eq!(state_of(&app, request).await, "approved");
-    mail.wait_for(RESEARCHER, "approved").await;
+    app.mail_to(RESEARCHER, "approved").await;
 
     // One rejecting vote rejects.
     let again = project;
@@ -757,7 +757,7 @@ async fn a_voting_committee_approves_after_enough_votes_and_rejects_on_one() {
 
 #[tokio::test]
 async fn applicants_withdraw_and_finished_requests_accept_nothing() {
-    let (app, _mail) = example_app().await;
+    let app = example_app().await;
     let researcher = sign_in(&app, RESEARCHER).await;
     let project = create_project(&app, &researcher, &[]).await;
     add_to_cart(&app, &researcher, CHEST).await;
@@ -838,7 +838,7 @@ async fn applicants_withdraw_and_finished_requests_accept_nothing() {
 
 #[tokio::test]
 async fn expiry_reminders_renewal_and_a_new_agreement_version() {
-    let (app, mail) = example_app().await;
+    let app = example_app().await;
     let researcher = sign_in(&app, RESEARCHER).await;
     let project = create_project(&app, &researcher, &[]).await;
     add_to_cart(&app, &researcher, BRAIN).await;
@@ -927,7 +927,7 @@ async fn expiry_reminders_renewal_and_a_new_agreement_version() {
         .unwrap();
     run_grant_jobs(&app).await;
     run_grant_jobs(&app).await;
-    mail.wait_for(RESEARCHER, "ends within 7 days").await;
+    app.mail_to(RESEARCHER, "ends within 7 days").await;
     let reminders: i64 =
         sqlx::query_scalar("select count(*) from notifications where text like '%ends within%'")
             .fetch_one(&app.db)
@@ -1019,7 +1019,7 @@ async fn expiry_reminders_renewal_and_a_new_agreement_version() {
         .unwrap();
     run_grant_jobs(&app).await;
     run_grant_jobs(&app).await;
-    mail.wait_for(RESEARCHER, "has expired").await;
+    app.mail_to(RESEARCHER, "has expired").await;
     let expired: i64 =
         sqlx::query_scalar("select count(*) from events where kind = 'grant.expired'")
             .fetch_one(&app.db)
@@ -1065,7 +1065,7 @@ async fn expiry_reminders_renewal_and_a_new_agreement_version() {
 
 #[tokio::test]
 async fn attachments_are_checked_and_seen_only_by_the_team_and_the_committee() {
-    let (app, _mail) = example_app().await;
+    let app = example_app().await;
     let researcher = sign_in(&app, RESEARCHER).await;
     let project = create_project(&app, &researcher, &[]).await;
     add_to_cart(&app, &researcher, CHEST).await;
@@ -1114,7 +1114,7 @@ async fn attachments_are_checked_and_seen_only_by_the_team_and_the_committee() {
 
 #[tokio::test]
 async fn audit_verify_finds_edited_inserted_and_deleted_events() {
-    let (app, _mail) = example_app().await;
+    let app = example_app().await;
     let researcher = sign_in(&app, RESEARCHER).await;
     let project = create_project(&app, &researcher, &[]).await;
     add_to_cart(&app, &researcher, CHEST).await;
@@ -1180,12 +1180,15 @@ async fn audit_verify_finds_edited_inserted_and_deleted_events() {
 
 #[tokio::test]
 async fn two_instances_send_each_message_exactly_once() {
-    let (app, mail) = TestApp::with_mail().await;
+    let app = TestApp::with_mail_configured(|config| {
+        config.outbox_poll = std::time::Duration::from_millis(20);
+    })
+    .await;
     // A second instance over the same database, with its own pool and mail worker.
     let mut config = radportal::Config::for_database(&app.database_url);
     config.seed_catalog = false;
     config.db_max_connections = 5;
-    config.smtp_url = Some(format!("smtp://127.0.0.1:{}", mail.port).into());
+    config.smtp_url = app.state.config.smtp_url.clone();
     config.outbox_poll = std::time::Duration::from_millis(20);
     let pool = radportal::db::connect_and_migrate(&config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -1210,23 +1213,43 @@ async fn two_instances_send_each_message_exactly_once() {
         .await
         .unwrap();
     }
-    for n in 0..60 {
-        mail.wait_for(&format!("person{n}@example.org"), &format!("Message {n}"))
-            .await;
+    // The two workers are what is tested here, so the test waits for them to empty the outbox.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let unsent: i64 = sqlx::query_scalar("select count(*) from outbox where sent_at is null")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+        if unsent == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{unsent} messages still unsent"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert_eq!(mail.all().len(), 60, "no message was sent twice");
-    let unsent: i64 = sqlx::query_scalar("select count(*) from outbox where sent_at is null")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    assert_eq!(unsent, 0);
+    // Nothing is left to send; this waits for any send still in progress and collects every message.
+    let received = app.deliver_mail().await;
+    for n in 0..60 {
+        assert_eq!(
+            crate::helpers::matching(
+                &received,
+                &format!("person{n}@example.org"),
+                &format!("Message {n}")
+            )
+            .len(),
+            1,
+            "message {n} was sent once"
+        );
+    }
+    assert_eq!(received.len(), 60, "no message was sent twice");
     let _ = stop.send(());
 }
 
 #[tokio::test]
 async fn team_members_are_told_and_those_without_an_account_are_invited() {
-    let (app, mail) = example_app().await;
+    let app = example_app().await;
     let researcher = sign_in(&app, RESEARCHER).await;
     let project = create_project(
         &app,
@@ -1235,12 +1258,12 @@ async fn team_members_are_told_and_those_without_an_account_are_invited() {
     )
     .await;
 
-    let invite = mail
-        .wait_for("newcomer@example.org", "You were added to the project")
+    let invite = app
+        .mail_to("newcomer@example.org", "You were added to the project")
         .await;
     assert!(invite.body.contains("/register"), "{}", invite.body);
-    let told = mail
-        .wait_for(REVIEWER2, "You were added to the project")
+    let told = app
+        .mail_to(REVIEWER2, "You were added to the project")
         .await;
     assert!(told.body.contains("/requests"));
     let team = page(&app, &researcher, &format!("/projects/{project}"))
@@ -1270,9 +1293,9 @@ async fn team_members_are_told_and_those_without_an_account_are_invited() {
     )
     .await;
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
-    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
-    let invites = mail
-        .all()
+    let invites = app
+        .deliver_mail()
+        .await
         .iter()
         .filter(|m| m.subject.contains("You were added"))
         .count();

@@ -1,6 +1,6 @@
 //! Journeys in real headless Chromium (Playwright with Debian's chromium) and axe-core accessibility
 //! checks of every page type: `tests/browser/journeys.mjs`, run against this suite's server. The script
-//! asks for mailed links on its standard output; this test reads them from the SMTP server and answers.
+//! asks for mailed links on its standard output; this test delivers the mail, reads the link from the SMTP server and answers.
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -8,7 +8,7 @@ use crate::helpers::{PASSWORD, TestApp};
 
 #[tokio::test]
 async fn journeys_in_a_real_browser_pass_with_no_accessibility_violations() {
-    let (app, mail) = TestApp::with_mail().await;
+    let app = TestApp::with_mail().await;
     let report = app.import_bundled().await;
     assert!(report.rejected.is_empty());
     assert!(
@@ -40,7 +40,7 @@ async fn journeys_in_a_real_browser_pass_with_no_accessibility_violations() {
     let mut output = String::new();
     while let Some(line) = lines.next_line().await.unwrap() {
         if let Some(email) = line.strip_prefix("MAIL_LINK_REQUEST ") {
-            let message = mail.wait_for(email.trim(), "Confirm your e-mail").await;
+            let message = app.mail_to(email.trim(), "Confirm your e-mail").await;
             let link = message.link("/verify-email");
             stdin
                 .write_all(format!("{link}\n").as_bytes())

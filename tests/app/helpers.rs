@@ -3,6 +3,7 @@
 //! with `RADPORTAL_TEST_KEEP_DB=1` a failed test's database is kept and its name printed.
 
 mod databases;
+mod mail;
 
 use std::sync::OnceLock;
 
@@ -14,6 +15,7 @@ use sqlx::PgPool;
 use tokio::sync::oneshot;
 
 pub use databases::Template;
+pub use mail::{MailSink, ReceivedMail, matching};
 
 /// Set to `1` to keep the database of a failed test for a look afterwards.
 pub const KEEP_DB_VARIABLE: &str = "RADPORTAL_TEST_KEEP_DB";
@@ -39,6 +41,8 @@ pub struct TestApp {
     pub client: Client,
     pub database_name: String,
     pub database_url: String,
+    /// The SMTP server the portal sends to, with [`TestApp::with_mail`].
+    pub mail: Option<MailSink>,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -53,16 +57,25 @@ impl TestApp {
         Self::spawn_from(Template::Catalog, |_| {}).await
     }
 
-    /// A portal whose mail goes to a real SMTP server on loopback, which the test reads.
-    pub async fn with_mail() -> (Self, MailSink) {
+    /// A portal whose mail goes to a real SMTP server on loopback; the test sends what is due with
+    /// [`TestApp::deliver_mail`] and reads what arrived.
+    pub async fn with_mail() -> Self {
+        Self::with_mail_configured(|_| {}).await
+    }
+
+    /// [`TestApp::with_mail`], with the configuration changed by `configure`.
+    pub async fn with_mail_configured(configure: impl FnOnce(&mut Config)) -> Self {
         let sink = MailSink::start().await;
-        let port = sink.port;
-        let app = Self::spawn_configured(move |config| {
-            config.smtp_url = Some(format!("smtp://127.0.0.1:{port}").into());
-            config.outbox_poll = std::time::Duration::from_millis(100);
+        let smtp_url = sink.url();
+        let mut app = Self::spawn_from(Template::Migrated, move |config| {
+            config.smtp_url = Some(smtp_url.into());
+            // The tests deliver mail themselves; the worker's own rounds would only race with them.
+            config.outbox_poll = std::time::Duration::from_secs(24 * 60 * 60);
+            configure(config);
         })
         .await;
-        (app, sink)
+        app.mail = Some(sink);
+        app
     }
 
     /// A portal over a new, migrated, empty database, with the configuration changed by `configure`.
@@ -115,6 +128,7 @@ impl TestApp {
             client,
             database_name,
             database_url,
+            mail: None,
             shutdown: Some(shutdown),
         }
     }
@@ -215,6 +229,65 @@ impl TestApp {
             .await
             .unwrap()
     }
+
+    /// Sends every message that is due, as the portal's mail worker does, and returns once no due
+    /// message is left unsent or in another sender's hands (a due message the worker is sending is
+    /// waited for, not skipped).
+    pub async fn send_due_mail(&self) {
+        let mailer = radportal::mail::Mailer::from_config(&self.state.config)
+            .expect("the test configuration has a valid mailer");
+        for _ in 0..100 {
+            radportal::mail::deliver_due(&self.db, &mailer)
+                .await
+                .expect("the outbox is readable");
+            // `for update` without `skip locked` waits for a sender still holding a row, then sees the
+            // row as that sender left it (sent, or retried later).
+            let mut tx = self.db.begin().await.unwrap();
+            let due: Vec<i64> = sqlx::query_scalar(
+                "select id from outbox
+                 where sent_at is null and attempts < $1 and next_attempt_at <= now()
+                 for update",
+            )
+            .bind(radportal::mail::MAX_ATTEMPTS)
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+            tx.rollback().await.unwrap();
+            if due.is_empty() {
+                return;
+            }
+        }
+        panic!("the outbox never emptied: new mail kept arriving");
+    }
+
+    /// Sends every message that is due and returns every message the SMTP server has received since
+    /// the portal started, in the order received.
+    pub async fn deliver_mail(&self) -> Vec<ReceivedMail> {
+        let sink = self
+            .mail
+            .as_ref()
+            .expect("deliver_mail needs a portal started with TestApp::with_mail");
+        self.send_due_mail().await;
+        sink.received().await
+    }
+
+    /// Delivers the mail and returns the messages to `to` whose subject contains `subject`.
+    pub async fn mails_to(&self, to: &str, subject: &str) -> Vec<ReceivedMail> {
+        matching(&self.deliver_mail().await, to, subject)
+    }
+
+    /// Delivers the mail and returns the one message to `to` whose subject contains `subject`; fails
+    /// when there is none or more than one.
+    pub async fn mail_to(&self, to: &str, subject: &str) -> ReceivedMail {
+        let all = self.deliver_mail().await;
+        let mut found = matching(&all, to, subject);
+        assert_eq!(
+            found.len(),
+            1,
+            "one mail to {to} about '{subject}'; received: {all:#?}"
+        );
+        found.remove(0)
+    }
 }
 
 /// The password of every account the tests create.
@@ -259,108 +332,6 @@ pub fn python() -> String {
             "python3".to_owned()
         }
     })
-}
-
-/// A message the SMTP server received.
-#[derive(Clone, Debug, serde::Deserialize)]
-pub struct ReceivedMail {
-    pub from: String,
-    pub to: Vec<String>,
-    pub subject: String,
-    pub body: String,
-}
-
-impl ReceivedMail {
-    /// The path and query of the first link in the body to `path` on the portal.
-    pub fn link(&self, path: &str) -> String {
-        let start = self
-            .body
-            .find(&format!("{path}?"))
-            .unwrap_or_else(|| panic!("a link to {path} in: {}", self.body));
-        self.body[start..]
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .to_owned()
-    }
-}
-
-/// A real SMTP server on loopback (aiosmtpd), collecting what it receives.
-pub struct MailSink {
-    pub port: u16,
-    received: std::sync::Arc<std::sync::Mutex<Vec<ReceivedMail>>>,
-    _child: tokio::process::Child,
-}
-
-impl MailSink {
-    pub async fn start() -> Self {
-        use tokio::io::AsyncBufReadExt;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut child = tokio::process::Command::new(python())
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/mail/smtp_sink.py"
-            ))
-            .arg(port.to_string())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("python runs (scripts/test installs aiosmtpd into target/test-venv)");
-        let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-        let ready = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line())
-            .await
-            .expect("the SMTP server starts")
-            .unwrap();
-        assert_eq!(ready.as_deref(), Some("ready"));
-        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let sink = received.clone();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = lines.next_line().await {
-                let mail: ReceivedMail = serde_json::from_str(&line).unwrap();
-                sink.lock().unwrap().push(mail);
-            }
-        });
-        Self {
-            port,
-            received,
-            _child: child,
-        }
-    }
-
-    /// Everything received so far.
-    pub fn all(&self) -> Vec<ReceivedMail> {
-        self.received.lock().unwrap().clone()
-    }
-
-    /// Waits (up to 20 s) for the `nth` (0-based) message to `to` whose subject contains `subject`.
-    pub async fn wait_for_nth(&self, to: &str, subject: &str, nth: usize) -> ReceivedMail {
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-        loop {
-            let found = self
-                .all()
-                .into_iter()
-                .filter(|mail| mail.to.iter().any(|r| r == to) && mail.subject.contains(subject))
-                .nth(nth);
-            if let Some(mail) = found {
-                return mail;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no mail #{nth} to {to} about '{subject}'; received: {:?}",
-                self.all()
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-    }
-
-    pub async fn wait_for(&self, to: &str, subject: &str) -> ReceivedMail {
-        self.wait_for_nth(to, subject, 0).await
-    }
 }
 
 impl Drop for TestApp {

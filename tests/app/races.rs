@@ -41,7 +41,7 @@ async fn a_cart_submitted_many_times_at_once_makes_one_request_per_committee() {
         BRAIN, CHEST, RESEARCHER, add_to_cart, create_project, dataset_id, example_app, sign_in,
     };
 
-    let (app, _mail) = example_app().await;
+    let app = example_app().await;
     let researcher = sign_in(&app, RESEARCHER).await;
     let project = create_project(&app, &researcher, &[]).await.to_string();
     add_to_cart(&app, &researcher, CHEST).await;
