@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, snapshot};
 
 /// Validates `instance` against a schema of the served OpenAPI document (`#/components/schemas/{name}`
 /// or an inline schema), resolving references inside the document.
@@ -68,6 +68,7 @@ async fn dataset_search_matches_the_page_and_the_document() {
             .iter()
             .any(|v| v["value"] == "MR" && v["label"] == "MR — Magnetic resonance")
     );
+    snapshot::assert_json!("dataset_search_mr_open_by_subjects", body);
 }
 
 #[tokio::test]
@@ -111,6 +112,9 @@ async fn bad_parameters_get_a_json_400_naming_the_parameter() {
         assert_eq!(body["error"]["parameter"], parameter, "{query}");
         assert_eq!(body["error"]["code"], "invalid_parameter");
         assert_matches_schema(&app, reference("Error"), &body).await;
+        if parameter == "per_page" {
+            snapshot::assert_json!("invalid_parameter_error", body);
+        }
     }
 }
 
@@ -131,12 +135,14 @@ async fn a_dataset_record_has_every_fact_and_matches_the_document() {
     assert_eq!(body["organization"]["slug"], "tcia");
     assert_eq!(body["last_updated_upstream"], "2012-03-21");
     assert_eq!(body["sources"].as_array().unwrap().len(), 5);
+    snapshot::assert_json!("dataset_record_lidc_idri", body);
 
     let missing = app.get("/api/v1/datasets/no-such-dataset").await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     let error: Value = missing.json().await.unwrap();
     assert_eq!(error["error"]["code"], "not_found");
     assert_matches_schema(&app, reference("Error"), &error).await;
+    snapshot::assert_json!("dataset_not_found_error", error);
 }
 
 #[tokio::test]
@@ -158,6 +164,7 @@ async fn organizations_are_listed_with_counts() {
         .map(|org| org["dataset_count"].as_i64().unwrap())
         .sum();
     assert_eq!(total, 320);
+    snapshot::assert_json!("organizations", body);
 }
 
 #[tokio::test]
@@ -233,6 +240,7 @@ async fn the_account_endpoint_answers_as_documented() {
         .await
         .unwrap();
     assert_matches_schema(&app, reference("Me"), &me).await;
+    snapshot::assert_json!("me", me);
 
     let invalid = client
         .patch(app.url("/api/v1/me"))

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{TestApp, python};
+use crate::helpers::{TestApp, python, snapshot};
 
 #[tokio::test]
 async fn ckan_client_library_reads_the_catalog() {
@@ -44,6 +44,7 @@ async fn envelope_and_errors_follow_ckan() {
             .ends_with("help_show?name=package_show")
     );
     assert_eq!(ok["result"]["name"], "chexpert");
+    snapshot::assert_json!("package_show_chexpert", ok);
 
     let missing = app.get("/api/3/action/package_show?id=nope").await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
@@ -55,12 +56,14 @@ async fn envelope_and_errors_follow_ckan() {
         ),
         (Value::Bool(false), "Not Found Error".into())
     );
+    snapshot::assert_json!("package_show_not_found", missing);
 
     let invalid = app.get("/api/3/action/package_search?rows=many").await;
     assert_eq!(invalid.status(), StatusCode::CONFLICT);
     let invalid: Value = invalid.json().await.unwrap();
     assert_eq!(invalid["error"]["__type"], "Validation Error");
     assert_eq!(invalid["error"]["rows"][0], "Invalid integer");
+    snapshot::assert_json!("package_search_validation_error", invalid);
 
     let unknown = app.get("/api/3/action/package_delete?id=chexpert").await;
     assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
@@ -71,6 +74,7 @@ async fn envelope_and_errors_follow_ckan() {
             .unwrap()
             .contains("package_delete")
     );
+    snapshot::assert_json!("unknown_action", body);
 }
 
 #[tokio::test]
@@ -97,6 +101,37 @@ async fn package_search_counts_and_facets_agree_with_the_database() {
     assert_eq!(body["result"]["count"], expected);
     assert_eq!(body["result"]["results"].as_array().unwrap().len(), 3);
     assert_eq!(body["result"]["facets"]["access_level"]["open"], expected);
+    snapshot::assert_json!("package_search_open_ct", body);
+}
+
+#[tokio::test]
+async fn status_and_organization_list_answer_in_the_ckan_envelope() {
+    let app = TestApp::with_catalog().await;
+
+    let status: Value = app
+        .get("/api/3/action/status_show")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let organizations: Value = app
+        .get("/api/3/action/organization_list")
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(status["success"], true);
+    assert_eq!(status["result"]["site_title"], "radportal");
+    snapshot::assert_json!("status_show", status);
+    let names = organizations["result"].as_array().unwrap();
+    let in_database: i64 = sqlx::query_scalar("select count(*) from organizations")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(names.len() as i64, in_database);
+    assert!(names.contains(&Value::from("tcia")));
+    snapshot::assert_json!("organization_list", organizations);
 }
 
 #[tokio::test]

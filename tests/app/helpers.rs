@@ -4,6 +4,7 @@
 
 mod databases;
 mod mail;
+pub mod snapshot;
 
 use std::sync::OnceLock;
 

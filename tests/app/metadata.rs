@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Page, TestApp, bundled_record};
+use crate::helpers::{Page, TestApp, bundled_record, snapshot};
 
 fn json_ld(page: &Page) -> Value {
     let scripts = page.texts("script[type='application/ld+json']");
@@ -203,4 +203,20 @@ async fn dcat_catalog_lists_every_published_dataset() {
         app.get("/catalog.jsonld?page=0").await.status(),
         StatusCode::BAD_REQUEST
     );
+}
+
+#[tokio::test]
+async fn the_dcat_document_of_a_small_catalog_is_complete() {
+    let app = TestApp::spawn().await;
+    let records: Vec<Value> = ["lidc-idri", "chexpert", "msd-hippocampus"]
+        .into_iter()
+        .map(bundled_record)
+        .collect();
+    app.import(serde_json::to_string(&records).unwrap().as_bytes())
+        .await;
+
+    let catalog: Value = app.get("/catalog.jsonld").await.json().await.unwrap();
+
+    assert_eq!(catalog["dcat:dataset"].as_array().unwrap().len(), 3);
+    snapshot::assert_json!("dcat_catalog", catalog);
 }
