@@ -5,7 +5,7 @@ use radportal::access::example::{EXAMPLE_PASSWORD, seed_if_empty};
 use reqwest::{Client, StatusCode};
 
 use crate::api::{assert_matches_schema, reference};
-use crate::helpers::{Page, TestApp};
+use crate::helpers::{Page, TestApp, snapshot};
 
 /// A personal read-only token of the signed-in `client`.
 async fn create_token(app: &TestApp, client: &Client) -> String {
@@ -212,7 +212,8 @@ async fn a_request_spanning_two_committees_is_reviewed_changed_approved_and_revo
 
     // The committees hear of it by e-mail; the reviewer on both gets two, the other one.
     assert_eq!(app.mails_to(REVIEWER, "New access request").await.len(), 2);
-    app.mail_to(REVIEWER2, "New access request").await;
+    let asked = app.mail_to(REVIEWER2, "New access request").await;
+    snapshot::assert_mail!("new_request_mail", asked);
     let reviewer = sign_in(&app, REVIEWER).await;
     let queue = page(&app, &reviewer, "/review").await;
     assert_eq!(queue.texts("#queue-table tbody tr").len(), 2);
@@ -281,6 +282,7 @@ async fn a_request_spanning_two_committees_is_reviewed_changed_approved_and_revo
     assert_eq!(state_of(&app, chest).await, "changes_requested");
     let told = app.mail_to(RESEARCHER, "Changes requested").await;
     assert!(told.body.contains("Please upload the IRB approval letter."));
+    snapshot::assert_mail!("changes_requested_mail", told);
     let version = version(&app, chest).await;
     let resubmitted = post(
         &app,
@@ -295,6 +297,8 @@ async fn a_request_spanning_two_committees_is_reviewed_changed_approved_and_revo
     .await;
     assert_eq!(resubmitted.status(), StatusCode::SEE_OTHER);
     assert_eq!(state_of(&app, chest).await, "submitted");
+    let back = app.mail_to(REVIEWER, "resubmitted").await;
+    snapshot::assert_mail!("resubmitted_mail", back);
 
     // Approved for 90 days: a grant, a mail, and "My access" with the access instructions.
     let chest_id = dataset_id(&app, CHEST).await;
@@ -313,7 +317,8 @@ async fn a_request_spanning_two_committees_is_reviewed_changed_approved_and_revo
     .await;
     assert_eq!(approved.status(), StatusCode::SEE_OTHER);
     assert_eq!(state_of(&app, chest).await, "approved");
-    app.mail_to(RESEARCHER, "approved").await;
+    let approval = app.mail_to(RESEARCHER, "approved").await;
+    snapshot::assert_mail!("approved_mail", approval);
     let access = page(&app, &researcher, "/access").await;
     assert_eq!(access.text(".grant-status"), "Active");
     assert!(
@@ -370,7 +375,8 @@ async fn a_request_spanning_two_committees_is_reviewed_changed_approved_and_revo
             .text(".grant-status"),
         "Revoked"
     );
-    app.mail_to(RESEARCHER, "revoked").await;
+    let revocation = app.mail_to(RESEARCHER, "revoked").await;
+    snapshot::assert_mail!("revoked_mail", revocation);
     let again = post(
         &app,
         &reviewer,
@@ -753,6 +759,8 @@ async fn a_voting_committee_approves_after_enough_votes_and_rejects_on_one() {
     .await;
     assert_eq!(reject.status(), StatusCode::SEE_OTHER);
     assert_eq!(state_of(&app, second_request).await, "rejected");
+    let rejection = app.mail_to(RESEARCHER, "rejected").await;
+    snapshot::assert_mail!("rejected_mail", rejection);
 }
 
 #[tokio::test]
@@ -927,7 +935,8 @@ async fn expiry_reminders_renewal_and_a_new_agreement_version() {
         .unwrap();
     run_grant_jobs(&app).await;
     run_grant_jobs(&app).await;
-    app.mail_to(RESEARCHER, "ends within 7 days").await;
+    let reminder = app.mail_to(RESEARCHER, "ends within 7 days").await;
+    snapshot::assert_mail!("ends_within_7_days_mail", reminder);
     let reminders: i64 =
         sqlx::query_scalar("select count(*) from notifications where text like '%ends within%'")
             .fetch_one(&app.db)
@@ -987,6 +996,8 @@ async fn expiry_reminders_renewal_and_a_new_agreement_version() {
             .text(".grant-status"),
         "Suspended"
     );
+    let suspension = app.mail_to(RESEARCHER, "suspended").await;
+    snapshot::assert_mail!("suspended_mail", suspension);
     assert_eq!(entitlements(host_token.clone()).await["count"], 0);
     let wrong = post(
         &app,
@@ -1019,7 +1030,8 @@ async fn expiry_reminders_renewal_and_a_new_agreement_version() {
         .unwrap();
     run_grant_jobs(&app).await;
     run_grant_jobs(&app).await;
-    app.mail_to(RESEARCHER, "has expired").await;
+    let expiry = app.mail_to(RESEARCHER, "has expired").await;
+    snapshot::assert_mail!("expired_mail", expiry);
     let expired: i64 =
         sqlx::query_scalar("select count(*) from events where kind = 'grant.expired'")
             .fetch_one(&app.db)
@@ -1262,10 +1274,12 @@ async fn team_members_are_told_and_those_without_an_account_are_invited() {
         .mail_to("newcomer@example.org", "You were added to the project")
         .await;
     assert!(invite.body.contains("/register"), "{}", invite.body);
+    snapshot::assert_mail!("invited_to_the_team_mail", invite);
     let told = app
         .mail_to(REVIEWER2, "You were added to the project")
         .await;
     assert!(told.body.contains("/requests"));
+    snapshot::assert_mail!("added_to_the_team_mail", told);
     let team = page(&app, &researcher, &format!("/projects/{project}"))
         .await
         .text("#team");
@@ -1321,7 +1335,7 @@ async fn run_grant_jobs(app: &TestApp) {
 
 #[tokio::test]
 async fn a_data_host_token_stops_working_when_its_owner_is_no_longer_an_administrator() {
-    let (app, _mail) = example_app().await;
+    let app = example_app().await;
     let owner = app.add_admin("host-admin@example.org").await;
     app.add_admin("second-admin@example.org").await;
     let admin = app.signed_in("host-admin@example.org").await;
@@ -1371,4 +1385,102 @@ async fn a_data_host_token_stops_working_when_its_owner_is_no_longer_an_administ
             .unwrap()
             .contains("host-admin@example.org")
     );
+}
+
+#[tokio::test]
+async fn comments_are_mailed_to_the_other_side_but_internal_notes_are_not() {
+    let app = example_app().await;
+    let researcher = sign_in(&app, RESEARCHER).await;
+    let project = create_project(&app, &researcher, &[]).await;
+    add_to_cart(&app, &researcher, CHEST).await;
+    let request = submit(&app, &researcher, project, &[CHEST]).await[0];
+    let reviewer = sign_in(&app, REVIEWER).await;
+
+    let noted = review(
+        &app,
+        &reviewer,
+        request,
+        &[
+            ("action", "comment"),
+            ("message", "Only for the committee."),
+            ("internal", "on"),
+        ],
+    )
+    .await;
+    let commented = review(
+        &app,
+        &reviewer,
+        request,
+        &[
+            ("action", "comment"),
+            ("message", "Which scanners were used?"),
+        ],
+    )
+    .await;
+    let answered = post(
+        &app,
+        &researcher,
+        &format!("/requests/{request}/applicant"),
+        &[
+            ("action", "comment"),
+            ("message", "Two Siemens CT scanners."),
+            ("version", &version(&app, request).await),
+        ],
+    )
+    .await;
+
+    for response in [noted, commented, answered] {
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    }
+    let to_applicant = app.mail_to(RESEARCHER, "New comment on your request").await;
+    assert!(to_applicant.body.contains("Which scanners were used?"));
+    assert!(
+        app.deliver_mail()
+            .await
+            .iter()
+            .all(|mail| !mail.body.contains("Only for the committee.")),
+        "the internal note is not mailed"
+    );
+    snapshot::assert_mail!("reviewer_comment_mail", to_applicant);
+    let to_committee = app.mail_to(REVIEWER, "New comment on request").await;
+    assert!(to_committee.body.contains("Two Siemens CT scanners."));
+    snapshot::assert_mail!("applicant_comment_mail", to_committee);
+}
+
+#[tokio::test]
+async fn a_grant_ending_within_30_days_is_reminded_once() {
+    let app = example_app().await;
+    let researcher = sign_in(&app, RESEARCHER).await;
+    let project = create_project(&app, &researcher, &[]).await;
+    add_to_cart(&app, &researcher, BRAIN).await;
+    let request = submit(&app, &researcher, project, &[BRAIN]).await[0];
+    let reviewer = sign_in(&app, REVIEWER).await;
+    let approved = review(
+        &app,
+        &reviewer,
+        request,
+        &[
+            ("action", "decide"),
+            ("decision", "approve"),
+            ("message", "Approved."),
+        ],
+    )
+    .await;
+    assert_eq!(approved.status(), StatusCode::SEE_OTHER);
+
+    sqlx::query("update grants set expires_at = now() + interval '20 days'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    run_grant_jobs(&app).await;
+    run_grant_jobs(&app).await;
+
+    let reminder = app.mail_to(RESEARCHER, "ends within 30 days").await;
+    assert!(reminder.body.contains("Renew it from “My access”"));
+    assert!(
+        app.mails_to(RESEARCHER, "ends within 7 days")
+            .await
+            .is_empty()
+    );
+    snapshot::assert_mail!("ends_within_30_days_mail", reminder);
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Client, StatusCode};
 
-use crate::helpers::{PASSWORD, Page, TestApp, new_client};
+use crate::helpers::{PASSWORD, Page, TestApp, new_client, snapshot};
 
 const NEW_PASSWORD: &str = "violet tundra ferry 42";
 
@@ -72,6 +72,7 @@ async fn a_researcher_registers_confirms_the_address_by_mail_and_signs_in() {
         .mail_to("grace@example.org", "Confirm your e-mail")
         .await;
     assert!(message.from.contains("no-reply@radportal.local"));
+    snapshot::assert_mail!("verification_mail", message);
     let link = message.link("/verify-email");
     // Opening the link shows a button; it does not use the token up by itself.
     let confirm = app.client.get(app.url(&link)).send().await.unwrap();
@@ -220,6 +221,7 @@ async fn registering_a_known_address_looks_the_same_and_mails_the_owner_instead(
     assert_eq!(known.text("h1"), fresh.text("h1"));
     let notice = app.mail_to("Taken@example.org", "already have").await;
     assert!(notice.body.contains("/forgot-password"));
+    snapshot::assert_mail!("already_registered_mail", notice);
     app.mail_to("fresh@example.org", "Confirm").await;
     // The existing account keeps its password.
     let signed_in = app
@@ -256,6 +258,7 @@ async fn a_forgotten_password_is_reset_once_by_mailed_link_and_old_sessions_end(
     let message = app
         .mail_to("rhea@example.org", "Reset your radportal password")
         .await;
+    snapshot::assert_mail!("reset_password_mail", message);
     let link = message.link("/reset-password");
     let token = link.split("token=").nth(1).unwrap().to_owned();
     assert_eq!(app.get(&link).await.status(), StatusCode::OK);
@@ -325,8 +328,10 @@ async fn a_forgotten_password_is_reset_once_by_mailed_link_and_old_sessions_end(
             .status(),
         StatusCode::SEE_OTHER
     );
-    app.mail_to("rhea@example.org", "password was changed")
+    let changed = app
+        .mail_to("rhea@example.org", "password was changed")
         .await;
+    snapshot::assert_mail!("password_changed_by_reset_mail", changed);
     // Nothing was ever sent to the unknown address, and only a hash of the token is stored.
     assert!(
         app.deliver_mail()
@@ -636,8 +641,10 @@ async fn changing_the_password_needs_the_current_one_and_ends_other_sessions() {
             .status(),
         StatusCode::SEE_OTHER
     );
-    app.mail_to("rhea@example.org", "password was changed")
+    let told = app
+        .mail_to("rhea@example.org", "password was changed")
         .await;
+    snapshot::assert_mail!("password_changed_on_the_account_page_mail", told);
 }
 
 #[tokio::test]

@@ -1,7 +1,9 @@
-//! Snapshot tests (insta) of what the portal hands out, with what
+//! Snapshot tests (insta) of what the portal hands out — JSON documents and e-mail texts — with what
 //! changes from run to run replaced by placeholders: database ids, timestamps, tokens in links and port
 //! numbers. Snapshots live in `tests/app/snapshots/`; a mismatch fails the test (and under `CI`, or with
 //! `INSTA_UPDATE=no` as `scripts/test` sets it, no new snapshot is written).
+
+use super::ReceivedMail;
 
 /// Placeholder for a database id.
 const ID: &str = "[id]";
@@ -9,6 +11,19 @@ const ID: &str = "[id]";
 const DATETIME: &str = "[datetime]";
 /// Placeholder for a date the portal made.
 const DATE: &str = "[date]";
+
+/// Compares a received e-mail (sender, recipients, subject and body) with the snapshot `name`.
+macro_rules! assert_mail {
+    ($name:expr, $mail:expr) => {
+        $crate::helpers::snapshot::settings().bind(|| {
+            insta::assert_snapshot!(
+                $name,
+                $crate::helpers::snapshot::mail_text(&$mail),
+                concat!("the e-mail ", stringify!($mail))
+            );
+        })
+    };
+}
 
 /// Compares a JSON document with the snapshot `name`.
 macro_rules! assert_json {
@@ -19,7 +34,7 @@ macro_rules! assert_json {
     };
 }
 
-pub(crate) use assert_json;
+pub(crate) use {assert_json, assert_mail};
 
 /// The settings every snapshot is taken with.
 pub fn settings() -> insta::Settings {
@@ -61,4 +76,15 @@ pub fn settings() -> insta::Settings {
     settings.add_filter(r"/(requests|projects|grants)/\d+", "/$1/[id]");
     settings.add_filter(r"(localhost|127\.0\.0\.1):\d+", "$1:[port]");
     settings
+}
+
+/// An e-mail as one text: its envelope, subject and body.
+pub fn mail_text(mail: &ReceivedMail) -> String {
+    format!(
+        "From: {}\nTo: {}\nSubject: {}\n\n{}",
+        mail.from,
+        mail.to.join(", "),
+        mail.subject,
+        mail.body
+    )
 }
