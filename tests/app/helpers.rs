@@ -66,9 +66,14 @@ impl TestApp {
 
     /// [`TestApp::with_mail`], with the configuration changed by `configure`.
     pub async fn with_mail_configured(configure: impl FnOnce(&mut Config)) -> Self {
+        Self::with_mail_from(Template::Migrated, configure).await
+    }
+
+    /// [`TestApp::with_mail`] over a copy of `template`, with the configuration changed by `configure`.
+    pub async fn with_mail_from(template: Template, configure: impl FnOnce(&mut Config)) -> Self {
         let sink = MailSink::start().await;
         let smtp_url = sink.url();
-        let mut app = Self::spawn_from(Template::Migrated, move |config| {
+        let mut app = Self::spawn_from(template, move |config| {
             config.smtp_url = Some(smtp_url.into());
             // The tests deliver mail themselves; the worker's own rounds would only race with them.
             config.outbox_poll = std::time::Duration::from_secs(24 * 60 * 60);
