@@ -1,6 +1,7 @@
 //! Test databases: copies of template databases (one migrated, one with the bundled catalog loaded)
 //! made with `CREATE DATABASE … TEMPLATE`, which copies files instead of replaying migrations and 320
-//! imports, and dropped by a keeper thread so that a test does not wait for PostgreSQL's checkpoint.
+//! imports, and dropped by a keeper thread, several at once, so that a test does not wait for the
+//! checkpoint every `DROP DATABASE` asks for.
 //!
 //! A template's name carries a fingerprint of what its content is made from (the migrations, the
 //! bundled catalog and the library's source), so a rerun with nothing changed clones the templates the
@@ -20,7 +21,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::Context;
 use radportal::catalog::import::{self, BUNDLED_CATALOG, NoProgress};
 use sha2::{Digest, Sha256};
-use sqlx::{Connection, Executor, PgConnection};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, Executor, PgConnection, PgPool};
 use tokio::sync::mpsc;
 
 use super::{admin_url, database_url};
@@ -136,8 +138,16 @@ fn started_keeper() -> &'static Result<Keeper, String> {
                         Ok((keeper, mut connection)) => {
                             let _ = ready.send(Ok(keeper));
                             // Runs until the process exits; the connection holds the locks.
+                            let droppers = PgPoolOptions::new()
+                                .max_connections(8)
+                                .connect_lazy(&admin_url())
+                                .expect("the admin URL parses");
                             while let Some(chore) = to_do.recv().await {
-                                do_chore(&mut connection, chore).await;
+                                let mut batch = vec![chore];
+                                while let Ok(more) = to_do.try_recv() {
+                                    batch.push(more);
+                                }
+                                do_chores(&mut connection, &droppers, batch).await;
                             }
                         }
                         Err(error) => {
@@ -153,25 +163,31 @@ fn started_keeper() -> &'static Result<Keeper, String> {
     })
 }
 
-async fn do_chore(connection: &mut PgConnection, chore: Chore) {
-    match chore {
-        Chore::Drop(name) => {
-            let drop = format!(r#"drop database if exists "{name}" with (force)"#);
-            if connection.execute(drop.as_str()).await.is_err() {
-                // The keeper's connection may have broken; one more try on a new one.
-                if let Ok(mut fresh) = PgConnection::connect(&admin_url()).await {
-                    let _ = fresh.execute(drop.as_str()).await;
-                    let _ = fresh.close().await;
-                }
+/// Does a batch of chores. The drops run at once: each `DROP DATABASE` waits for a checkpoint, and
+/// PostgreSQL serves requests that arrive together with one.
+async fn do_chores(connection: &mut PgConnection, droppers: &PgPool, batch: Vec<Chore>) {
+    let drops = batch.iter().filter_map(|chore| match chore {
+        Chore::Drop(name) => Some(async move {
+            let _ = sqlx::query(&format!(r#"drop database if exists "{name}" with (force)"#))
+                .execute(droppers)
+                .await;
+        }),
+        _ => None,
+    });
+    futures_util::future::join_all(drops).await;
+    for chore in batch {
+        match chore {
+            Chore::Drop(_) => {}
+            Chore::Keep(name, done) => {
+                let comment =
+                    format!(r#"comment on database "{name}" is 'kept after a failed test'"#);
+                let _ = connection.execute(comment.as_str()).await;
+                let _ = done.send(());
             }
-        }
-        Chore::Keep(name, done) => {
-            let comment = format!(r#"comment on database "{name}" is 'kept after a failed test'"#);
-            let _ = connection.execute(comment.as_str()).await;
-            let _ = done.send(());
-        }
-        Chore::Flush(done) => {
-            let _ = done.send(());
+            // Everything sent before it was in this batch or an earlier one, and is done.
+            Chore::Flush(done) => {
+                let _ = done.send(());
+            }
         }
     }
 }
