@@ -10,10 +10,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::audit::{self, Target};
 use crate::auth::model::User;
-use crate::catalog::db::{self as catalog, curation};
-use crate::catalog::model::{AccessLevel, Dataset, DatasetFields, DatasetStatus, SourceKind};
+use crate::catalog::curation::{self, Created, Restored, Updated};
+use crate::catalog::db::{self as catalog, AdminRow, organizations, revisions};
+use crate::catalog::model::{
+    AccessLevel, Dataset, DatasetFields, DatasetStatus, SourceKind, describe_changes,
+};
 use crate::catalog::validate::check_dataset;
 use crate::error::AppError;
 use crate::format::datetime;
@@ -323,7 +325,7 @@ fn parse(typed: &Typed, errors: &mut FieldErrors) -> Option<DatasetFields> {
 #[template(path = "admin/datasets.html")]
 pub struct DatasetsPage {
     pub layout: Layout,
-    pub rows: Vec<curation::Row>,
+    pub rows: Vec<AdminRow>,
     pub q: String,
     pub status: String,
 }
@@ -333,6 +335,11 @@ impl DatasetsPage {
         datetime(*at)
     }
 }
+
+/// Longest search text of the dataset list, in characters.
+const MAX_LIST_QUERY_CHARS: usize = 200;
+/// Most datasets the list shows.
+const LIST_ROWS: i64 = 200;
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -346,16 +353,11 @@ pub async fn list(
     AdminUser(admin): AdminUser,
     Query(params): Query<ListParams>,
 ) -> Result<Response, AppError> {
-    let status = match params.status.as_str() {
-        "draft" => Some(DatasetStatus::Draft),
-        "published" => Some(DatasetStatus::Published),
-        "retired" => Some(DatasetStatus::Retired),
-        _ => None,
-    };
-    let q: String = params.q.trim().chars().take(200).collect();
+    let status = DatasetStatus::parse(&params.status);
+    let q: String = params.q.trim().chars().take(MAX_LIST_QUERY_CHARS).collect();
     render(&DatasetsPage {
         layout: Layout::new("Datasets", Nav::None).with_user(Some(&admin)),
-        rows: curation::list(&state.db, &q, status, 200, 0).await?,
+        rows: catalog::admin_list(&state.db, &q, status, LIST_ROWS, 0).await?,
         q,
         status: params.status,
     })
@@ -457,7 +459,7 @@ async fn parse_with_organization(
 ) -> Result<(Option<DatasetFields>, Option<i64>), AppError> {
     let parsed = parse(typed, errors);
     let organization = match &parsed {
-        Some(fields) => curation::organization_id(&state.db, &fields.organization_slug).await?,
+        Some(fields) => organizations::id_by_slug(&state.db, &fields.organization_slug).await?,
         None => None,
     };
     if parsed.is_some() && organization.is_none() {
@@ -490,28 +492,20 @@ pub async fn create(
         )
             .into_response());
     };
-    let mut tx = state.db.begin().await?;
-    let Some(id) = curation::create(&mut tx, organization, &fields, admin.id).await? else {
-        errors.add("slug", "Another dataset has this catalog id.");
-        return Ok((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            render(&editor(&admin, None, &typed, &errors, false))?,
+    match curation::create_dataset(&state.db, admin.id, organization, &fields).await? {
+        Created::Created { .. } => Ok(Redirect::to(
+            &Notice::DatasetCreated.on(&format!("/admin/datasets/{}/edit", fields.slug)),
         )
-            .into_response());
-    };
-    audit::record(
-        &mut *tx,
-        Some(admin.id),
-        "dataset.created",
-        Target::Dataset(id),
-        json!({"slug": fields.slug, "title": fields.title}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(
-        Redirect::to(&Notice::DatasetCreated.on(&format!("/admin/datasets/{}/edit", fields.slug)))
-            .into_response(),
-    )
+        .into_response()),
+        Created::SlugTaken => {
+            errors.add("slug", "Another dataset has this catalog id.");
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                render(&editor(&admin, None, &typed, &errors, false))?,
+            )
+                .into_response())
+        }
+    }
 }
 
 pub async fn update(
@@ -538,59 +532,32 @@ pub async fn update(
         };
         return Ok((status, render(&page)?).into_response());
     };
-    let mut tx = state.db.begin().await?;
-    let Some(version) =
-        catalog::update_dataset(&mut *tx, current.id, seen_version, organization, &fields).await?
-    else {
-        // Someone saved in between: show what they changed, keep what this admin typed.
-        let base = curation::snapshot(&mut *tx, current.id, seen_version).await?;
-        let theirs = base
-            .as_ref()
-            .map(|base| curation::changes(base, &current.fields))
-            .unwrap_or_default();
-        let revision = curation::Revision {
-            id: 0,
-            version: current.version,
-            actor_name: None,
-            origin: String::new(),
-            changes: Value::Object(theirs),
-            created_at: current.updated_at,
-        };
-        let mut page = editor(&admin, Some(&current), &typed, &errors, false);
-        page.conflict = revision.changed_fields();
-        page.version = current.version;
-        return Ok((StatusCode::CONFLICT, render(&page)?).into_response());
-    };
-    let changes = curation::changes(&current.fields, &fields);
-    if changes.is_empty() {
-        return Ok(Redirect::to(
-            &Notice::DatasetUnchanged.on(&format!("/admin/datasets/{slug}/edit")),
-        )
-        .into_response());
-    }
-    catalog::insert_revision(
-        &mut *tx,
-        current.id,
-        version,
-        Some(admin.id),
-        "editor",
-        &changes,
+    let updated = curation::update_dataset(
+        &state.db,
+        admin.id,
+        &slug,
+        seen_version,
+        organization,
         &fields,
     )
     .await?;
-    audit::record(
-        &mut *tx,
-        Some(admin.id),
-        "dataset.updated",
-        Target::Dataset(current.id),
-        json!({"version": version, "changes": changes}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(
-        Redirect::to(&Notice::DatasetSaved.on(&format!("/admin/datasets/{slug}/edit")))
-            .into_response(),
-    )
+    match updated {
+        Updated::Saved { .. } => Ok(Redirect::to(
+            &Notice::DatasetSaved.on(&format!("/admin/datasets/{slug}/edit")),
+        )
+        .into_response()),
+        Updated::Unchanged => Ok(Redirect::to(
+            &Notice::DatasetUnchanged.on(&format!("/admin/datasets/{slug}/edit")),
+        )
+        .into_response()),
+        Updated::Stale { version, theirs } => {
+            // Someone saved in between: show what they changed, keep what this admin typed.
+            let mut page = editor(&admin, Some(&current), &typed, &errors, false);
+            page.conflict = describe_changes(&theirs);
+            page.version = version;
+            Ok((StatusCode::CONFLICT, render(&page)?).into_response())
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -605,28 +572,9 @@ pub async fn set_status(
     Path(slug): Path<String>,
     Form(form): Form<StatusForm>,
 ) -> Result<Response, AppError> {
-    let current = dataset(&state, &slug).await?;
-    let status = match form.status.as_str() {
-        "draft" => DatasetStatus::Draft,
-        "published" => DatasetStatus::Published,
-        "retired" => DatasetStatus::Retired,
-        _ => {
-            return Err(AppError::BadRequest(
-                "Choose draft, published or retired.".to_owned(),
-            ));
-        }
-    };
-    let mut tx = state.db.begin().await?;
-    curation::set_status(&mut *tx, current.id, status).await?;
-    audit::record(
-        &mut *tx,
-        Some(admin.id),
-        "dataset.status_changed",
-        Target::Dataset(current.id),
-        json!({"before": current.status, "after": status}),
-    )
-    .await?;
-    tx.commit().await?;
+    let status = DatasetStatus::parse(&form.status)
+        .ok_or_else(|| AppError::BadRequest("Choose draft, published or retired.".to_owned()))?;
+    curation::set_status(&state.db, admin.id, &slug, status).await?;
     Ok(
         Redirect::to(&Notice::DatasetStatusChanged.on(&format!("/admin/datasets/{slug}/edit")))
             .into_response(),
@@ -640,7 +588,7 @@ pub struct HistoryPage {
     pub slug: String,
     pub title: String,
     pub current_version: i32,
-    pub revisions: Vec<curation::Revision>,
+    pub revisions: Vec<revisions::Revision>,
 }
 
 impl HistoryPage {
@@ -658,7 +606,7 @@ pub async fn history(
     render(&HistoryPage {
         layout: Layout::new(format!("History: {}", current.fields.title), Nav::None)
             .with_user(Some(&admin)),
-        revisions: curation::revisions(&state.db, current.id).await?,
+        revisions: revisions::list(&state.db, current.id).await?,
         slug,
         title: current.fields.title,
         current_version: current.version,
@@ -678,58 +626,12 @@ pub async fn restore(
     Path(slug): Path<String>,
     Form(form): Form<RestoreForm>,
 ) -> Result<Response, AppError> {
-    let current = dataset(&state, &slug).await?;
     let wanted: i32 = form
         .version
         .parse()
         .map_err(|_| AppError::BadRequest("Choose a version to restore.".to_owned()))?;
-    let mut tx = state.db.begin().await?;
-    let snapshot = curation::snapshot(&mut *tx, current.id, wanted)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let restored = DatasetFields {
-        slug: current.fields.slug.clone(),
-        ..snapshot
-    };
-    let organization = curation::organization_id(&mut *tx, &restored.organization_slug)
-        .await?
-        .ok_or_else(|| {
-            AppError::BadRequest("The organization of that version no longer exists.".to_owned())
-        })?;
-    let changes = curation::changes(&current.fields, &restored);
-    if changes.is_empty() {
-        return Ok(Redirect::to(&format!("/admin/datasets/{slug}/history")).into_response());
-    }
-    let version = catalog::update_dataset(
-        &mut *tx,
-        current.id,
-        current.version,
-        organization,
-        &restored,
-    )
-    .await?
-    .ok_or_else(|| {
-        AppError::BadRequest("The dataset changed meanwhile; look at the history again.".to_owned())
-    })?;
-    catalog::insert_revision(
-        &mut *tx,
-        current.id,
-        version,
-        Some(admin.id),
-        "restore",
-        &changes,
-        &restored,
-    )
-    .await?;
-    audit::record(
-        &mut *tx,
-        Some(admin.id),
-        "dataset.restored",
-        Target::Dataset(current.id),
-        json!({"restored_version": wanted, "version": version, "changes": changes}),
-    )
-    .await?;
-    tx.commit().await?;
+    // Restored or already as it was: either way the history shows where the record stands.
+    let _: Restored = curation::restore_version(&state.db, admin.id, &slug, wanted).await?;
     Ok(Redirect::to(&format!("/admin/datasets/{slug}/history")).into_response())
 }
 

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::response::Response;
 
 use crate::catalog::db::health::{self, Duplicate, Missing};
+use crate::catalog::db::links::{self, Broken};
 use crate::error::AppError;
 use crate::web::AppState;
 use crate::web::extract::AdminUser;
@@ -16,7 +17,7 @@ pub struct HealthPage {
     pub layout: Layout,
     pub missing: Vec<Missing>,
     pub duplicates: Vec<Duplicate>,
-    pub broken: Vec<crate::catalog::db::links::Broken>,
+    pub broken: Vec<Broken>,
     pub link_check_on: bool,
 }
 
@@ -28,7 +29,7 @@ pub async fn page(
         layout: Layout::new("Catalog health", Nav::None).with_user(Some(&admin)),
         missing: health::missing_facts(&state.db).await?,
         duplicates: health::duplicates(&state.db).await?,
-        broken: crate::catalog::db::links::broken(&state.db).await?,
+        broken: links::broken(&state.db).await?,
         link_check_on: state.config.link_check_hours > 0,
     })
 }

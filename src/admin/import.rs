@@ -6,11 +6,9 @@ use askama::Template;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
 
-use crate::audit::{self, Target};
 use crate::auth::model::User;
-use crate::catalog::import::{self, CSV_COLUMNS, ImportReport};
+use crate::catalog::import::{self, CSV_COLUMNS, DryRun, ImportReport};
 use crate::error::AppError;
 use crate::web::AppState;
 use crate::web::extract::AdminUser;
@@ -58,23 +56,6 @@ pub async fn template() -> Response {
         .into_response()
 }
 
-/// JSON when the file name ends in .json or the content starts with `[`; CSV otherwise.
-fn format_of(name: &str, bytes: &[u8]) -> &'static str {
-    let starts_like_json = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
-    if name.to_lowercase().ends_with(".json") || starts_like_json {
-        "json"
-    } else {
-        "csv"
-    }
-}
-
-fn records(format: &str, bytes: &[u8]) -> Result<Vec<Value>, String> {
-    match format {
-        "json" => import::records_from_json(bytes).map_err(|e| e.to_string()),
-        _ => import::records_from_csv(bytes),
-    }
-}
-
 fn refuse(admin: &User, message: String) -> Result<Response, AppError> {
     Ok((
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -83,8 +64,7 @@ fn refuse(admin: &User, message: String) -> Result<Response, AppError> {
         .into_response())
 }
 
-/// The dry run: reads the file, tries every record in a transaction that is rolled back, and keeps
-/// the file for the commit.
+/// The dry run: reports what importing the file would do and keeps it for the commit.
 pub async fn dry_run(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -112,22 +92,12 @@ pub async fn dry_run(
     let Some((name, bytes)) = upload else {
         return refuse(&admin, "Choose a JSON or CSV file to import.".to_owned());
     };
-    let format = format_of(&name, &bytes);
-    let records = match records(format, &bytes) {
-        Ok(records) => records,
-        Err(message) => return refuse(&admin, format!("{name}: {message}.")),
-    };
-    let report = import::import_all_or_nothing(&state.db, records, false).await?;
-    let id: i64 = sqlx::query_scalar(
-        "insert into import_uploads (admin_id, file_name, format, bytes) values ($1, $2, $3, $4) returning id",
-    )
-    .bind(admin.id)
-    .bind(&name)
-    .bind(format)
-    .bind(&bytes)
-    .fetch_one(&state.db)
-    .await?;
-    render(&page(&admin, None, Some((id, name, report, false))))
+    match import::dry_run_upload(&state.db, admin.id, &name, &bytes).await? {
+        DryRun::Unreadable(message) => refuse(&admin, message),
+        DryRun::Checked { upload_id, report } => {
+            render(&page(&admin, None, Some((upload_id, name, report, false))))
+        }
+    }
 }
 
 /// Writes the whole file, or nothing when any record is refused now.
@@ -136,35 +106,18 @@ pub async fn commit(
     AdminUser(admin): AdminUser,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let upload: Option<(String, String, Vec<u8>)> =
-        sqlx::query_as("select file_name, format, bytes from import_uploads where id = $1")
-            .bind(id)
-            .fetch_optional(&state.db)
-            .await?;
-    let (name, format, bytes) = upload.ok_or(AppError::NotFound)?;
-    let records = records(&format, &bytes).map_err(AppError::BadRequest)?;
-    let report = import::import_all_or_nothing(&state.db, records, true).await?;
-    if !report.rejected.is_empty() {
+    let commit = import::commit_upload(&state.db, admin.id, id).await?;
+    if !commit.written {
         let page = page(
             &admin,
             Some("Nothing was written: some records are refused.".to_owned()),
-            Some((id, name, report, false)),
+            Some((id, commit.file_name, commit.report, false)),
         );
         return Ok((StatusCode::CONFLICT, render(&page)?).into_response());
     }
-    let mut tx = state.db.begin().await?;
-    audit::record(
-        &mut *tx,
-        Some(admin.id),
-        "catalog.imported",
-        Target::Import(id),
-        json!({"file": name, "created": report.created, "updated": report.updated, "unchanged": report.unchanged.len()}),
-    )
-    .await?;
-    sqlx::query("delete from import_uploads where id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    render(&page(&admin, None, Some((id, name, report, true))))
+    render(&page(
+        &admin,
+        None,
+        Some((id, commit.file_name, commit.report, true)),
+    ))
 }

@@ -6,13 +6,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use serde_json::json;
 
-use crate::audit::{self, Target};
 use crate::auth::model::User;
-use crate::catalog::db::{self as catalog, curation};
-use crate::catalog::model::Organization;
-use crate::catalog::validate::{is_valid_slug, is_web_url};
+use crate::catalog::curation::{self, SavedOrganization};
+use crate::catalog::db::organizations;
+use crate::catalog::model::{Organization, OrganizationInput};
+use crate::catalog::validate::check_organization;
 use crate::error::AppError;
 use crate::validation::FieldErrors;
 use crate::web::AppState;
@@ -29,26 +28,14 @@ pub struct OrgForm {
 }
 
 impl OrgForm {
-    fn check(&self, errors: &mut FieldErrors) {
-        if !is_valid_slug(self.slug.trim()) {
-            errors.add(
-                "slug",
-                "Use lower-case letters, digits and single hyphens, e.g. example-hospital.",
-            );
-        }
-        let name = self.name.trim();
-        if name.is_empty() || name.chars().count() > 200 {
-            errors.add("name", "Give a name of at most 200 characters.");
-        }
+    /// The organization as entered, trimmed; an empty homepage is none.
+    fn input(&self) -> OrganizationInput {
         let homepage = self.homepage.trim();
-        if !homepage.is_empty() && !is_web_url(homepage) {
-            errors.add(
-                "homepage",
-                "Enter a web address starting with https:// or http://.",
-            );
-        }
-        if self.description.chars().count() > 5000 {
-            errors.add("description", "Use at most 5000 characters.");
+        OrganizationInput {
+            slug: self.slug.trim().to_owned(),
+            name: self.name.trim().to_owned(),
+            homepage: (!homepage.is_empty()).then(|| homepage.to_owned()),
+            description: self.description.trim().to_owned(),
         }
     }
 }
@@ -73,7 +60,7 @@ async fn page_for(
 ) -> Result<OrganizationsPage, AppError> {
     Ok(OrganizationsPage {
         layout: Layout::new("Organizations", Nav::None).with_user(Some(admin)),
-        organizations: catalog::list_organizations(&state.db).await?,
+        organizations: organizations::list(&state.db).await?,
         editing,
         form,
         errors,
@@ -101,7 +88,7 @@ pub async fn edit(
     AdminUser(admin): AdminUser,
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
-    let org = catalog::find_organization(&state.db, &slug)
+    let org = organizations::find(&state.db, &slug)
         .await?
         .ok_or(AppError::NotFound)?;
     let form = OrgForm {
@@ -120,38 +107,27 @@ async fn save(
     form: OrgForm,
 ) -> Result<Response, AppError> {
     let mut errors = FieldErrors::default();
-    form.check(&mut errors);
+    let input = form.input();
+    check_organization(&input, &mut errors);
     let editing = existing.as_ref().map(|o| o.slug.clone());
-    if !errors.is_empty() {
-        let page = page_for(state, admin, editing, form, errors).await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
-    }
-    let homepage = Some(form.homepage.trim()).filter(|h| !h.is_empty());
-    let mut tx = state.db.begin().await?;
-    let saved = curation::save_organization(
-        &mut *tx,
-        existing.as_ref().map(|o| o.id),
-        form.slug.trim(),
-        form.name.trim(),
-        homepage,
-        form.description.trim(),
-    )
-    .await?;
-    let Some(id) = saved else {
+    if errors.is_empty() {
+        let slug_taken = match &existing {
+            None => {
+                curation::create_organization(&state.db, admin.id, &input).await?
+                    == SavedOrganization::SlugTaken
+            }
+            Some(existing) => {
+                curation::update_organization(&state.db, admin.id, existing, &input).await?;
+                false
+            }
+        };
+        if !slug_taken {
+            return Ok(Redirect::to("/admin/organizations").into_response());
+        }
         errors.add("slug", "Another organization has this catalog id.");
-        let page = page_for(state, admin, editing, form, errors).await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
-    };
-    audit::record(
-        &mut *tx,
-        Some(admin.id),
-        if existing.is_some() { "organization.updated" } else { "organization.created" },
-        Target::Organization(id),
-        json!({"before": existing.map(|o| json!({"name": o.name, "homepage": o.homepage})), "after": {"slug": form.slug.trim(), "name": form.name.trim(), "homepage": homepage}}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Redirect::to("/admin/organizations").into_response())
+    }
+    let page = page_for(state, admin, editing, form, errors).await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response())
 }
 
 pub async fn create(
@@ -168,7 +144,7 @@ pub async fn update(
     Path(slug): Path<String>,
     Form(form): Form<OrgForm>,
 ) -> Result<Response, AppError> {
-    let existing = catalog::find_organization(&state.db, &slug)
+    let existing = organizations::find(&state.db, &slug)
         .await?
         .ok_or(AppError::NotFound)?;
     // The catalog id is the organization's identity and stays.

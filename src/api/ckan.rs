@@ -563,7 +563,7 @@ async fn package_list(state: &AppState, params: &Params) -> Result<Value, CkanEr
 }
 
 async fn organization_list(state: &AppState, params: &Params) -> Result<Value, CkanError> {
-    let mut organizations = db::list_organizations(&state.db).await?;
+    let mut organizations = db::organizations::list(&state.db).await?;
     let sort = params
         .string("sort")
         .unwrap_or_else(|| "name asc".to_owned());
@@ -598,7 +598,7 @@ async fn organization_list(state: &AppState, params: &Params) -> Result<Value, C
 
 async fn organization_show(state: &AppState, params: &Params) -> Result<Value, CkanError> {
     let id = params.required("id")?;
-    let found = db::find_organization(&state.db, id.trim())
+    let found = db::organizations::find(&state.db, id.trim())
         .await?
         .ok_or(CkanError::NotFound)?;
     let base = base(state);

@@ -69,7 +69,7 @@ pub async fn list_organizations(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<OrganizationItem>>, ApiError> {
     let base = base(&state);
-    let organizations = db::list_organizations(&state.db).await?;
+    let organizations = db::organizations::list(&state.db).await?;
     Ok(Json(
         organizations
             .into_iter()

@@ -1,21 +1,30 @@
-//! Importing datasets from the catalog's JSON exchange format (the format of `seed/datasets.json`).
+//! Importing datasets from the catalog's JSON exchange format (the format of `seed/datasets.json`), and
+//! bulk imports of uploaded JSON or CSV files.
 //!
 //! Each record is checked in full before anything is written, then written in its own transaction, so a
 //! rejected record leaves nothing behind. Re-importing a file updates changed records (with a revision)
-//! and leaves equal ones untouched.
+//! and leaves equal ones untouched. An uploaded file is tried record by record in one transaction, so
+//! its dry run says exactly what its commit writes: the whole file, or nothing.
 
 use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use sqlx::PgPool;
+use serde_json::{Value, json};
+use sqlx::postgres::{PgAdvisoryLock, PgAdvisoryLockKey};
+use sqlx::{Connection, PgConnection, PgPool};
 use time::Date;
 use time::macros::format_description;
 
-use super::db;
-use super::model::{AccessLevel, DatasetFields, OrganizationRef, SourceKind, modality_name};
+use super::curation::{self, Change, Saved};
+use super::db::{self, organizations, uploads};
+use super::model::{
+    AccessLevel, DatasetFields, DatasetStatus, OrganizationRef, RevisionOrigin, SourceKind,
+    UploadFormat, modality_name,
+};
 use super::organizations::normalise_publisher;
 use super::validate::check_dataset;
+use crate::audit::{self, Target};
+use crate::error::AppError;
 use crate::format::{and_list, thousands};
 use crate::validation::{FieldError, FieldErrors};
 
@@ -81,7 +90,14 @@ pub struct IdcView {
     pub access: Option<String>,
 }
 
-pub use super::db::Outcome;
+/// What happened to one record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+}
 
 /// A record that was not imported, and why.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -163,7 +179,7 @@ pub async fn import_json(
         if let Some((position, fields, organization)) =
             checked_record(index, record, &mut seen, &mut report)
         {
-            let saved = db::save_imported(pool, &organization, &fields).await;
+            let saved = save_imported(pool, &organization, &fields).await;
             note_outcome(&mut report, position, fields.slug, saved)?;
         }
         progress.advance();
@@ -239,11 +255,8 @@ fn note_outcome(
 /// Several instances starting at once take turns on an advisory lock, so only the first one loads.
 pub async fn seed_if_empty(pool: &PgPool) -> Result<Option<ImportReport>, anyhow::Error> {
     const SEED_LOCK: i64 = 0x7261_6470_6f72_7401;
-    let mut lock = pool.acquire().await?;
-    sqlx::query("select pg_advisory_lock($1)")
-        .bind(SEED_LOCK)
-        .execute(&mut *lock)
-        .await?;
+    let lock = PgAdvisoryLock::with_key(PgAdvisoryLockKey::BigInt(SEED_LOCK));
+    let guard = lock.acquire(pool.acquire().await?).await?;
     let result = async {
         if db::count_datasets(pool).await? > 0 {
             return Ok(None);
@@ -253,11 +266,77 @@ pub async fn seed_if_empty(pool: &PgPool) -> Result<Option<ImportReport>, anyhow
             .map(Some)
     }
     .await;
-    sqlx::query("select pg_advisory_unlock($1)")
-        .bind(SEED_LOCK)
-        .execute(&mut *lock)
-        .await?;
+    guard.release_now().await?;
     result
+}
+
+/// Writes one imported record in its own transaction: creates it, updates it with a revision, or
+/// leaves it alone when nothing changed.
+pub async fn save_imported(
+    pool: &PgPool,
+    organization: &OrganizationRef,
+    fields: &DatasetFields,
+) -> sqlx::Result<Outcome> {
+    let mut tx = pool.begin().await?;
+    let outcome = save_imported_in(&mut tx, organization, fields).await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// Creates or updates one imported record inside the caller's transaction.
+async fn save_imported_in(
+    conn: &mut PgConnection,
+    organization: &OrganizationRef,
+    fields: &DatasetFields,
+) -> sqlx::Result<Outcome> {
+    let organization_id = organizations::ensure(&mut *conn, organization).await?;
+    let Some(locked) = db::lock_dataset(&mut *conn, &fields.slug).await? else {
+        curation::insert_first_version(
+            conn,
+            organization_id,
+            DatasetStatus::Published,
+            fields,
+            None,
+            RevisionOrigin::Import,
+        )
+        .await?;
+        return Ok(Outcome::Created);
+    };
+    let current = db::find_dataset(&mut *conn, &fields.slug)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)?;
+    let fields = keep_curated_fields(&current.fields, fields);
+    let saved = curation::save_version(
+        conn,
+        &current,
+        locked.version,
+        organization_id,
+        &fields,
+        Change::Import,
+    )
+    .await?;
+    match saved {
+        Saved::Version(_) => Ok(Outcome::Updated),
+        Saved::Unchanged => Ok(Outcome::Unchanged),
+        // The row is locked, so its version cannot have moved.
+        Saved::Stale => Err(sqlx::Error::RowNotFound),
+    }
+}
+
+/// The imported record with the facts the exchange format does not carry (description, access
+/// instructions, data-use limitations, citation, formats, size, de-identification, PHI) kept as curated.
+fn keep_curated_fields(before: &DatasetFields, imported: &DatasetFields) -> DatasetFields {
+    DatasetFields {
+        description: before.description.clone(),
+        access_instructions: before.access_instructions.clone(),
+        data_use_limitations: before.data_use_limitations.clone(),
+        citation: before.citation.clone(),
+        formats: before.formats.clone(),
+        size_bytes: before.size_bytes,
+        deidentification: before.deidentification.clone(),
+        contains_phi: before.contains_phi,
+        ..imported.clone()
+    }
 }
 
 /// The field a database constraint guards, named as in the exchange format where it differs.
@@ -674,15 +753,12 @@ pub fn records_from_csv(bytes: &[u8]) -> Result<Vec<Value>, String> {
     Ok(records)
 }
 
-/// Tries every record in one transaction, each behind a savepoint, so the report says exactly what a
-/// commit would do. With `commit` and no rejected record, the whole file is written; otherwise
-/// nothing is.
-pub async fn import_all_or_nothing(
-    pool: &PgPool,
+/// Tries every record inside the caller's transaction, each behind a savepoint, so the report says
+/// exactly what a commit of that transaction would do.
+async fn try_records(
+    conn: &mut PgConnection,
     records: Vec<Value>,
-    commit: bool,
-) -> Result<ImportReport, anyhow::Error> {
-    let mut tx = pool.begin().await?;
+) -> Result<ImportReport, AppError> {
     let mut report = ImportReport::default();
     let mut seen = HashSet::new();
     for (index, record) in records.into_iter().enumerate() {
@@ -691,20 +767,107 @@ pub async fn import_all_or_nothing(
         else {
             continue;
         };
-        sqlx::query("savepoint record").execute(&mut *tx).await?;
-        let saved = db::save_imported_in(&mut tx, &organization, &fields).await;
-        if !note_outcome(&mut report, position, fields.slug, saved)? {
-            sqlx::query("rollback to savepoint record")
-                .execute(&mut *tx)
-                .await?;
+        let mut savepoint = conn.begin().await?;
+        let saved = save_imported_in(&mut savepoint, &organization, &fields).await;
+        if note_outcome(&mut report, position, fields.slug, saved)? {
+            savepoint.commit().await?;
+        } else {
+            savepoint.rollback().await?;
         }
     }
-    if commit && report.rejected.is_empty() {
-        tx.commit().await?;
-    } else {
-        tx.rollback().await?;
-    }
     Ok(report)
+}
+
+/// The records of an uploaded file, or why it cannot be read.
+pub fn records_of(format: UploadFormat, bytes: &[u8]) -> Result<Vec<Value>, String> {
+    match format {
+        UploadFormat::Json => records_from_json(bytes).map_err(|e| e.to_string()),
+        UploadFormat::Csv => records_from_csv(bytes),
+    }
+}
+
+/// What a dry run of an uploaded file found.
+#[derive(Clone, Debug)]
+pub enum DryRun {
+    /// The file cannot be read as records: why, for the administrator.
+    Unreadable(String),
+    /// Every record was tried and nothing written; the file is kept as `upload_id` for the commit.
+    Checked {
+        upload_id: i64,
+        report: ImportReport,
+    },
+}
+
+/// The dry run of a bulk import: reads the file, tries every record in a transaction that is rolled
+/// back, and keeps the file for the commit.
+pub async fn dry_run_upload(
+    pool: &PgPool,
+    admin_id: i64,
+    file_name: &str,
+    bytes: &[u8],
+) -> Result<DryRun, AppError> {
+    let format = UploadFormat::detect(file_name, bytes);
+    let records = match records_of(format, bytes) {
+        Ok(records) => records,
+        Err(message) => return Ok(DryRun::Unreadable(format!("{file_name}: {message}."))),
+    };
+    let mut tx = pool.begin().await?;
+    let report = try_records(&mut tx, records).await?;
+    tx.rollback().await?;
+    let upload_id = uploads::insert(pool, admin_id, file_name, format, bytes).await?;
+    Ok(DryRun::Checked { upload_id, report })
+}
+
+/// What committing an uploaded file did.
+#[derive(Clone, Debug)]
+pub struct Commit {
+    pub file_name: String,
+    pub report: ImportReport,
+    /// Whether the file was written; not when any record is refused now.
+    pub written: bool,
+}
+
+/// Writes the whole uploaded file, or nothing when any record is refused now. A written file is
+/// audited and its upload deleted in the same transaction.
+pub async fn commit_upload(
+    pool: &PgPool,
+    admin_id: i64,
+    upload_id: i64,
+) -> Result<Commit, AppError> {
+    let mut tx = pool.begin().await?;
+    let upload = uploads::find(&mut *tx, upload_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let records = records_of(upload.format, &upload.bytes).map_err(AppError::BadRequest)?;
+    let report = try_records(&mut tx, records).await?;
+    if !report.rejected.is_empty() {
+        tx.rollback().await?;
+        return Ok(Commit {
+            file_name: upload.file_name,
+            report,
+            written: false,
+        });
+    }
+    audit::record(
+        &mut *tx,
+        Some(admin_id),
+        "catalog.imported",
+        Target::Import(upload_id),
+        json!({
+            "file": upload.file_name,
+            "created": report.created,
+            "updated": report.updated,
+            "unchanged": report.unchanged.len(),
+        }),
+    )
+    .await?;
+    uploads::delete(&mut *tx, upload_id).await?;
+    tx.commit().await?;
+    Ok(Commit {
+        file_name: upload.file_name,
+        report,
+        written: true,
+    })
 }
 
 #[cfg(test)]

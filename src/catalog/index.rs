@@ -16,6 +16,13 @@ use super::textindex::{InvertedIndex, Scores, TsQuery};
 /// Facets in index order.
 const FACETS: [Facet; 8] = Facet::ALL;
 
+/// Added to a text match whose title or slug is the search text itself.
+const EXACT_NAME_BONUS: f32 = 2.0;
+/// The score of the dataset whose DOI the search text names (added when its words match too).
+pub const DOI_MATCH_SCORE: f32 = 5.0;
+/// Most values of one facet shown (a selected value is shown besides).
+const MAX_FACET_VALUES: usize = 40;
+
 fn facet_slot(facet: Facet) -> usize {
     FACETS
         .iter()
@@ -96,47 +103,25 @@ pub struct Evaluation {
 impl CatalogIndex {
     /// Reads the published catalog's filterable fields.
     pub async fn load(db: &PgPool) -> sqlx::Result<Self> {
-        #[derive(sqlx::FromRow)]
-        struct Source {
-            id: i64,
-            organization_slug: String,
-            organization_name: String,
-            source_kind: String,
-            access_level: String,
-            license: String,
-            modalities: Vec<String>,
-            body_parts: Vec<String>,
-            task_categories: Vec<String>,
-            data_use_limitations: Vec<String>,
-            subject_count: Option<i64>,
-            newest: Option<i32>,
-            title: String,
-            slug: String,
-            doi: Option<String>,
-            modified: i64,
-        }
-        let mut tx = db.begin().await?;
+        let mut tx = db
+            .begin_with("begin isolation level repeatable read, read only")
+            .await?;
         // One snapshot for the version and the rows.
-        sqlx::query("set transaction isolation level repeatable read, read only")
-            .execute(&mut *tx)
-            .await?;
-        let version: i64 = sqlx::query_scalar("select version from catalog_state")
-            .fetch_one(&mut *tx)
-            .await?;
+        let version = super::db::catalog_version(&mut *tx).await?;
         let mut index = Self::empty(version);
         // Rows are streamed, so that loading a large catalog never holds it twice.
-        let mut sources = sqlx::query_as::<_, Source>(
-            "select d.id, o.slug as organization_slug, o.name as organization_name,
-                    d.source_kind::text as source_kind,
-                    coalesce(d.access_level::text, 'unknown') as access_level,
-                    coalesce(d.license, 'unknown') as license,
+        let mut sources = sqlx::query!(
+            r#"select d.id, o.slug as organization_slug, o.name as organization_name,
+                    d.source_kind::text as "source_kind!",
+                    coalesce(d.access_level::text, 'unknown') as "access_level!",
+                    coalesce(d.license, 'unknown') as "license!",
                     d.modalities, d.body_parts, d.task_categories, d.data_use_limitations, d.subject_count,
                     (coalesce(d.last_updated_upstream, make_date(d.year, 1, 1)) - date '1970-01-01') as newest,
-                    lower(d.title) as title, d.slug, lower(d.doi) as doi,
-                    extract(epoch from d.updated_at)::bigint as modified
+                    lower(d.title) as "title!", d.slug, lower(d.doi) as doi,
+                    extract(epoch from d.updated_at)::bigint as "modified!"
              from datasets d join organizations o on o.id = d.organization_id
              where d.status = 'published'
-             order by lower(d.title), d.id",
+             order by lower(d.title), d.id"#
         )
         .fetch(&mut *tx);
         while let Some(source) = sources.try_next().await? {
@@ -183,18 +168,18 @@ impl CatalogIndex {
         }
         drop(sources);
         // Every lexeme of every published dataset with its best weight (3 = A … 0 = D).
-        let mut lexemes = sqlx::query_as::<_, (i64, Vec<String>, Vec<i16>)>(
-            "select d.id, array_agg(u.lexeme),
+        let mut lexemes = sqlx::query!(
+            r#"select d.id, array_agg(u.lexeme) as "words!",
                     array_agg(case when 'A' = any(u.weights) then 3 when 'B' = any(u.weights) then 2
-                                   when 'C' = any(u.weights) then 1 else 0 end::smallint)
+                                   when 'C' = any(u.weights) then 1 else 0 end::smallint) as "weights!"
              from datasets d cross join lateral unnest(d.search_vector) as u
              where d.status = 'published'
-             group by d.id",
+             group by d.id"#
         )
         .fetch(&mut *tx);
-        while let Some((id, words, weights)) = lexemes.try_next().await? {
-            if let Some(row) = index.by_id.get(&id) {
-                for (word, weight) in words.iter().zip(weights) {
+        while let Some(lexeme_row) = lexemes.try_next().await? {
+            if let Some(row) = index.by_id.get(&lexeme_row.id) {
+                for (word, weight) in lexeme_row.words.iter().zip(lexeme_row.weights) {
                     index.text.add(*row, word, weight.clamp(0, 3) as u8);
                 }
             }
@@ -238,8 +223,8 @@ impl CatalogIndex {
 
     /// Datasets whose words match `query`, scored: the summed weights of the words found (scaled into
     /// [0, 1)), plus, with `count_words`, the number of distinct words found; a title or slug that is
-    /// the text adds 2, and each word of the text found in the names adds a share of 1. A dataset
-    /// whose DOI is `doi` is added with a score of 5.
+    /// the text adds [`EXACT_NAME_BONUS`], and each word of the text found in the names adds a share
+    /// of 1. A dataset whose DOI is `doi` is added with [`DOI_MATCH_SCORE`].
     pub fn text_hits(
         &self,
         query: Option<&TsQuery>,
@@ -271,7 +256,7 @@ impl CatalogIndex {
                 if scores.in_names[index] == scores.terms {
                     let row = &self.rows[index];
                     if row.title_hash == text_hash || row.slug_hash == text_hash {
-                        score += 2.0;
+                        score += EXACT_NAME_BONUS;
                     }
                 }
                 TextHit {
@@ -283,10 +268,10 @@ impl CatalogIndex {
             .collect();
         if let Some(row) = doi.and_then(|doi| self.by_doi.get(&hash(doi))) {
             match hits.iter_mut().find(|hit| hit.row == *row) {
-                Some(hit) => hit.score += 5.0,
+                Some(hit) => hit.score += DOI_MATCH_SCORE,
                 None => hits.push(TextHit {
                     row: *row,
-                    score: 5.0,
+                    score: DOI_MATCH_SCORE,
                     word_match: true,
                 }),
             }
@@ -448,7 +433,7 @@ impl CatalogIndex {
                     })
                     .collect();
                 values.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
-                values.truncate(40);
+                values.truncate(MAX_FACET_VALUES);
                 // A selected value stays visible even when it is not among the top values.
                 for selected in query.selected(*facet) {
                     if !values.iter().any(|v| &v.value == selected) {
@@ -587,9 +572,7 @@ impl IndexHandle {
 
     /// The index as of the catalog's current version, reloading it first when it is behind.
     pub async fn current(&self, db: &PgPool) -> sqlx::Result<Arc<CatalogIndex>> {
-        let version: i64 = sqlx::query_scalar("select version from catalog_state")
-            .fetch_one(db)
-            .await?;
+        let version = super::db::catalog_version(db).await?;
         // A different version, lower too (a restored database), means the snapshot is not current.
         let snapshot = self.snapshot();
         if snapshot.version == version {

@@ -1,5 +1,7 @@
-//! The catalog: organizations and datasets, search, and importing the exchange format.
+//! The catalog: organizations and datasets, their curation and history, search, and importing the
+//! exchange format.
 
+pub mod curation;
 pub mod db;
 pub mod duo;
 pub mod import;

@@ -1,6 +1,7 @@
 //! Catalog types: the kinds of source, access levels, lifecycle states, modalities and the dataset record.
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
 use time::{Date, OffsetDateTime};
 
 /// What kind of data source a dataset is (DESIGN.md: every kind of source a researcher meets).
@@ -133,6 +134,9 @@ pub enum DatasetStatus {
 }
 
 impl DatasetStatus {
+    pub const ALL: [Self; 3] = [Self::Draft, Self::Published, Self::Retired];
+
+    /// The stored and form value: `draft`, `published`, `retired`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Draft => "draft",
@@ -140,7 +144,126 @@ impl DatasetStatus {
             Self::Retired => "retired",
         }
     }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == value)
+    }
 }
+
+/// Maps an enum with `as_str` and `parse` onto a PostgreSQL `text` column (for vocabularies that a
+/// check constraint, rather than an enum type, keeps closed).
+macro_rules! stored_as_text {
+    ($name:ident) => {
+        impl sqlx::Type<sqlx::Postgres> for $name {
+            fn type_info() -> sqlx::postgres::PgTypeInfo {
+                <str as sqlx::Type<sqlx::Postgres>>::type_info()
+            }
+
+            fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+                <str as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+            }
+        }
+
+        impl sqlx::Encode<'_, sqlx::Postgres> for $name {
+            fn encode_by_ref(
+                &self,
+                buf: &mut sqlx::postgres::PgArgumentBuffer,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <&str as sqlx::Encode<sqlx::Postgres>>::encode(self.as_str(), buf)
+            }
+        }
+
+        impl<'r> sqlx::Decode<'r, sqlx::Postgres> for $name {
+            fn decode(
+                value: sqlx::postgres::PgValueRef<'r>,
+            ) -> Result<Self, sqlx::error::BoxDynError> {
+                let text = <&str as sqlx::Decode<sqlx::Postgres>>::decode(value)?;
+                Self::parse(text).ok_or_else(|| {
+                    format!(concat!("'{}' is not a ", stringify!($name)), text).into()
+                })
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+/// Where a version of a dataset came from (`dataset_revisions.origin`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RevisionOrigin {
+    /// A curator saved the editor.
+    Editor,
+    /// A curator restored an earlier version.
+    Restore,
+    /// An import of the exchange format.
+    Import,
+}
+
+impl RevisionOrigin {
+    pub const ALL: [Self; 3] = [Self::Editor, Self::Restore, Self::Import];
+
+    /// The stored form: `editor`, `restore`, `import`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Editor => "editor",
+            Self::Restore => "restore",
+            Self::Import => "import",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|origin| origin.as_str() == value)
+    }
+}
+
+stored_as_text!(RevisionOrigin);
+
+/// The format of a file uploaded for a bulk import (`import_uploads.format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum UploadFormat {
+    /// An array of records in the exchange format.
+    Json,
+    /// Rows with the documented columns.
+    Csv,
+}
+
+impl UploadFormat {
+    pub const ALL: [Self; 2] = [Self::Json, Self::Csv];
+
+    /// The stored form: `json` or `csv`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Csv => "csv",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|format| format.as_str() == value)
+    }
+
+    /// JSON when the file name ends in `.json` or the content starts with `[`; CSV otherwise.
+    pub fn detect(file_name: &str, bytes: &[u8]) -> Self {
+        let starts_like_json = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+        if file_name.to_lowercase().ends_with(".json") || starts_like_json {
+            Self::Json
+        } else {
+            Self::Csv
+        }
+    }
+}
+
+stored_as_text!(UploadFormat);
 
 /// DICOM modality codes the catalog knows, with their names (PS3.3 C.7.3.1.1.1 and common ones).
 pub const MODALITIES: &[(&str, &str)] = &[
@@ -217,8 +340,9 @@ pub fn modality_name(code: &str) -> Option<&'static str> {
 
 /// Every fact of a dataset that a curator or an import sets: the unit of comparison, diff and revision.
 ///
-/// The field order here is the column order in `db.rs`; a round-trip test holds them together.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+/// `db` reads and writes each field by its column name; a round-trip test writes every field and
+/// reads it back.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DatasetFields {
     // identity
     pub slug: String,
@@ -281,11 +405,69 @@ pub struct DatasetFields {
     pub sources: Vec<String>,
 }
 
+impl DatasetFields {
+    /// Per-field differences from `before`: `{"title": {"before": …, "after": …}}`; every field when
+    /// there is no `before`.
+    pub fn changes_since(&self, before: Option<&Self>) -> Map<String, Value> {
+        let after = serde_json::to_value(self).unwrap_or_default();
+        let before = before
+            .map(|before| serde_json::to_value(before).unwrap_or_default())
+            .unwrap_or(Value::Null);
+        let mut changes = Map::new();
+        if let Value::Object(after) = after {
+            for (field, new_value) in after {
+                let old_value = before.get(&field).cloned().unwrap_or(Value::Null);
+                if old_value != new_value {
+                    changes.insert(field, json!({ "before": old_value, "after": new_value }));
+                }
+            }
+        }
+        changes
+    }
+}
+
+/// Longest before or after value a change list shows, in characters.
+const SHOWN_CHANGE_CHARS: usize = 300;
+
+/// (field, before, after) for each change (as [`DatasetFields::changes_since`] makes them), as short
+/// text.
+pub fn describe_changes(changes: &Map<String, Value>) -> Vec<(String, String, String)> {
+    let shorten = |value: &Value| {
+        let text = match value {
+            Value::Null => "—".to_owned(),
+            Value::String(s) => s.clone(),
+            Value::Array(items) => items
+                .iter()
+                .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
+                .collect::<Vec<_>>()
+                .join(", "),
+            other => other.to_string(),
+        };
+        if text.chars().count() > SHOWN_CHANGE_CHARS {
+            format!(
+                "{}…",
+                text.chars().take(SHOWN_CHANGE_CHARS).collect::<String>()
+            )
+        } else {
+            text
+        }
+    };
+    changes
+        .iter()
+        .map(|(field, change)| {
+            (
+                field.clone(),
+                shorten(&change["before"]),
+                shorten(&change["after"]),
+            )
+        })
+        .collect()
+}
+
 /// A dataset as stored: its facts plus identity, organization and lifecycle columns.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct Dataset {
     pub id: i64,
-    #[sqlx(flatten)]
     pub fields: DatasetFields,
     pub organization_name: String,
     pub organization_homepage: Option<String>,
@@ -296,7 +478,7 @@ pub struct Dataset {
 }
 
 /// What a result list shows of a dataset.
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize)]
 pub struct DatasetSummary {
     pub slug: String,
     pub title: String,
@@ -315,7 +497,7 @@ pub struct DatasetSummary {
 }
 
 /// An organization that publishes datasets.
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Organization {
     pub id: i64,
     pub slug: String,
@@ -331,4 +513,126 @@ pub struct OrganizationRef {
     pub slug: String,
     pub name: String,
     pub homepage: Option<String>,
+}
+
+/// An organization as a curator enters it, trimmed; checked by `validate::check_organization`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrganizationInput {
+    pub slug: String,
+    pub name: String,
+    pub homepage: Option<String>,
+    pub description: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_vocabularies_round_trip_through_their_names() {
+        for status in DatasetStatus::ALL {
+            assert_eq!(DatasetStatus::parse(status.as_str()), Some(status));
+        }
+        for origin in RevisionOrigin::ALL {
+            assert_eq!(RevisionOrigin::parse(origin.as_str()), Some(origin));
+            assert_eq!(origin.to_string(), origin.as_str());
+        }
+        for format in UploadFormat::ALL {
+            assert_eq!(UploadFormat::parse(format.as_str()), Some(format));
+        }
+        assert_eq!(DatasetStatus::parse("deleted"), None);
+        assert_eq!(RevisionOrigin::parse("Editor"), None);
+    }
+
+    #[test]
+    fn uploads_are_json_by_name_or_content_and_csv_otherwise() {
+        assert_eq!(
+            UploadFormat::detect("records.JSON", b"id,name"),
+            UploadFormat::Json
+        );
+        assert_eq!(
+            UploadFormat::detect("upload", b"  \n[{}]"),
+            UploadFormat::Json
+        );
+        assert_eq!(
+            UploadFormat::detect("records.csv", b"id,name\n"),
+            UploadFormat::Csv
+        );
+    }
+
+    fn fields() -> DatasetFields {
+        serde_json::from_value(json!({
+            "slug": "knee-mri", "title": "Knee MRI", "aliases": [], "summary": "",
+            "description": "", "organization_slug": "example", "publisher_raw": null,
+            "landing_url": null, "alt_urls": [], "doi": null, "citation": null,
+            "source_kind": "institutional", "record_type": null, "access_level": null,
+            "access_raw": null, "license": null, "license_raw": null,
+            "data_use_limitations": [], "access_instructions": "", "modalities": ["MR"],
+            "modality_raw": null, "body_parts": [], "tasks": [], "annotation_objects": [],
+            "conditions": [], "formats": [], "species": null, "dimensionality": null,
+            "label_category_count": null, "challenge": null, "supporting_data": [],
+            "subject_count": null, "study_count": null, "image_count": null, "case_count": null,
+            "size_bytes": null, "count_notes": null, "deidentification": null,
+            "contains_phi": false, "year": null, "release_date_raw": null,
+            "last_updated_upstream": null, "upstream_status": null, "idc_collection_id": null,
+            "idc_subject_count": null, "idc_image_types": null, "idc_supporting_data": null,
+            "idc_access": null, "idc_updated": null, "notes": null, "sources": []
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn changes_name_each_changed_field_with_both_values() {
+        let before = fields();
+        let after = DatasetFields {
+            title: "Knee MRI (3 T)".to_owned(),
+            subject_count: Some(412),
+            ..before.clone()
+        };
+        let changes = after.changes_since(Some(&before));
+        assert_eq!(changes.len(), 2);
+        assert_eq!(
+            changes["title"],
+            json!({"before": "Knee MRI", "after": "Knee MRI (3 T)"})
+        );
+        assert!(before.changes_since(Some(&before)).is_empty());
+        // A first version lists every field that has a value.
+        let first = before.changes_since(None);
+        assert_eq!(first["slug"], json!({"before": null, "after": "knee-mri"}));
+        assert!(first.contains_key("aliases") && !first.contains_key("doi"));
+        assert_eq!(
+            describe_changes(&changes),
+            vec![
+                ("subject_count".to_owned(), "—".to_owned(), "412".to_owned()),
+                (
+                    "title".to_owned(),
+                    "Knee MRI".to_owned(),
+                    "Knee MRI (3 T)".to_owned()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn long_values_are_shortened_in_change_lists() {
+        let before = fields();
+        let after = DatasetFields {
+            description: "x".repeat(SHOWN_CHANGE_CHARS + 1),
+            modalities: vec!["CT".to_owned(), "MR".to_owned()],
+            ..before.clone()
+        };
+        let described = describe_changes(&after.changes_since(Some(&before)));
+        let description = &described
+            .iter()
+            .find(|(f, ..)| f == "description")
+            .unwrap()
+            .2;
+        assert_eq!(description.chars().count(), SHOWN_CHANGE_CHARS + 1);
+        assert!(description.ends_with('…'));
+        let modalities = described.iter().find(|(f, ..)| f == "modalities").unwrap();
+        assert_eq!(
+            (modalities.1.as_str(), modalities.2.as_str()),
+            ("MR", "CT, MR")
+        );
+    }
 }

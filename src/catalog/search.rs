@@ -7,9 +7,9 @@
 
 use std::collections::HashMap;
 
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::PgPool;
 
-use super::index::{CatalogIndex, IndexHandle, TextHit};
+use super::index::{CatalogIndex, DOI_MATCH_SCORE, IndexHandle, TextHit};
 use super::model::DatasetSummary;
 pub use super::query::{
     Facet, FacetCount, FacetValues, MAX_FILTER_VALUES, MAX_PER_PAGE, MAX_QUERY_CHARS, NOT_STATED,
@@ -234,27 +234,14 @@ fn doi_in(text: &str) -> Option<String> {
     super::validate::is_doi(doi).then(|| doi.to_owned())
 }
 
-/// The tsquery for the search text under a word logic, with the text bound.
-fn push_tsquery(builder: &mut QueryBuilder<'_, Postgres>, query: &SearchQuery, logic: WordLogic) {
-    let text = query.search_text();
-    match logic {
-        WordLogic::Any => builder
-            .push("replace(websearch_to_tsquery('english', ")
-            .push_bind(text)
-            .push(")::text, ' & ', ' | ')::tsquery"),
-        WordLogic::All => builder
-            .push("websearch_to_tsquery('english', ")
-            .push_bind(text)
-            .push(")"),
-    };
-}
-
 /// PostgreSQL's reading of the text: stop words dropped, words stemmed, web-search syntax applied.
 async fn parse_text(db: &PgPool, query: &SearchQuery) -> sqlx::Result<Option<TsQuery>> {
-    let text: String = sqlx::query_scalar("select websearch_to_tsquery('english', $1)::text")
-        .bind(query.search_text())
-        .fetch_one(db)
-        .await?;
+    let text = sqlx::query_scalar!(
+        r#"select websearch_to_tsquery('english', $1)::text as "query!""#,
+        query.search_text(),
+    )
+    .fetch_one(db)
+    .await?;
     Ok(TsQuery::parse(&text))
 }
 
@@ -272,31 +259,41 @@ async fn keep_exact_phrases(
         return Ok(hits);
     }
     let ids: Vec<i64> = hits.iter().map(|hit| index.row_id(hit.row)).collect();
-    let exact: std::collections::HashSet<i64> = sqlx::query_scalar(
-        "select id from datasets where id = any($1) and search_vector @@ websearch_to_tsquery('english', $2)",
+    let exact: std::collections::HashSet<i64> = sqlx::query_scalar!(
+        "select id from datasets
+         where id = any($1) and search_vector @@ websearch_to_tsquery('english', $2)",
+        &ids,
+        query.search_text(),
     )
-    .bind(&ids)
-    .bind(query.search_text())
     .fetch_all(db)
     .await?
     .into_iter()
     .collect();
+    // A dataset found by its DOI stays, whatever its words.
     Ok(hits
         .into_iter()
-        .filter(|hit| exact.contains(&index.row_id(hit.row)) || hit.score >= 5.0)
+        .filter(|hit| exact.contains(&index.row_id(hit.row)) || hit.score >= DOI_MATCH_SCORE)
         .collect())
 }
 
+/// Most datasets with look-alike names a search considers.
+const MAX_SIMILAR_NAMES: i64 = 200;
+
 /// Published datasets whose names look like the text (`pg_trgm` word similarity), with the similarity.
 async fn similar_names(db: &PgPool, query: &SearchQuery) -> sqlx::Result<Vec<(i64, f32)>> {
-    sqlx::query_as(
-        "select id, word_similarity($1, search_names)::real as similarity from datasets
+    let rows = sqlx::query!(
+        r#"select id, word_similarity($1, search_names)::real as "similarity!" from datasets
          where status = 'published' and $1 <% search_names
-         order by similarity desc, id limit 200",
+         order by word_similarity($1, search_names) desc, id limit $2"#,
+        query.text.to_lowercase(),
+        MAX_SIMILAR_NAMES,
     )
-    .bind(query.text.to_lowercase())
     .fetch_all(db)
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.id, row.similarity))
+        .collect())
 }
 
 /// The passage of each shown dataset that matched, with the matching words marked.
@@ -307,23 +304,26 @@ async fn fetch_snippets(
     items: &[DatasetSummary],
 ) -> sqlx::Result<HashMap<String, String>> {
     let slugs: Vec<String> = items.iter().map(|item| item.slug.clone()).collect();
-    let mut builder = QueryBuilder::new("select slug, ts_headline('english', ");
-    builder.push(
-        "translate(d.summary || ' ' || d.description || ' ' || array_to_string(d.tasks, '; '), \
-         E'\\x02\\x03', ''), ",
-    );
-    push_tsquery(&mut builder, query, logic);
-    builder
-        .push(
-            ", 'StartSel=\u{2}, StopSel=\u{3}, MaxWords=40, MinWords=15, MaxFragments=2, \
-             FragmentDelimiter=\" … \"') from datasets d where d.slug = any(",
-        )
-        .push_bind(slugs)
-        .push(")");
-    let rows: Vec<(String, String)> = builder.build_query_as().fetch_all(db).await?;
+    // The marks are taken out of the text first, so that only the marks ts_headline adds remain.
+    let rows = sqlx::query!(
+        r#"select slug, ts_headline('english',
+                translate(d.summary || ' ' || d.description || ' ' || array_to_string(d.tasks, '; '),
+                          E'\x02\x03', ''),
+                case when $3 then replace(websearch_to_tsquery('english', $2)::text, ' & ', ' | ')::tsquery
+                     else websearch_to_tsquery('english', $2) end,
+                E'StartSel=\x02, StopSel=\x03, MaxWords=40, MinWords=15, MaxFragments=2, FragmentDelimiter=" … "')
+                as "snippet!"
+         from datasets d where d.slug = any($1)"#,
+        &slugs,
+        query.search_text(),
+        logic == WordLogic::Any,
+    )
+    .fetch_all(db)
+    .await?;
     Ok(rows
         .into_iter()
-        .filter(|(_, snippet)| snippet.contains(MARK_START))
+        .filter(|row| row.snippet.contains(MARK_START))
+        .map(|row| (row.slug, row.snippet))
         .collect())
 }
 

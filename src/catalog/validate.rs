@@ -1,12 +1,26 @@
 //! The rules every dataset record obeys, however it arrives (import, editor, API).
 
-use super::model::{DatasetFields, modality_name};
+use std::ops::RangeInclusive;
+
+use super::model::{DatasetFields, OrganizationInput, modality_name};
 use super::organizations::slugify;
 use crate::validation::FieldErrors;
 
+/// Longest slug, in characters (the `datasets_slug_format` constraint).
+pub const MAX_SLUG_CHARS: usize = 120;
+/// Longest dataset title, in characters (the `datasets_title_length` constraint).
+pub const MAX_TITLE_CHARS: usize = 300;
+/// Years a dataset can have been released in (the `datasets_year` constraint).
+pub const PLAUSIBLE_YEARS: RangeInclusive<i32> = 1900..=2100;
+/// Longest organization name, in characters (the `organizations_name_length` constraint).
+pub const MAX_ORGANIZATION_NAME_CHARS: usize = 200;
+/// Longest organization description, in characters.
+pub const MAX_ORGANIZATION_DESCRIPTION_CHARS: usize = 5000;
+
 /// Whether `slug` is already in canonical form: lower-case letters and digits joined by single hyphens.
 pub fn is_valid_slug(slug: &str) -> bool {
-    slug.len() <= 120 && slugify(slug).as_deref() == Some(slug)
+    // Canonical slugs are ASCII, so bytes are characters.
+    slug.len() <= MAX_SLUG_CHARS && slugify(slug).as_deref() == Some(slug)
 }
 
 /// Whether `url` is an absolute http(s) URL with a host and no white space.
@@ -36,14 +50,19 @@ pub fn check_dataset(fields: &DatasetFields, errors: &mut FieldErrors) {
     if !is_valid_slug(&fields.slug) {
         errors.add(
             "slug",
-            "must be lower-case letters and digits joined by single hyphens, at most 120 characters",
+            format!(
+                "must be lower-case letters and digits joined by single hyphens, at most {MAX_SLUG_CHARS} characters"
+            ),
         );
     }
     let title = fields.title.trim();
     if title.is_empty() {
         errors.add("title", "is required");
-    } else if title.chars().count() > 300 {
-        errors.add("title", "must be at most 300 characters");
+    } else if title.chars().count() > MAX_TITLE_CHARS {
+        errors.add(
+            "title",
+            format!("must be at most {MAX_TITLE_CHARS} characters"),
+        );
     }
     if let Some(url) = &fields.landing_url
         && !is_web_url(url)
@@ -84,7 +103,7 @@ pub fn check_dataset(fields: &DatasetFields, errors: &mut FieldErrors) {
         );
     }
     if let Some(year) = fields.year
-        && !(1900..=2100).contains(&year)
+        && !PLAUSIBLE_YEARS.contains(&year)
     {
         errors.add("year", format!("{year} is not a plausible year"));
     }
@@ -103,6 +122,37 @@ pub fn check_dataset(fields: &DatasetFields, errors: &mut FieldErrors) {
     }
     if fields.label_category_count.is_some_and(|count| count < 0) {
         errors.add("label_category_count", "cannot be negative");
+    }
+}
+
+/// Checks an organization as a curator entered it, collecting every problem with a message for them.
+pub fn check_organization(organization: &OrganizationInput, errors: &mut FieldErrors) {
+    if !is_valid_slug(&organization.slug) {
+        errors.add(
+            "slug",
+            "Use lower-case letters, digits and single hyphens, e.g. example-hospital.",
+        );
+    }
+    let name_chars = organization.name.chars().count();
+    if name_chars == 0 || name_chars > MAX_ORGANIZATION_NAME_CHARS {
+        errors.add(
+            "name",
+            format!("Give a name of at most {MAX_ORGANIZATION_NAME_CHARS} characters."),
+        );
+    }
+    if let Some(homepage) = &organization.homepage
+        && !is_web_url(homepage)
+    {
+        errors.add(
+            "homepage",
+            "Enter a web address starting with https:// or http://.",
+        );
+    }
+    if organization.description.chars().count() > MAX_ORGANIZATION_DESCRIPTION_CHARS {
+        errors.add(
+            "description",
+            format!("Use at most {MAX_ORGANIZATION_DESCRIPTION_CHARS} characters."),
+        );
     }
 }
 
@@ -140,5 +190,30 @@ mod tests {
         assert!(!is_web_url("javascript:alert(1)"));
         assert!(!is_web_url("https://exa mple.org"));
         assert!(!is_web_url("example.org"));
+    }
+
+    #[test]
+    fn organizations_are_checked_field_by_field() {
+        let good = OrganizationInput {
+            slug: "example-hospital".to_owned(),
+            name: "Example Hospital".to_owned(),
+            homepage: Some("https://example.org".to_owned()),
+            description: String::new(),
+        };
+        let mut errors = FieldErrors::default();
+        check_organization(&good, &mut errors);
+        assert!(errors.is_empty());
+
+        let bad = OrganizationInput {
+            slug: "Example Hospital".to_owned(),
+            name: "x".repeat(MAX_ORGANIZATION_NAME_CHARS + 1),
+            homepage: Some("example.org".to_owned()),
+            description: "x".repeat(MAX_ORGANIZATION_DESCRIPTION_CHARS + 1),
+        };
+        let mut errors = FieldErrors::default();
+        check_organization(&bad, &mut errors);
+        for field in ["slug", "name", "homepage", "description"] {
+            assert!(errors.get(field).is_some(), "{field} has a message");
+        }
     }
 }

@@ -16,6 +16,8 @@ pub const CHANNEL: &str = "radportal_catalog";
 
 /// How often the version is read even when notifications arrive.
 const REFRESH: Duration = Duration::from_secs(10);
+/// How long the listener waits before connecting again after losing its connection.
+const RECONNECT_DELAY: Duration = Duration::from_secs(1);
 
 /// The latest catalog version this instance has heard of.
 #[derive(Default)]
@@ -57,10 +59,7 @@ impl CatalogWatch {
             let mut ticks = tokio::time::interval(REFRESH);
             loop {
                 ticks.tick().await;
-                match sqlx::query_scalar::<_, i64>("select version from catalog_state")
-                    .fetch_one(&refresh_db)
-                    .await
-                {
+                match super::db::catalog_version(&refresh_db).await {
                     Ok(current) => refresher.observe(current),
                     Err(_) => refresher.forget(),
                 }
@@ -73,7 +72,7 @@ impl CatalogWatch {
                     tracing::warn!(%error, "catalog listener lost its connection; retrying");
                 }
                 watch.forget();
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tokio::time::sleep(RECONNECT_DELAY).await;
             }
         });
     }
@@ -82,9 +81,7 @@ impl CatalogWatch {
         let mut listener = PgListener::connect_with(db).await?;
         listener.listen(CHANNEL).await?;
         // Anything committed before LISTEN took effect is in the table.
-        let current: i64 = sqlx::query_scalar("select version from catalog_state")
-            .fetch_one(db)
-            .await?;
+        let current = super::db::catalog_version(db).await?;
         self.observe(current);
         loop {
             match listener.try_recv().await? {

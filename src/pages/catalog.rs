@@ -312,7 +312,7 @@ pub async fn list_organizations(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
 ) -> Result<Response, AppError> {
-    let organizations = db::list_organizations(&state.db).await?;
+    let organizations = db::organizations::list(&state.db).await?;
     render(&OrganizationsPage {
         layout: Layout::new("Organizations", Nav::Organizations).with_user(user.as_ref()),
         organizations,
@@ -335,7 +335,7 @@ pub async fn show_organization(
     MaybeUser(user): MaybeUser,
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
-    let organization = db::find_organization(&state.db, &slug)
+    let organization = db::organizations::find(&state.db, &slug)
         .await?
         .ok_or(AppError::NotFound)?;
     let mut query = SearchQuery::default();
