@@ -27,6 +27,16 @@ const NOT_SPECIFIED: &str = "notspecified";
 
 /// Most rows one `package_search` returns.
 const MAX_ROWS: i64 = 1000;
+/// Rows `package_search` returns when `rows` is not given (CKAN's default).
+const DEFAULT_ROWS: i64 = 10;
+/// Most facet fields one `package_search` counts.
+const MAX_FACET_FIELDS: usize = 16;
+/// Values per facet `package_search` returns when `facet.limit` is not given (CKAN's default).
+const DEFAULT_FACET_LIMIT: i64 = 50;
+/// Most values per facet `package_search` returns.
+const MAX_FACET_LIMIT: i64 = 1000;
+/// Most organizations one `organization_list` returns (and how many when `limit` is not given).
+const MAX_ORGANIZATIONS: i64 = 1000;
 
 pub fn routes() -> Routes {
     Routes::new()
@@ -445,19 +455,19 @@ async fn package_search(state: &AppState, params: &Params) -> Result<Value, Ckan
         parse_fq(&fq, &mut query)?;
     }
     query.sort = parse_sort(params.string("sort"))?;
-    query.per_page = params.integer("rows", 10, 0, MAX_ROWS)?;
+    query.per_page = params.integer("rows", DEFAULT_ROWS, 0, MAX_ROWS)?;
     query.start = Some(params.integer("start", 0, 0, i64::MAX / 2)?);
     let mut facet_fields = params.list("facet.field")?;
     // Each facet is counted once, and there are only so many.
     let mut seen = std::collections::HashSet::new();
     facet_fields.retain(|field| seen.insert(field.clone()));
-    if facet_fields.len() > 16 {
+    if facet_fields.len() > MAX_FACET_FIELDS {
         return Err(CkanError::Validation(vec![(
             "facet.field".to_owned(),
-            "At most 16 facet fields".to_owned(),
+            format!("At most {MAX_FACET_FIELDS} facet fields"),
         )]));
     }
-    let facet_limit = params.integer("facet.limit", 50, -1, 1000)?;
+    let facet_limit = params.integer("facet.limit", DEFAULT_FACET_LIMIT, -1, MAX_FACET_LIMIT)?;
     let mut facets: Vec<Facet> = facet_fields.iter().filter_map(|f| facet_for(f)).collect();
     facets.dedup();
 
@@ -583,7 +593,7 @@ async fn organization_list(state: &AppState, params: &Params) -> Result<Value, C
             )]));
         }
     }
-    let limit = params.integer("limit", 1000, 0, 1000)? as usize;
+    let limit = params.integer("limit", MAX_ORGANIZATIONS, 0, MAX_ORGANIZATIONS)? as usize;
     let offset = params.integer("offset", 0, 0, i64::MAX / 2)? as usize;
     let page = organizations.into_iter().skip(offset).take(limit);
     if params.boolean("all_fields") {

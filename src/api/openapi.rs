@@ -8,6 +8,8 @@ use serde_json::{Value, json};
 use super::v1::base;
 use crate::catalog::duo;
 use crate::catalog::model::{AccessLevel, SourceKind};
+use crate::catalog::query::{MAX_PER_PAGE, MAX_QUERY_CHARS};
+use crate::pagination::{MAX_PAGE, PER_PAGE};
 use crate::web::AppState;
 
 pub async fn document(State(state): State<AppState>) -> Json<Value> {
@@ -111,7 +113,7 @@ fn operations(base_url: &str) -> Value {
                     "operationId": "listDatasets",
                     "summary": "Search datasets",
                     "parameters": [
-                        {"name": "q", "in": "query", "required": false, "description": "Search text (websearch syntax: quotes for phrases, - to exclude, or). At most 200 characters.", "schema": {"type": "string", "maxLength": 200}},
+                        {"name": "q", "in": "query", "required": false, "description": format!("Search text (websearch syntax: quotes for phrases, - to exclude, or). At most {MAX_QUERY_CHARS} characters."), "schema": {"type": "string", "maxLength": MAX_QUERY_CHARS}},
                         list_param("org", "Organization slugs."),
                         {"name": "kind", "in": "query", "required": false, "style": "form", "explode": true, "description": "Source kinds.", "schema": {"type": "array", "items": {"type": "string", "enum": kinds}}},
                         {"name": "access", "in": "query", "required": false, "style": "form", "explode": true, "description": "Access levels; `unknown` for not stated.", "schema": {"type": "array", "items": {"type": "string", "enum": access_filter}}},
@@ -121,8 +123,8 @@ fn operations(base_url: &str) -> Value {
                         list_param("license", "Licences; `unknown` for not stated."),
                         {"name": "duo", "in": "query", "required": false, "style": "form", "explode": true, "description": "GA4GH DUO data-use limitation terms (current permissions and modifiers), by id or shorthand.", "schema": {"type": "array", "items": {"type": "string", "enum": duo_terms}}},
                         {"name": "sort", "in": "query", "required": false, "schema": {"type": "string", "enum": ["relevance", "title", "subjects", "newest"], "default": "relevance"}},
-                        {"name": "page", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 1}},
-                        {"name": "per_page", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}}
+                        {"name": "page", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}},
+                        {"name": "per_page", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE, "default": PER_PAGE}}
                     ],
                     "responses": {
                         "200": {"description": "A page of results with facet counts.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DatasetList"}}}},

@@ -73,12 +73,15 @@ impl HomePage {
     }
 }
 
+/// Recently changed datasets the home page shows.
+const RECENT_DATASETS: i64 = 6;
+
 pub async fn home(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
 ) -> Result<Response, AppError> {
     let overview = db::overview(&state.db).await?;
-    let recent = db::recently_updated(&state.db, 6).await?;
+    let recent = db::recently_updated(&state.db, RECENT_DATASETS).await?;
     render(&HomePage {
         layout: Layout::new("AI-radiology data", Nav::Home).with_user(user.as_ref()),
         overview,
@@ -383,6 +386,8 @@ pub async fn export_csv(
 
 /// Datasets per page of the DCAT catalog.
 const DCAT_PAGE_SIZE: i64 = 1000;
+/// The last page of the DCAT catalog that can be asked for.
+const DCAT_MAX_PAGE: i64 = 10_000;
 
 /// The catalog in DCAT (JSON-LD), a thousand datasets per page.
 pub async fn dcat_catalog(
@@ -395,11 +400,11 @@ pub async fn dcat_catalog(
             page = value
                 .parse::<i64>()
                 .ok()
-                .filter(|page| (1..=10_000).contains(page))
+                .filter(|page| (1..=DCAT_MAX_PAGE).contains(page))
                 .ok_or_else(|| {
-                    AppError::BadRequest(
-                        "parameter 'page': must be a whole number from 1 to 10000".to_owned(),
-                    )
+                    AppError::BadRequest(format!(
+                        "parameter 'page': must be a whole number from 1 to {DCAT_MAX_PAGE}"
+                    ))
                 })?;
         }
     }
