@@ -94,3 +94,9 @@ fn plain_reason(error: &sqlx::Error) -> String {
         other => other.to_string(),
     }
 }
+
+/// Whether the database answers a trivial query.
+pub async fn ping(pool: &sqlx::PgPool) -> sqlx::Result<()> {
+    sqlx::query!("select 1 as ready").fetch_one(pool).await?;
+    Ok(())
+}

@@ -122,27 +122,29 @@ pub async fn run_now(context: &JobContext, job: &Job) -> anyhow::Result<usize> {
 /// Claims a due shared job for this instance: moves its next run one interval ahead.
 async fn claim(db: &PgPool, job: &Job) -> sqlx::Result<bool> {
     let mut tx = db.begin().await?;
-    sqlx::query("insert into job_schedule (name) values ($1) on conflict (name) do nothing")
-        .bind(job.name)
-        .execute(&mut *tx)
-        .await?;
-    let due: Option<String> = sqlx::query_scalar(
+    sqlx::query!(
+        "insert into job_schedule (name) values ($1) on conflict (name) do nothing",
+        job.name
+    )
+    .execute(&mut *tx)
+    .await?;
+    let due = sqlx::query_scalar!(
         "select name from job_schedule where name = $1 and next_run_at <= now()
          for update skip locked",
+        job.name
     )
-    .bind(job.name)
     .fetch_optional(&mut *tx)
     .await?;
     if due.is_none() {
         return Ok(false);
     }
-    sqlx::query(
+    sqlx::query!(
         "update job_schedule
          set next_run_at = now() + make_interval(secs => $2), last_started_at = now()
          where name = $1",
+        job.name,
+        job.interval.as_secs_f64()
     )
-    .bind(job.name)
-    .bind(job.interval.as_secs_f64())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -150,14 +152,14 @@ async fn claim(db: &PgPool, job: &Job) -> sqlx::Result<bool> {
 }
 
 async fn record(db: &PgPool, name: &str, error: Option<&anyhow::Error>) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "update job_schedule
          set last_finished_at = now(), runs = runs + 1, last_error = $2,
-             failures = failures + case when $2 is null then 0 else 1 end
+             failures = failures + case when $2::text is null then 0 else 1 end
          where name = $1",
+        name,
+        error.map(|error| format!("{error:#}"))
     )
-    .bind(name)
-    .bind(error.map(|error| format!("{error:#}")))
     .execute(db)
     .await?;
     Ok(())

@@ -13,7 +13,7 @@ pub async fn healthz() -> &'static str {
 /// The process can reach its database; 503 otherwise, so a load balancer stops sending traffic.
 /// Bounded by the readiness timeout, so the answer comes before the load balancer gives up.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    let check = sqlx::query("select 1").execute(&state.db);
+    let check = crate::db::ping(&state.db);
     match tokio::time::timeout(state.config.readyz_timeout, check).await {
         Ok(Ok(_)) => (StatusCode::OK, "ready"),
         Ok(Err(error)) => {
