@@ -2,6 +2,8 @@
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY . .
+# SQL is checked against the committed query data in .sqlx/, not a live database.
+ENV SQLX_OFFLINE=true
 RUN cargo build --release --locked
 
 # Run stage: the binary alone on a small base, as an unprivileged user.
