@@ -7,7 +7,7 @@ use sqlx::{PgExecutor, PgPool};
 
 use super::events::{self, NewEvent};
 use super::timeline::EventKind;
-use crate::audit::{self, Target};
+use crate::audit::{self, AuditAction, Target};
 use crate::error::AppError;
 
 /// What an attachment belongs to.
@@ -77,7 +77,7 @@ pub async fn attach_letter(
     audit::record(
         &mut *tx,
         Some(uploaded_by),
-        "project.irb_letter_uploaded",
+        AuditAction::ProjectIrbLetterUploaded,
         Target::Project(project_id),
         json!({"attachment": stored.id}),
     )

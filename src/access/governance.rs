@@ -10,7 +10,7 @@ use time::Date;
 
 use super::db;
 use super::db::admin::{self, DacFields};
-use crate::audit::{self, Target};
+use crate::audit::{self, AuditAction, Target};
 use crate::error::AppError;
 
 /// Days grant holders have to accept a new agreement version unless the administrator says otherwise.
@@ -64,7 +64,7 @@ pub async fn create_committee(
     audit::record(
         &mut *tx,
         Some(actor),
-        "dac.created",
+        AuditAction::DacCreated,
         Target::Dac(id),
         json!({"slug": slug, "name": fields.name, "policy": fields.policy.as_str(), "required_votes": fields.required_votes}),
     )
@@ -88,7 +88,7 @@ pub async fn update_committee(
     audit::record(
         &mut *tx,
         Some(actor),
-        "dac.updated",
+        AuditAction::DacUpdated,
         Target::Dac(id),
         json!({"before": {"name": before.name, "policy": before.policy_text()}, "after": {"name": fields.name, "policy": fields.policy.as_str(), "required_votes": fields.required_votes}}),
     )
@@ -114,7 +114,7 @@ pub async fn add_member(
     audit::record(
         &mut *tx,
         Some(actor),
-        "dac.member_added",
+        AuditAction::DacMemberAdded,
         Target::Dac(dac_id),
         json!({"user": user_id, "email": email}),
     )
@@ -137,7 +137,7 @@ pub async fn remove_member(
     audit::record(
         &mut *tx,
         Some(actor),
-        "dac.member_removed",
+        AuditAction::DacMemberRemoved,
         Target::Dac(dac_id),
         json!({"user": user_id}),
     )
@@ -179,7 +179,7 @@ pub async fn set_governance(
     audit::record(
         &mut *tx,
         Some(actor),
-        "dataset.governance_set",
+        AuditAction::DatasetGovernanceSet,
         Target::Dac(dac_id),
         json!({"dataset": governance.dataset, "dua": governance.dua_id, "days": governance.default_days, "credentials": governance.required_credentials}),
     )
@@ -219,7 +219,7 @@ pub async fn create_agreement(
     audit::record(
         &mut *tx,
         Some(actor),
-        "dua.created",
+        AuditAction::DuaCreated,
         Target::Dua(id),
         json!({"slug": slug, "title": title, "effective_on": first.effective_on.to_string()}),
     )
@@ -250,7 +250,7 @@ pub async fn publish_version(
     audit::record(
         &mut *tx,
         Some(actor),
-        "dua.version_published",
+        AuditAction::DuaVersionPublished,
         Target::Dua(dua_id),
         json!({"version": number, "effective_on": version.effective_on.to_string(), "grace_days": grace_days}),
     )

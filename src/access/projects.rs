@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use url::Url;
 
 use super::db::{self, ProjectInput};
-use crate::audit::{self, Target};
+use crate::audit::{self, AuditAction, Target};
 use crate::auth::model::User;
 use crate::error::AppError;
 use crate::mail::{self, Mail};
@@ -75,9 +75,9 @@ pub async fn save(
         &mut *tx,
         Some(owner.id),
         if id.is_some() {
-            "project.updated"
+            AuditAction::ProjectUpdated
         } else {
-            "project.created"
+            AuditAction::ProjectCreated
         },
         Target::Project(saved),
         json!({"title": input.title, "purpose": input.purpose.code(), "members": input.members}),

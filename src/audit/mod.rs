@@ -52,6 +52,117 @@ impl Target {
     }
 }
 
+/// Every administrative and account action the audit log records. Stored as its text
+/// (`dataset.updated`), which the hash chain covers, so a name never changes once used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AuditAction {
+    AccountClosed,
+    AccountEmailVerified,
+    AccountPasswordChanged,
+    AccountPasswordReset,
+    AccountProfileUpdated,
+    AccountRegistered,
+    AccountSignedOutEverywhere,
+    ApiTokenCreated,
+    ApiTokenRevoked,
+    CatalogImported,
+    CredentialAdded,
+    CredentialRemoved,
+    DacCreated,
+    DacMemberAdded,
+    DacMemberRemoved,
+    DacUpdated,
+    DatasetCreated,
+    DatasetGovernanceSet,
+    DatasetRestored,
+    DatasetStatusChanged,
+    DatasetUpdated,
+    DuaCreated,
+    DuaVersionPublished,
+    OrganizationCreated,
+    OrganizationUpdated,
+    ProjectCreated,
+    ProjectIrbLetterUploaded,
+    ProjectUpdated,
+    UserAdminFlagChanged,
+    UserDisabled,
+    UserEnabled,
+}
+
+impl AuditAction {
+    /// Every action, for filters and tests.
+    pub const ALL: [Self; 31] = [
+        Self::AccountClosed,
+        Self::AccountEmailVerified,
+        Self::AccountPasswordChanged,
+        Self::AccountPasswordReset,
+        Self::AccountProfileUpdated,
+        Self::AccountRegistered,
+        Self::AccountSignedOutEverywhere,
+        Self::ApiTokenCreated,
+        Self::ApiTokenRevoked,
+        Self::CatalogImported,
+        Self::CredentialAdded,
+        Self::CredentialRemoved,
+        Self::DacCreated,
+        Self::DacMemberAdded,
+        Self::DacMemberRemoved,
+        Self::DacUpdated,
+        Self::DatasetCreated,
+        Self::DatasetGovernanceSet,
+        Self::DatasetRestored,
+        Self::DatasetStatusChanged,
+        Self::DatasetUpdated,
+        Self::DuaCreated,
+        Self::DuaVersionPublished,
+        Self::OrganizationCreated,
+        Self::OrganizationUpdated,
+        Self::ProjectCreated,
+        Self::ProjectIrbLetterUploaded,
+        Self::ProjectUpdated,
+        Self::UserAdminFlagChanged,
+        Self::UserDisabled,
+        Self::UserEnabled,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AccountClosed => "account.closed",
+            Self::AccountEmailVerified => "account.email_verified",
+            Self::AccountPasswordChanged => "account.password_changed",
+            Self::AccountPasswordReset => "account.password_reset",
+            Self::AccountProfileUpdated => "account.profile_updated",
+            Self::AccountRegistered => "account.registered",
+            Self::AccountSignedOutEverywhere => "account.signed_out_everywhere",
+            Self::ApiTokenCreated => "api_token.created",
+            Self::ApiTokenRevoked => "api_token.revoked",
+            Self::CatalogImported => "catalog.imported",
+            Self::CredentialAdded => "credential.added",
+            Self::CredentialRemoved => "credential.removed",
+            Self::DacCreated => "dac.created",
+            Self::DacMemberAdded => "dac.member_added",
+            Self::DacMemberRemoved => "dac.member_removed",
+            Self::DacUpdated => "dac.updated",
+            Self::DatasetCreated => "dataset.created",
+            Self::DatasetGovernanceSet => "dataset.governance_set",
+            Self::DatasetRestored => "dataset.restored",
+            Self::DatasetStatusChanged => "dataset.status_changed",
+            Self::DatasetUpdated => "dataset.updated",
+            Self::DuaCreated => "dua.created",
+            Self::DuaVersionPublished => "dua.version_published",
+            Self::OrganizationCreated => "organization.created",
+            Self::OrganizationUpdated => "organization.updated",
+            Self::ProjectCreated => "project.created",
+            Self::ProjectIrbLetterUploaded => "project.irb_letter_uploaded",
+            Self::ProjectUpdated => "project.updated",
+            Self::UserAdminFlagChanged => "user.admin_flag_changed",
+            Self::UserDisabled => "user.disabled",
+            Self::UserEnabled => "user.enabled",
+        }
+    }
+}
+
 /// Adds an entry. `actor` is `None` for the portal itself (for example the first administrator).
 ///
 /// The database chains it (migration 0012): the entry waits for the log's head row, which other
@@ -59,7 +170,7 @@ impl Target {
 pub async fn record(
     db: impl PgExecutor<'_>,
     actor: Option<i64>,
-    action: &str,
+    action: AuditAction,
     target: Target,
     details: Value,
 ) -> sqlx::Result<()> {
@@ -68,7 +179,7 @@ pub async fn record(
         "insert into audit_log (actor_id, action, target_type, target_id, details)
          values ($1, $2, $3, $4, $5)",
         actor,
-        action,
+        action.as_str(),
         target_type,
         target_id,
         details,
@@ -157,4 +268,27 @@ pub async fn verify_on(
         last_id: head.last_id,
         last_hash: head.last_hash,
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_has_its_own_stored_name_of_subject_dot_verb() {
+        let names: std::collections::BTreeSet<&str> = AuditAction::ALL
+            .iter()
+            .map(|action| action.as_str())
+            .collect();
+        assert_eq!(names.len(), AuditAction::ALL.len());
+        for name in names {
+            let (subject, verb) = name.split_once('.').expect("subject.verb");
+            assert!(!subject.is_empty() && !verb.is_empty(), "{name}");
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.'),
+                "{name}"
+            );
+        }
+    }
 }

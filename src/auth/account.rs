@@ -9,7 +9,7 @@ use url::Url;
 use super::db::{self, ProfileUpdate};
 use super::model::{MAX_INSTITUTION_CHARS, MAX_NAME_CHARS, Orcid, User};
 use super::{mails, password, session};
-use crate::audit::{self, Target};
+use crate::audit::{self, AuditAction, Target};
 use crate::error::AppError;
 use crate::mail;
 use crate::validation::FieldErrors;
@@ -86,7 +86,7 @@ pub async fn save_profile(
     audit::record(
         &mut *tx,
         Some(user.id),
-        "account.profile_updated",
+        AuditAction::AccountProfileUpdated,
         Target::User(user.id),
         json!({
             "before": {"name": user.name, "institution": user.institution, "orcid": user.orcid},
@@ -128,7 +128,7 @@ pub async fn change_password(
     audit::record(
         &mut *tx,
         Some(user.id),
-        "account.password_changed",
+        AuditAction::AccountPasswordChanged,
         Target::User(user.id),
         json!({}),
     )
@@ -150,7 +150,7 @@ pub async fn sign_out_everywhere(db: &PgPool, user_id: i64) -> Result<u64, AppEr
     audit::record(
         &mut *tx,
         Some(user_id),
-        "account.signed_out_everywhere",
+        AuditAction::AccountSignedOutEverywhere,
         Target::User(user_id),
         json!({"sessions": ended}),
     )
@@ -181,7 +181,7 @@ pub async fn close(db: &PgPool, user_id: i64) -> Result<(), AppError> {
     audit::record(
         &mut *tx,
         Some(user_id),
-        "account.closed",
+        AuditAction::AccountClosed,
         Target::User(user_id),
         json!({}),
     )

@@ -6,7 +6,7 @@ use sqlx::PgPool;
 
 use super::account::end_access;
 use super::db;
-use crate::audit::{self, Target};
+use crate::audit::{self, AuditAction, Target};
 use crate::error::AppError;
 
 /// The longest reason for disabling an account, in characters.
@@ -40,7 +40,7 @@ pub async fn disable_user(
     audit::record(
         &mut *tx,
         Some(admin_id),
-        "user.disabled",
+        AuditAction::UserDisabled,
         Target::User(user_id),
         json!({"reason": reason}),
     )
@@ -59,7 +59,7 @@ pub async fn enable_user(db: &PgPool, admin_id: i64, user_id: i64) -> Result<(),
     audit::record(
         &mut *tx,
         Some(admin_id),
-        "user.enabled",
+        AuditAction::UserEnabled,
         Target::User(user_id),
         json!({}),
     )
@@ -92,7 +92,7 @@ pub async fn set_admin_flag(
     audit::record(
         &mut *tx,
         Some(admin_id),
-        "user.admin_flag_changed",
+        AuditAction::UserAdminFlagChanged,
         Target::User(user_id),
         json!({"before": before.is_admin, "after": make_admin}),
     )

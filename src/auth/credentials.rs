@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use time::Date;
 
 use super::db::{self, NewCredential};
-use crate::audit::{self, Target};
+use crate::audit::{self, AuditAction, Target};
 use crate::error::AppError;
 use crate::validation::{self, FieldErrors};
 
@@ -82,7 +82,7 @@ pub async fn add(
     audit::record(
         &mut *tx,
         Some(user_id),
-        "credential.added",
+        AuditAction::CredentialAdded,
         Target::Credential(id),
         json!({
             "kind": credential.kind,
@@ -105,7 +105,7 @@ pub async fn remove(db: &PgPool, user_id: i64, id: i64) -> Result<bool, AppError
     audit::record(
         &mut *tx,
         Some(user_id),
-        "credential.removed",
+        AuditAction::CredentialRemoved,
         Target::Credential(id),
         json!({}),
     )

@@ -10,7 +10,7 @@ use super::db::{self, NewAccount, TokenPurpose};
 use super::model::{Email, User};
 use super::throttle::{self, Action};
 use super::{mails, password, session};
-use crate::audit::{self, Target};
+use crate::audit::{self, AuditAction, Target};
 use crate::error::AppError;
 use crate::mail;
 
@@ -77,7 +77,7 @@ pub async fn register(
             audit::record(
                 &mut *tx,
                 Some(user.id),
-                "account.registered",
+                AuditAction::AccountRegistered,
                 Target::User(user.id),
                 json!({}),
             )
@@ -104,7 +104,7 @@ pub async fn verify_email(db: &PgPool, token: &str) -> Result<bool, AppError> {
     audit::record(
         &mut *tx,
         Some(user_id),
-        "account.email_verified",
+        AuditAction::AccountEmailVerified,
         Target::User(user_id),
         json!({}),
     )
@@ -196,7 +196,7 @@ pub async fn reset_password(
     audit::record(
         &mut *tx,
         Some(user.id),
-        "account.password_reset",
+        AuditAction::AccountPasswordReset,
         Target::User(user.id),
         json!({}),
     )

@@ -6,7 +6,7 @@ use sqlx::PgPool;
 
 use super::db;
 use super::model::{TokenScope, User};
-use crate::audit::{self, Target};
+use crate::audit::{self, AuditAction, Target};
 use crate::error::AppError;
 use crate::validation::FieldErrors;
 
@@ -71,7 +71,7 @@ pub async fn create(
     audit::record(
         &mut *tx,
         Some(user_id),
-        "api_token.created",
+        AuditAction::ApiTokenCreated,
         Target::ApiToken(id),
         json!({"name": name, "scope": settings.scope.as_str(), "days": settings.days}),
     )
@@ -90,7 +90,7 @@ pub async fn revoke(db: &PgPool, user_id: i64, id: i64) -> Result<bool, AppError
     audit::record(
         &mut *tx,
         Some(user_id),
-        "api_token.revoked",
+        AuditAction::ApiTokenRevoked,
         Target::ApiToken(id),
         json!({}),
     )

@@ -9,7 +9,7 @@ use super::db::{self, organizations, revisions};
 use super::model::{
     Dataset, DatasetFields, DatasetStatus, Organization, OrganizationInput, RevisionOrigin,
 };
-use crate::audit::{self, Target};
+use crate::audit::{self, AuditAction, Target};
 use crate::error::AppError;
 
 /// Who writes a new version of a dataset, and why: decides the revision's origin and the audit entry.
@@ -44,16 +44,16 @@ impl Change {
         self,
         version: i32,
         changes: &Map<String, Value>,
-    ) -> Option<(&'static str, Value)> {
+    ) -> Option<(AuditAction, Value)> {
         match self {
             Self::Edit { .. } => Some((
-                "dataset.updated",
+                AuditAction::DatasetUpdated,
                 json!({"version": version, "changes": changes}),
             )),
             Self::Restore {
                 restored_version, ..
             } => Some((
-                "dataset.restored",
+                AuditAction::DatasetRestored,
                 json!({"restored_version": restored_version, "version": version, "changes": changes}),
             )),
             Self::Import => None,
@@ -190,7 +190,7 @@ pub async fn create_dataset(
     audit::record(
         &mut *tx,
         Some(actor),
-        "dataset.created",
+        AuditAction::DatasetCreated,
         Target::Dataset(id),
         json!({"slug": fields.slug, "title": fields.title}),
     )
@@ -261,7 +261,7 @@ pub async fn set_status(
     audit::record(
         &mut *tx,
         Some(actor),
-        "dataset.status_changed",
+        AuditAction::DatasetStatusChanged,
         Target::Dataset(locked.id),
         json!({"before": locked.status, "after": status}),
     )
@@ -350,7 +350,7 @@ pub async fn create_organization(
     audit::record(
         &mut *tx,
         Some(actor),
-        "organization.created",
+        AuditAction::OrganizationCreated,
         Target::Organization(id),
         json!({"before": null, "after": organization_audit(input)}),
     )
@@ -374,7 +374,7 @@ pub async fn update_organization(
     audit::record(
         &mut *tx,
         Some(actor),
-        "organization.updated",
+        AuditAction::OrganizationUpdated,
         Target::Organization(existing.id),
         json!({
             "before": {"name": existing.name, "homepage": existing.homepage},
@@ -421,7 +421,7 @@ mod tests {
         let mut changes = Map::new();
         changes.insert("title".to_owned(), json!({"before": "A", "after": "B"}));
         let (action, details) = Change::Edit { actor: 1 }.audit_entry(3, &changes).unwrap();
-        assert_eq!(action, "dataset.updated");
+        assert_eq!(action, AuditAction::DatasetUpdated);
         assert_eq!(details, json!({"version": 3, "changes": changes}));
         let (action, details) = Change::Restore {
             actor: 1,
@@ -429,7 +429,7 @@ mod tests {
         }
         .audit_entry(4, &changes)
         .unwrap();
-        assert_eq!(action, "dataset.restored");
+        assert_eq!(action, AuditAction::DatasetRestored);
         assert_eq!(details["restored_version"], 1);
         assert_eq!(details["version"], 4);
         assert_eq!(Change::Import.audit_entry(2, &changes), None);

@@ -23,7 +23,7 @@ use super::model::{
 };
 use super::organizations::normalise_publisher;
 use super::validate::check_dataset;
-use crate::audit::{self, Target};
+use crate::audit::{self, AuditAction, Target};
 use crate::error::AppError;
 use crate::format::{and_list, thousands};
 use crate::validation::{FieldError, FieldErrors};
@@ -851,7 +851,7 @@ pub async fn commit_upload(
     audit::record(
         &mut *tx,
         Some(admin_id),
-        "catalog.imported",
+        AuditAction::CatalogImported,
         Target::Import(upload_id),
         json!({
             "file": upload.file_name,

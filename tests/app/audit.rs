@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use radportal::access::events::{self, NewEvent};
-use radportal::audit::{self, Target};
+use radportal::audit::{self, AuditAction, Target};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
@@ -45,7 +45,7 @@ async fn append(db: &PgPool, n: usize) {
         audit::record(
             db,
             None,
-            "organization.created",
+            AuditAction::OrganizationCreated,
             Target::Organization(i as i64 + 1),
             json!({"after": {"name": format!("Organization {i}"), "homepage": null}}),
         )
@@ -346,9 +346,15 @@ async fn an_entry_inserted_in_the_middle_is_reported() {
     )
     .await
     .unwrap();
-    audit::record(&mut *tx, None, "account.closed", Target::User(1), json!({}))
-        .await
-        .unwrap();
+    audit::record(
+        &mut *tx,
+        None,
+        AuditAction::AccountClosed,
+        Target::User(1),
+        json!({}),
+    )
+    .await
+    .unwrap();
     tx.rollback().await.unwrap();
     append(&app.db, 2).await;
     let mut conn = tamperer(&app.db).await;
@@ -661,9 +667,15 @@ async fn audit_entries_written_before_the_chain_existed_join_it() {
     .await
     .unwrap();
     radportal::db::MIGRATOR.run(&db).await.unwrap();
-    audit::record(&db, None, "user.enabled", Target::User(1), json!({}))
-        .await
-        .unwrap();
+    audit::record(
+        &db,
+        None,
+        AuditAction::UserEnabled,
+        Target::User(1),
+        json!({}),
+    )
+    .await
+    .unwrap();
 
     let result = audit::verify(&db).await.unwrap();
     db.close().await;
@@ -682,7 +694,7 @@ async fn the_audit_log_page_shows_the_status_of_both_chains() {
     audit::record(
         &app.db,
         Some(ada),
-        "user.admin_granted",
+        AuditAction::UserAdminFlagChanged,
         Target::User(ada),
         json!({}),
     )
