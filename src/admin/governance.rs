@@ -199,7 +199,10 @@ async fn committee_page(
         dac,
         form,
         errors,
-        message: message.filter(|m| m.chars().count() <= 300),
+        message: message
+            .as_deref()
+            .and_then(CommitteeMessage::from_code)
+            .map(CommitteeMessage::text),
     })
 }
 
@@ -223,11 +226,79 @@ pub async fn committee(
     )
 }
 
-fn back(id: i64, message: &str) -> Response {
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("message", message)
-        .finish();
-    Redirect::to(&format!("/admin/committees/{id}?{query}")).into_response()
+/// What the committee page says after an action. The link carries its code, never its text, so no
+/// one can send an administrator a link that makes the page say something else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CommitteeMessage {
+    Saved,
+    MemberAdded,
+    NoAccount,
+    MemberRemoved,
+    ChooseAgreement,
+    PeriodOutOfRange,
+    Governed,
+    NoSuchDataset,
+}
+
+impl CommitteeMessage {
+    const ALL: [Self; 8] = [
+        Self::Saved,
+        Self::MemberAdded,
+        Self::NoAccount,
+        Self::MemberRemoved,
+        Self::ChooseAgreement,
+        Self::PeriodOutOfRange,
+        Self::Governed,
+        Self::NoSuchDataset,
+    ];
+
+    fn code(self) -> &'static str {
+        match self {
+            Self::Saved => "saved",
+            Self::MemberAdded => "member_added",
+            Self::NoAccount => "no_account",
+            Self::MemberRemoved => "member_removed",
+            Self::ChooseAgreement => "choose_agreement",
+            Self::PeriodOutOfRange => "period_out_of_range",
+            Self::Governed => "governed",
+            Self::NoSuchDataset => "no_such_dataset",
+        }
+    }
+
+    fn text(self) -> String {
+        match self {
+            Self::Saved => "The committee was saved.".to_owned(),
+            Self::MemberAdded => "The member was added.".to_owned(),
+            Self::NoAccount => {
+                "No active account has that e-mail address; the person must register first."
+                    .to_owned()
+            }
+            Self::MemberRemoved => "The member was removed.".to_owned(),
+            Self::ChooseAgreement => "Choose the agreement.".to_owned(),
+            Self::PeriodOutOfRange => format!(
+                "The default access period must be {} to {} days.",
+                ACCESS_PERIOD_DAYS.start(),
+                ACCESS_PERIOD_DAYS.end()
+            ),
+            Self::Governed => "The dataset is now governed by this committee.".to_owned(),
+            Self::NoSuchDataset => {
+                "No controlled dataset has that catalog id (set its access level to controlled first)."
+                    .to_owned()
+            }
+        }
+    }
+
+    fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|message| message.code() == code)
+    }
+}
+
+fn back(id: i64, message: CommitteeMessage) -> Response {
+    Redirect::to(&format!(
+        "/admin/committees/{id}?message={}",
+        message.code()
+    ))
+    .into_response()
 }
 
 /// Saves a committee's name, description and decision policy.
@@ -245,7 +316,7 @@ pub async fn update_committee(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
         }
     }
-    Ok(back(id, "The committee was saved."))
+    Ok(back(id, CommitteeMessage::Saved))
 }
 
 #[derive(Deserialize, Default)]
@@ -263,11 +334,8 @@ pub async fn add_member(
 ) -> Result<Response, AppError> {
     Ok(
         match governance::add_member(&state.db, admin.id, id, form.email.trim()).await? {
-            MemberAdded::Added(_) => back(id, "The member was added."),
-            MemberAdded::NoAccount => back(
-                id,
-                "No active account has that e-mail address; the person must register first.",
-            ),
+            MemberAdded::Added(_) => back(id, CommitteeMessage::MemberAdded),
+            MemberAdded::NoAccount => back(id, CommitteeMessage::NoAccount),
         },
     )
 }
@@ -279,7 +347,7 @@ pub async fn remove_member(
     Path((id, user_id)): Path<(i64, i64)>,
 ) -> Result<Response, AppError> {
     governance::remove_member(&state.db, admin.id, id, user_id).await?;
-    Ok(back(id, "The member was removed."))
+    Ok(back(id, CommitteeMessage::MemberRemoved))
 }
 
 #[derive(Deserialize, Default)]
@@ -302,7 +370,7 @@ pub async fn govern(
         .await?
         .ok_or(AppError::NotFound)?;
     let Some(dua) = form.dua.parse::<i64>().ok() else {
-        return Ok(back(id, "Choose the agreement."));
+        return Ok(back(id, CommitteeMessage::ChooseAgreement));
     };
     let Some(days) = form
         .days
@@ -311,14 +379,7 @@ pub async fn govern(
         .ok()
         .filter(|d| ACCESS_PERIOD_DAYS.contains(d))
     else {
-        return Ok(back(
-            id,
-            &format!(
-                "The default access period must be {} to {} days.",
-                ACCESS_PERIOD_DAYS.start(),
-                ACCESS_PERIOD_DAYS.end()
-            ),
-        ));
+        return Ok(back(id, CommitteeMessage::PeriodOutOfRange));
     };
     let credentials: Vec<String> = form
         .credentials
@@ -334,11 +395,8 @@ pub async fn govern(
     };
     Ok(
         match governance::set_governance(&state.db, admin.id, id, &governance).await? {
-            GovernanceSet::Set => back(id, "The dataset is now governed by this committee."),
-            GovernanceSet::NoSuchDataset => back(
-                id,
-                "No controlled dataset has that catalog id (set its access level to controlled first).",
-            ),
+            GovernanceSet::Set => back(id, CommitteeMessage::Governed),
+            GovernanceSet::NoSuchDataset => back(id, CommitteeMessage::NoSuchDataset),
         },
     )
 }
@@ -541,4 +599,21 @@ pub async fn publish_version(
     }
     governance::publish_version(&state.db, admin.id, id, &version, grace).await?;
     Ok(Redirect::to(&format!("/admin/agreements/{id}")).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn committee_messages_travel_as_codes_and_only_known_codes_show() {
+        for message in CommitteeMessage::ALL {
+            assert_eq!(CommitteeMessage::from_code(message.code()), Some(message));
+        }
+        assert_eq!(
+            CommitteeMessage::from_code("The committee was saved."),
+            None
+        );
+        assert_eq!(CommitteeMessage::from_code("<script>x</script>"), None);
+    }
 }

@@ -78,6 +78,14 @@ async fn an_administrator_sets_up_a_committee_an_agreement_and_a_governed_datase
     .await
     .text("#committee-message");
     assert!(message.contains("must register first"), "{message}");
+    // A link cannot make the page say anything of its own.
+    let crafted = page(
+        &app,
+        &admin,
+        &format!("{committee}?message=Your+session+expired%3A+sign+in+at+evil.example"),
+    )
+    .await;
+    assert!(crafted.texts("#committee-message").is_empty());
 
     let agreement = admin
         .post(app.url("/admin/agreements"))
