@@ -428,6 +428,7 @@ pub async fn may_review(
 }
 
 /// A reviewer acts on a request they saw at `version`.
+#[tracing::instrument(skip_all, fields(reviewer = reviewer.id, request = request_id))]
 pub async fn review(
     db: &PgPool,
     site: &Url,
@@ -700,6 +701,7 @@ pub enum ApplicantAction {
 }
 
 /// The applicant acts on their request, seen at `version`.
+#[tracing::instrument(skip_all, fields(user = user.id, request = request_id))]
 pub async fn applicant_act(
     db: &PgPool,
     site: &Url,
@@ -779,6 +781,7 @@ pub async fn applicant_act(
 }
 
 /// Revokes a grant (a member of the granting committee or an administrator), with a reason.
+#[tracing::instrument(skip_all, fields(actor = actor.id, grant = grant_id))]
 pub async fn revoke(
     db: &PgPool,
     site: &Url,
@@ -843,6 +846,7 @@ pub async fn revoke(
 }
 
 /// The applicant accepts the agreement version now in force for a grant that requires it.
+#[tracing::instrument(skip_all, fields(user = user.id, grant = grant_id))]
 pub async fn reaccept(
     db: &PgPool,
     user: &User,
