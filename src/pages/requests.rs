@@ -630,11 +630,8 @@ pub async fn applicant(
             },
             _ => return Err(ActError::Refused("Choose an action.".to_owned())),
         };
-        let request = db::find_request(&state.db, id)
-            .await?
-            .ok_or(AppError::NotFound)?;
+        // The request was read and its viewer checked above; only the applicant may act here.
         if request.applicant_id != user.id {
-            viewer(&state, &user, &request).await?;
             return Err(ActError::Forbidden(
                 "Only the applicant can do this.".to_owned(),
             ));
