@@ -17,6 +17,7 @@ use crate::catalog::model::{
     AccessLevel, Dataset, DatasetFields, DatasetStatus, SourceKind, describe_changes,
 };
 use crate::catalog::validate::check_dataset;
+use crate::catalog::vocabulary::Vocabulary;
 use crate::error::AppError;
 use crate::format::datetime;
 use crate::validation::FieldErrors;
@@ -310,13 +311,14 @@ fn parse(typed: &Typed, errors: &mut FieldErrors) -> Option<DatasetFields> {
         };
         object.insert(spec.name.to_owned(), value);
     }
-    let fields: DatasetFields = match serde_json::from_value(Value::Object(object)) {
+    let mut fields: DatasetFields = match serde_json::from_value(Value::Object(object)) {
         Ok(fields) => fields,
         Err(error) => {
             errors.add("title", format!("The record could not be read: {error}"));
             return None;
         }
     };
+    fields.normalise_facts(Vocabulary::builtin());
     check_dataset(&fields, errors);
     errors.is_empty().then_some(fields)
 }

@@ -23,6 +23,7 @@ use super::model::{
 };
 use super::organizations::normalise_publisher;
 use super::validate::check_dataset;
+use super::vocabulary::Vocabulary;
 use crate::audit::{self, AuditAction, Target};
 use crate::error::AppError;
 use crate::format::{and_list, thousands};
@@ -38,6 +39,9 @@ pub struct SeedRecord {
     pub name: String,
     #[serde(default)]
     pub aliases: Option<Vec<String>>,
+    pub summary: Option<String>,
+    pub description: Option<String>,
+    pub citation: Option<String>,
     pub record_type: Option<String>,
     pub url: Option<String>,
     #[serde(default)]
@@ -323,14 +327,26 @@ async fn save_imported_in(
     }
 }
 
-/// The imported record with the facts the exchange format does not carry (description, access
-/// instructions, data-use limitations, citation, formats, size, de-identification, PHI) kept as curated.
+/// The imported record with the facts the exchange format does not carry (access instructions,
+/// data-use limitations, formats, size, de-identification, PHI) kept as curated, and the description and
+/// citation kept where the record has none.
 fn keep_curated_fields(before: &DatasetFields, imported: &DatasetFields) -> DatasetFields {
+    let or_before = |imported: &str, before: &str| {
+        if imported.is_empty() {
+            before
+        } else {
+            imported
+        }
+        .to_owned()
+    };
     DatasetFields {
-        description: before.description.clone(),
+        description: or_before(&imported.description, &before.description),
         access_instructions: before.access_instructions.clone(),
         data_use_limitations: before.data_use_limitations.clone(),
-        citation: before.citation.clone(),
+        citation: imported
+            .citation
+            .clone()
+            .or_else(|| before.citation.clone()),
         formats: before.formats.clone(),
         size_bytes: before.size_bytes,
         deidentification: before.deidentification.clone(),
@@ -439,8 +455,8 @@ pub fn to_fields(record: SeedRecord) -> Result<(DatasetFields, OrganizationRef),
         slug: record.id.trim().to_owned(),
         title: record.name.trim().to_owned(),
         aliases: clean_list(record.aliases, false),
-        summary: String::new(),
-        description: String::new(),
+        summary: clean(record.summary).unwrap_or_default(),
+        description: clean(record.description).unwrap_or_default(),
         organization_slug: organization
             .as_ref()
             .map(|org| org.slug.clone())
@@ -449,7 +465,7 @@ pub fn to_fields(record: SeedRecord) -> Result<(DatasetFields, OrganizationRef),
         landing_url: clean(record.url),
         alt_urls: clean_list(record.alt_urls, false),
         doi: clean(record.doi),
-        citation: None,
+        citation: clean(record.citation),
         source_kind: source_kind.unwrap_or(SourceKind::AnnotatedDataset),
         record_type: clean(record.record_type),
         access_level,
@@ -496,9 +512,12 @@ pub fn to_fields(record: SeedRecord) -> Result<(DatasetFields, OrganizationRef),
         notes: clean(record.notes),
         sources: clean_list(record.source_of_fact, false),
     };
-    if let Some(organization) = &organization {
+    if let Some(organization) = &organization
+        && fields.summary.is_empty()
+    {
         fields.summary = factual_summary(&fields, &organization.name);
     }
+    fields.normalise_facts(Vocabulary::builtin());
     // Exchange-format names for the fields the shared rules report on.
     let renamed = |field: &str| {
         match field {

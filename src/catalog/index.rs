@@ -1,7 +1,8 @@
 //! The in-memory search index: the published catalog's filterable fields, held column-wise in each app
 //! instance so that filters, the eight facet counts, sorting and paging cost microseconds rather than a
-//! scan of the datasets table per facet. PostgreSQL stays the source of truth and does the text matching;
-//! the index is reloaded whenever `catalog_state.version` moves (checked on every search).
+//! scan of the datasets table per facet, and the text index that matches and ranks the words. PostgreSQL
+//! stays the source of truth; the index is reloaded whenever `catalog_state.version` moves (checked on
+//! every search).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -11,7 +12,8 @@ use sqlx::PgPool;
 use tokio::sync::Mutex;
 
 use super::query::{Facet, FacetCount, FacetValues, SearchQuery, Sort};
-use super::textindex::{InvertedIndex, Scores, TsQuery};
+use super::textindex::{Document, InvertedIndex, Plan, Ranking};
+use super::vocabulary::{ConceptKind, Vocabulary};
 
 /// Facets in index order.
 const FACETS: [Facet; 8] = Facet::ALL;
@@ -19,7 +21,7 @@ const FACETS: [Facet; 8] = Facet::ALL;
 /// Added to a text match whose title or slug is the search text itself.
 const EXACT_NAME_BONUS: f32 = 2.0;
 /// The score of the dataset whose DOI the search text names (added when its words match too).
-pub const DOI_MATCH_SCORE: f32 = 5.0;
+pub const DOI_MATCH_SCORE: f32 = 1.0e6;
 /// Most values of one facet shown (a selected value is shown besides).
 const MAX_FACET_VALUES: usize = 40;
 
@@ -28,6 +30,16 @@ fn facet_slot(facet: Facet) -> usize {
         .iter()
         .position(|f| *f == facet)
         .expect("every facet has a slot")
+}
+
+/// The kind of concept a facet's values are.
+fn facet_kind(facet: Facet) -> Option<ConceptKind> {
+    match facet {
+        Facet::Modality => Some(ConceptKind::Modality),
+        Facet::BodyPart => Some(ConceptKind::Anatomy),
+        Facet::Task => Some(ConceptKind::Task),
+        _ => None,
+    }
 }
 
 /// Distinct values of one facet, numbered.
@@ -101,8 +113,13 @@ pub struct Evaluation {
 }
 
 impl CatalogIndex {
-    /// Reads the published catalog's filterable fields.
+    /// Reads the published catalog: filterable fields, and the text of every dataset's four search
+    /// fields with the vocabulary's concepts of its structured facts.
     pub async fn load(db: &PgPool) -> sqlx::Result<Self> {
+        Self::load_with(db, Vocabulary::builtin()).await
+    }
+
+    pub async fn load_with(db: &PgPool, vocabulary: &Vocabulary) -> sqlx::Result<Self> {
         let mut tx = db
             .begin_with("begin isolation level repeatable read, read only")
             .await?;
@@ -115,9 +132,10 @@ impl CatalogIndex {
                     d.source_kind::text as "source_kind!",
                     coalesce(d.access_level::text, 'unknown') as "access_level!",
                     coalesce(d.license, 'unknown') as "license!",
-                    d.modalities, d.body_parts, d.task_categories, d.data_use_limitations, d.subject_count,
+                    d.modalities, d.body_parts, d.tasks, d.data_use_limitations, d.subject_count,
                     (coalesce(d.last_updated_upstream, make_date(d.year, 1, 1)) - date '1970-01-01') as newest,
-                    lower(d.title) as "title!", d.slug, lower(d.doi) as doi,
+                    d.title, d.aliases, d.slug, lower(d.doi) as doi, d.conditions, d.annotation_objects,
+                    d.challenge, d.summary, d.description,
                     extract(epoch from d.updated_at)::bigint as "modified!"
              from datasets d join organizations o on o.id = d.organization_id
              where d.status = 'published'
@@ -127,13 +145,26 @@ impl CatalogIndex {
         while let Some(source) = sources.try_next().await? {
             let row_number = index.rows.len() as u32;
             let mut starts = [0u32; FACETS.len() + 1];
+            let mut fact_concepts: Vec<u32> = Vec::new();
             for (slot, facet) in FACETS.iter().enumerate() {
                 starts[slot] = index.values.len() as u32;
                 let dictionary = &mut index.dictionaries[slot];
                 let values = &mut index.values;
-                let mut push_all = |items: &[String]| {
+                let mut push_concepts = |items: &[String], kind: ConceptKind| {
                     for item in items {
-                        values.push(dictionary.id(item, None));
+                        for key in vocabulary.normalise(item, kind) {
+                            let concept = vocabulary.by_key(kind, &key);
+                            // Shown through the facet's own labels (the vocabulary's names).
+                            let id = dictionary.id(&key, None);
+                            if !values[starts[slot] as usize..].contains(&id) {
+                                values.push(id);
+                            }
+                            if let Some(concept) = concept
+                                && !fact_concepts.contains(&concept)
+                            {
+                                fact_concepts.push(concept);
+                            }
+                        }
                     }
                 };
                 match facet {
@@ -142,49 +173,66 @@ impl CatalogIndex {
                             .id(&source.organization_slug, Some(&source.organization_name));
                         values.push(id);
                     }
-                    Facet::SourceKind => push_all(std::slice::from_ref(&source.source_kind)),
-                    Facet::AccessLevel => push_all(std::slice::from_ref(&source.access_level)),
-                    Facet::License => push_all(std::slice::from_ref(&source.license)),
-                    Facet::Modality => push_all(&source.modalities),
-                    Facet::BodyPart => push_all(&source.body_parts),
-                    Facet::Task => push_all(&source.task_categories),
-                    Facet::DataUse => push_all(&source.data_use_limitations),
+                    Facet::SourceKind => values.push(dictionary.id(&source.source_kind, None)),
+                    Facet::AccessLevel => values.push(dictionary.id(&source.access_level, None)),
+                    Facet::License => values.push(dictionary.id(&source.license, None)),
+                    Facet::Modality => push_concepts(&source.modalities, ConceptKind::Modality),
+                    Facet::BodyPart => push_concepts(&source.body_parts, ConceptKind::Anatomy),
+                    Facet::Task => push_concepts(&source.tasks, ConceptKind::Task),
+                    Facet::DataUse => {
+                        for item in &source.data_use_limitations {
+                            values.push(dictionary.id(item, None));
+                        }
+                    }
+                }
+            }
+            for condition in &source.conditions {
+                for concept in vocabulary.concepts_of_fact(condition, &[ConceptKind::Finding]) {
+                    if !fact_concepts.contains(&concept) {
+                        fact_concepts.push(concept);
+                    }
                 }
             }
             starts[FACETS.len()] = index.values.len() as u32;
             index.starts.push(starts);
             index.by_id.insert(source.id, row_number);
-            if let Some(doi) = source.doi {
-                index.by_doi.insert(hash(&doi), row_number);
+            if let Some(doi) = &source.doi {
+                index.by_doi.insert(hash(doi), row_number);
             }
+            let names = format!(
+                "{} {} {}",
+                source.title,
+                source.aliases.join(" "),
+                source.slug.replace('-', " ")
+            );
+            let facts = format!(
+                "{} {} {} {} {} {} {}",
+                source.organization_name,
+                source.modalities.join(" "),
+                source.body_parts.join(", "),
+                source.tasks.join(", "),
+                source.conditions.join(", "),
+                source.annotation_objects.join(" "),
+                source.challenge.as_deref().unwrap_or(""),
+            );
+            index.text.add(
+                &Document {
+                    fields: [&names, &facts, &source.summary, &source.description],
+                    fact_concepts: &fact_concepts,
+                },
+                vocabulary,
+            );
+            let title = source.title.to_lowercase();
             index.rows.push(Row {
                 id: source.id,
                 subject_count: source.subject_count,
                 newest: source.newest,
                 modified: source.modified,
-                title_hash: hash(&source.title),
+                title_hash: hash(&title),
                 slug_hash: hash(&source.slug),
             });
         }
         drop(sources);
-        // Every lexeme of every published dataset with its best weight (3 = A … 0 = D).
-        let mut lexemes = sqlx::query!(
-            r#"select d.id, array_agg(u.lexeme) as "words!",
-                    array_agg(case when 'A' = any(u.weights) then 3 when 'B' = any(u.weights) then 2
-                                   when 'C' = any(u.weights) then 1 else 0 end::smallint) as "weights!"
-             from datasets d cross join lateral unnest(d.search_vector) as u
-             where d.status = 'published'
-             group by d.id"#
-        )
-        .fetch(&mut *tx);
-        while let Some(lexeme_row) = lexemes.try_next().await? {
-            if let Some(row) = index.by_id.get(&lexeme_row.id) {
-                for (word, weight) in lexeme_row.words.iter().zip(lexeme_row.weights) {
-                    index.text.add(*row, word, weight.clamp(0, 3) as u8);
-                }
-            }
-        }
-        drop(lexemes);
         tx.commit().await?;
         index.text.finish();
         index.rows.shrink_to_fit();
@@ -221,51 +269,56 @@ impl CatalogIndex {
         self.rows.is_empty()
     }
 
-    /// Datasets whose words match `query`, scored: the summed weights of the words found (scaled into
-    /// [0, 1)), plus, with `count_words`, the number of distinct words found; a title or slug that is
-    /// the text adds [`EXACT_NAME_BONUS`], and each word of the text found in the names adds a share
-    /// of 1. A dataset whose DOI is `doi` is added with [`DOI_MATCH_SCORE`].
+    /// Parses a researcher's text against this index's words and the vocabulary.
+    pub fn plan(&self, text: &str, ranking: Ranking) -> Plan {
+        self.text.plan(text, Vocabulary::builtin(), ranking)
+    }
+
+    /// Datasets matching the plan, scored by BM25F. With `all_units`, only those matching every unit;
+    /// otherwise those matching any, ranked by how many they match and then by score. A title or slug
+    /// that is the text itself adds [`EXACT_NAME_BONUS`]; the dataset whose DOI is `doi` is added with
+    /// [`DOI_MATCH_SCORE`].
     pub fn text_hits(
         &self,
-        query: Option<&TsQuery>,
-        count_words: bool,
+        plan: &Plan,
+        all_units: bool,
+        ranking: Ranking,
         text: &str,
         doi: Option<&str>,
     ) -> Vec<TextHit> {
-        let (rows, scores) = match query {
-            Some(query) => (
-                self.text.matching(query, self.rows.len() as u32),
-                self.text.scores(query, self.rows.len()),
-            ),
-            None => (Vec::new(), Scores::default()),
-        };
+        let matches = self.text.evaluate(plan, Vocabulary::builtin(), ranking);
         let text_hash = hash(text.trim().to_lowercase().as_str());
-        let mut hits: Vec<TextHit> = rows
-            .into_iter()
-            .map(|row| {
-                let index = row as usize;
-                let weight = scores.weights[index];
-                let mut score = weight / (weight + 1.0);
-                if count_words {
-                    score += f32::from(scores.counts[index]);
+        let wanted = if all_units { matches.units.max(1) } else { 1 };
+        let mut hits: Vec<TextHit> = (0..self.rows.len())
+            .filter(|row| usize::from(matches.matched[*row]) >= wanted && !matches.excluded[*row])
+            .map(|index| {
+                let row = &self.rows[index];
+                let mut score = matches.scores[index];
+                if !all_units {
+                    // Every unit matched ranks above some of them.
+                    score += 100.0 * f32::from(matches.matched[index]);
                 }
-                if scores.terms > 0 {
-                    score += f32::from(scores.in_names[index]) / f32::from(scores.terms);
-                }
-                // Every word is in the names: see whether the title or the slug is the text itself.
-                if scores.in_names[index] == scores.terms {
-                    let row = &self.rows[index];
-                    if row.title_hash == text_hash || row.slug_hash == text_hash {
-                        score += EXACT_NAME_BONUS;
-                    }
+                if row.title_hash == text_hash || row.slug_hash == text_hash {
+                    score += EXACT_NAME_BONUS;
                 }
                 TextHit {
-                    row,
+                    row: index as u32,
                     score,
-                    word_match: true,
+                    word_match: matches.corrected[index] < matches.matched[index],
                 }
             })
             .collect();
+        if plan.units.is_empty() && !plan.excluded.is_empty() {
+            // Only exclusions: every dataset but the excluded ones.
+            hits = (0..self.rows.len())
+                .filter(|row| !matches.excluded[*row])
+                .map(|row| TextHit {
+                    row: row as u32,
+                    score: 0.0,
+                    word_match: true,
+                })
+                .collect();
+        }
         if let Some(row) = doi.and_then(|doi| self.by_doi.get(&hash(doi))) {
             match hits.iter_mut().find(|hit| hit.row == *row) {
                 Some(hit) => hit.score += DOI_MATCH_SCORE,
@@ -277,6 +330,11 @@ impl CatalogIndex {
             }
         }
         hits
+    }
+
+    /// Whether a published dataset has this (lower-case) DOI.
+    pub fn has_doi(&self, doi: &str) -> bool {
+        self.by_doi.contains_key(&hash(doi))
     }
 
     /// The dataset id of a row.
@@ -387,8 +445,17 @@ impl CatalogIndex {
                 let slot = facet_slot(*facet);
                 let mut accepted = vec![0u64; words];
                 for value in values {
-                    if let Some(id) = self.dictionaries[slot].ids.get(value) {
-                        or_into(&mut accepted, &self.facet_bits[slot][*id as usize]);
+                    // A value in other words than the vocabulary's key ("renal") means its concept.
+                    let keys = match facet_kind(*facet) {
+                        Some(kind) if !self.dictionaries[slot].ids.contains_key(value) => {
+                            Vocabulary::builtin().normalise(value, kind)
+                        }
+                        _ => vec![value.clone()],
+                    };
+                    for key in keys {
+                        if let Some(id) = self.dictionaries[slot].ids.get(&key) {
+                            or_into(&mut accepted, &self.facet_bits[slot][*id as usize]);
+                        }
                     }
                 }
                 (slot, accepted)

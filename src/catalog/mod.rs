@@ -1,6 +1,7 @@
 //! The catalog: organizations and datasets, their curation and history, search, and importing the
 //! exchange format.
 
+pub mod analysis;
 pub mod curation;
 pub mod db;
 pub mod duo;
@@ -15,4 +16,5 @@ pub mod related;
 pub mod search;
 pub mod textindex;
 pub mod validate;
+pub mod vocabulary;
 pub mod watch;

@@ -406,6 +406,27 @@ pub struct DatasetFields {
 }
 
 impl DatasetFields {
+    /// Body parts and modalities in the vocabulary's terms: "renal" becomes "kidney", "tspine"
+    /// "thoracic spine"; a term the vocabulary does not know stays as written.
+    pub fn normalise_facts(&mut self, vocabulary: &super::vocabulary::Vocabulary) {
+        use super::vocabulary::ConceptKind;
+        let normalise = |values: &[String], kind: ConceptKind| {
+            let mut out: Vec<String> = Vec::new();
+            for value in values {
+                for key in vocabulary.normalise(value, kind) {
+                    if !out.contains(&key) {
+                        out.push(key);
+                    }
+                }
+            }
+            out
+        };
+        self.body_parts = normalise(&self.body_parts, ConceptKind::Anatomy);
+        self.modalities = normalise(&self.modalities, ConceptKind::Modality);
+    }
+}
+
+impl DatasetFields {
     /// Per-field differences from `before`: `{"title": {"before": …, "after": …}}`; every field when
     /// there is no `before`.
     pub fn changes_since(&self, before: Option<&Self>) -> Map<String, Value> {

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use super::duo;
 use super::model::{AccessLevel, SourceKind, modality_name};
+use super::vocabulary::{ConceptKind, Vocabulary};
 use crate::pagination::{MAX_PAGE, PER_PAGE};
 
 /// Longest text query accepted.
@@ -87,7 +88,17 @@ impl Facet {
                 Some(name) => format!("{value} — {name}"),
                 None => value.to_owned(),
             },
-            Self::BodyPart | Self::Task => capitalise(value),
+            Self::BodyPart | Self::Task => {
+                let kind = if self == Self::BodyPart {
+                    ConceptKind::Anatomy
+                } else {
+                    ConceptKind::Task
+                };
+                let vocabulary = Vocabulary::builtin();
+                vocabulary
+                    .by_key(kind, value)
+                    .map_or_else(|| capitalise(value), |c| vocabulary.concept(c).name.clone())
+            }
             Self::License if value == NOT_STATED => "Not stated".to_owned(),
             Self::DataUse => {
                 duo::find(value).map_or_else(|| value.to_owned(), duo::DuoTerm::display)
@@ -253,11 +264,6 @@ impl SearchQuery {
         Ok(())
     }
 
-    /// The text as searched: British spellings in American form, as the catalog's sources write them.
-    pub fn search_text(&self) -> String {
-        american_spelling(&self.text)
-    }
-
     /// Adds a value to a facet's filter (ignoring repeats).
     pub fn add_filter(&mut self, facet: Facet, value: &str) -> Result<(), ParamError> {
         let value = facet
@@ -409,44 +415,6 @@ fn parse_number(parameter: &str, value: &str, min: i64, max: i64) -> Result<i64,
                 format!("must be a whole number from {min} to {max}"),
             )
         })
-}
-
-/// British spellings common in imaging, mapped to the American ones the catalog's sources use.
-const SPELLINGS: &[(&str, &str)] = &[
-    ("tumour", "tumor"),
-    ("haemorrhage", "hemorrhage"),
-    ("haemorrhagic", "hemorrhagic"),
-    ("paediatric", "pediatric"),
-    ("oesophagus", "esophagus"),
-    ("oesophageal", "esophageal"),
-    ("oedema", "edema"),
-    ("anaemia", "anemia"),
-    ("haematoma", "hematoma"),
-    ("leukaemia", "leukemia"),
-    ("oestrogen", "estrogen"),
-    ("foetal", "fetal"),
-    ("foetus", "fetus"),
-    ("localisation", "localization"),
-    ("segmentations", "segmentation"),
-];
-
-/// Rewrites British spellings word by word (keeping `-`, quotes and case of other words).
-pub(crate) fn american_spelling(text: &str) -> String {
-    text.split(' ')
-        .map(|word| {
-            let lower = word.to_lowercase();
-            SPELLINGS
-                .iter()
-                .find_map(|(british, american)| {
-                    let stem = lower.trim_matches(|c: char| !c.is_alphanumeric());
-                    let plural = stem.strip_suffix('s');
-                    (stem == *british || plural == Some(*british))
-                        .then(|| lower.replace(british, american))
-                })
-                .unwrap_or_else(|| word.to_owned())
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 fn capitalise(value: &str) -> String {

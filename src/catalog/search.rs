@@ -1,21 +1,23 @@
 //! Catalog search: the query a researcher builds from text, filters, sort and page — all of it in the URL —
 //! and its translation into SQL: one query for a page of results, one per facet for the live counts.
 //!
-//! Text is matched in three steps, each tried only when the one before finds nothing: every word
-//! (`websearch_to_tsquery`), any word, then names that look alike (`pg_trgm` word similarity), so a typo
-//! such as "chexpret" still finds CheXpert.
-
-use std::collections::HashMap;
+//! Text is read as units (words, quoted phrases, `OR` alternatives, concepts of the radiology
+//! vocabulary) and matched in the in-memory index: every unit first, then — when few datasets match
+//! them all — any of them, those matching more ranked first; a word no dataset has is corrected to the
+//! nearest words that some have, so a typo such as "chexpret" still finds CheXpert.
 
 use sqlx::PgPool;
 
-use super::index::{CatalogIndex, DOI_MATCH_SCORE, IndexHandle, TextHit};
+use super::analysis;
+use super::index::{CatalogIndex, IndexHandle};
 use super::model::DatasetSummary;
 pub use super::query::{
     Facet, FacetCount, FacetValues, MAX_FILTER_VALUES, MAX_PER_PAGE, MAX_QUERY_CHARS, NOT_STATED,
     ParamError, SearchQuery, Sort,
 };
-use super::textindex::TsQuery;
+use super::textindex::Plan;
+pub use super::textindex::Ranking;
+use super::vocabulary::{ConceptKind, Vocabulary, Word};
 use crate::pagination::Pagination;
 
 /// Marks the start and end of a highlighted word in a snippet (replaced by `<mark>` after escaping).
@@ -69,6 +71,20 @@ pub struct SearchResults {
     pub text_match: Option<TextMatch>,
     /// With [`TextMatch::Any`]: how many datasets have every word.
     pub all_words_total: i64,
+    /// The concepts of the vocabulary the text was read as.
+    pub concepts: Vec<RecognisedConcept>,
+}
+
+/// A concept recognised in the text of a search, shown as a chip.
+#[derive(Clone, Debug)]
+pub struct RecognisedConcept {
+    pub name: String,
+    /// What kind of concept it is ("modality", "body part" …).
+    pub kind: &'static str,
+    /// The words of the query it was read from.
+    pub words: String,
+    /// The same search with those words turned into a filter (for concepts that have a facet).
+    pub filter: Option<SearchQuery>,
 }
 
 impl SearchResults {
@@ -120,8 +136,9 @@ pub async fn search(
 /// Runs a search, computing only the given extras. The catalog version is read from the database on
 /// every search, so a search always sees every committed change.
 ///
-/// PostgreSQL matches the text (when there is any) and ranks it; the in-memory index applies the
-/// filters, counts the facets, sorts and cuts the page; PostgreSQL then supplies the page's rows.
+/// The in-memory index parses and ranks the text, applies the filters, counts the facets, sorts and
+/// cuts the page; PostgreSQL then supplies the page's rows and the text their snippets are cut from.
+/// That is two round trips: the version, and the page.
 pub async fn search_with(
     db: &PgPool,
     index: &IndexHandle,
@@ -129,55 +146,50 @@ pub async fn search_with(
     extras: Extras<'_>,
 ) -> sqlx::Result<SearchResults> {
     let index = index.current(db).await?;
+    Ok(search_in(db, &index, query, extras, Ranking::FULL).await?)
+}
+
+/// A search over a given index snapshot with a given ranking (the relevance measurements switch
+/// parts of the ranking off).
+pub async fn search_in(
+    db: &PgPool,
+    index: &CatalogIndex,
+    query: &SearchQuery,
+    extras: Extras<'_>,
+    ranking: Ranking,
+) -> sqlx::Result<SearchResults> {
     let mut logic = None;
     let mut all_words_total = 0;
+    let mut plan = None;
     let evaluation = if query.text.is_empty() {
         index.evaluate(query, None, extras.facets, extras.disjunctive)
     } else {
-        let parsed = parse_text(db, query).await?;
         let doi = doi_in(&query.text);
-        let mut hits = index.text_hits(parsed.as_ref(), false, &query.text, doi.as_deref());
-        if query.text.contains('"') && parsed.as_ref().is_some_and(TsQuery::has_phrase) {
-            hits = keep_exact_phrases(db, &index, query, hits).await?;
-        }
+        // A DOI that names a dataset is answered by that dataset alone, not by its digits as words.
+        let parsed = match &doi {
+            Some(doi) if index.has_doi(doi) => Plan::default(),
+            _ => index.plan(&query.text, ranking),
+        };
+        let hits = index.text_hits(&parsed, true, ranking, &query.text, doi.as_deref());
         let strict = index.evaluate(query, Some(&hits), extras.facets, extras.disjunctive);
         logic = Some(WordLogic::All);
         all_words_total = strict.word_matches;
-        if strict.word_matches >= RELAX_BELOW {
+        let relax = parsed.units.len() > 1 && !parsed.has_operators;
+        let evaluation = if strict.word_matches >= RELAX_BELOW || !relax {
             strict
         } else {
-            // Few datasets have every word: add those with some of them, and look-alike names.
-            let relax = relaxable(&query.text) && parsed.is_some();
-            let mut widened = match (&parsed, relax) {
-                (Some(parsed), true) => {
-                    index.text_hits(Some(&parsed.relaxed()), true, &query.text, doi.as_deref())
-                }
-                _ => hits,
-            };
-            let positions: HashMap<u32, usize> = widened
-                .iter()
-                .enumerate()
-                .map(|(position, hit)| (hit.row, position))
-                .collect();
-            for (id, similarity) in similar_names(db, query).await? {
-                let Some(similar) = index.hit_for_id(id, similarity) else {
-                    continue;
-                };
-                match positions.get(&similar.row) {
-                    Some(position) => widened[*position].score += similarity,
-                    None => widened.push(similar),
-                }
-            }
+            // Few datasets match everything: add those matching some of it, best first.
+            let widened = index.text_hits(&parsed, false, ranking, &query.text, doi.as_deref());
             let wide = index.evaluate(query, Some(&widened), extras.facets, extras.disjunctive);
             if wide.total > strict.total {
-                if relax {
-                    logic = Some(WordLogic::Any);
-                }
+                logic = Some(WordLogic::Any);
                 wide
             } else {
                 strict
             }
-        }
+        };
+        plan = Some(parsed);
+        evaluation
     };
     if logic == Some(WordLogic::All) {
         all_words_total = evaluation.word_matches;
@@ -187,144 +199,174 @@ pub async fn search_with(
         WordLogic::All => TextMatch::All,
         WordLogic::Any => TextMatch::Any,
     });
-    let items = super::db::summaries_by_ids(db, &evaluation.page).await?;
-    let mut snippets = match logic {
-        Some(logic) if extras.snippets && !items.is_empty() => {
-            fetch_snippets(db, query, logic, &items).await?
-        }
-        _ => HashMap::new(),
-    };
-    let hits = items
+    let rows = super::db::summaries_with_text_by_ids(db, &evaluation.page).await?;
+    let hits = rows
         .into_iter()
-        .map(|dataset| Hit {
-            snippet: snippets.remove(&dataset.slug),
+        .map(|(dataset, text)| Hit {
+            snippet: match &plan {
+                Some(plan) if extras.snippets => snippet(&text, plan, Vocabulary::builtin()),
+                _ => None,
+            },
             dataset,
         })
         .collect();
+    let concepts = plan
+        .as_ref()
+        .map(|plan| recognised(plan, query))
+        .unwrap_or_default();
     Ok(SearchResults {
         hits,
         pagination: Pagination::new(query.page, query.per_page, evaluation.total),
         facets: evaluation.facets,
         text_match,
         all_words_total,
+        concepts,
     })
 }
 
-/// Whether "any word" is a meaningful relaxation: several words and no exclusions or alternatives.
-fn relaxable(text: &str) -> bool {
-    let words: Vec<&str> = text.split_whitespace().collect();
-    words.len() > 1
-        && !words
-            .iter()
-            .any(|word| word.starts_with('-') || word.eq_ignore_ascii_case("or"))
-}
-
-/// The DOI a query names, if it is one: `10.7937/…`, `doi:10.…` or a resolver URL.
+/// The DOI a query names, if it is one: `10.7937/…` alone or after `doi:`, `DOI: ` or a resolver
+/// address (`https://doi.org/…`, `doi.org/…`).
 fn doi_in(text: &str) -> Option<String> {
     let lower = text.trim().to_lowercase();
-    let doi = [
-        "https://doi.org/",
-        "http://doi.org/",
-        "https://dx.doi.org/",
-        "doi:",
-    ]
-    .iter()
-    .find_map(|prefix| lower.strip_prefix(prefix))
-    .unwrap_or(&lower);
-    super::validate::is_doi(doi).then(|| doi.to_owned())
+    let start = lower.find("10.")?;
+    let prefix = lower[..start].trim_end();
+    let known_prefix = prefix.is_empty()
+        || [
+            "doi:",
+            "doi",
+            "https://doi.org/",
+            "http://doi.org/",
+            "doi.org/",
+            "https://dx.doi.org/",
+            "dx.doi.org/",
+        ]
+        .contains(&prefix);
+    let doi = lower[start..].trim();
+    (known_prefix && !doi.contains(char::is_whitespace) && super::validate::is_doi(doi))
+        .then(|| doi.to_owned())
 }
 
-/// PostgreSQL's reading of the text: stop words dropped, words stemmed, web-search syntax applied.
-async fn parse_text(db: &PgPool, query: &SearchQuery) -> sqlx::Result<Option<TsQuery>> {
-    let text = sqlx::query_scalar!(
-        r#"select websearch_to_tsquery('english', $1)::text as "query!""#,
-        query.search_text(),
-    )
-    .fetch_one(db)
-    .await?;
-    Ok(TsQuery::parse(&text))
-}
-
-/// Most candidates whose quoted phrases are checked word order by word order in PostgreSQL.
-const MAX_PHRASE_CHECKS: usize = 5000;
-
-/// Keeps the hits whose document has the quoted phrases in order (the index matched their words).
-async fn keep_exact_phrases(
-    db: &PgPool,
-    index: &CatalogIndex,
-    query: &SearchQuery,
-    hits: Vec<TextHit>,
-) -> sqlx::Result<Vec<TextHit>> {
-    if hits.len() > MAX_PHRASE_CHECKS {
-        return Ok(hits);
+/// The concepts a query's words were read as, with the filter each stands for.
+fn recognised(plan: &Plan, query: &SearchQuery) -> Vec<RecognisedConcept> {
+    let vocabulary = Vocabulary::builtin();
+    let mut out: Vec<RecognisedConcept> = Vec::new();
+    for unit in &plan.units {
+        for concept in unit.concepts() {
+            let concept = vocabulary.concept(concept);
+            if out.iter().any(|c| c.name == concept.name) {
+                continue;
+            }
+            let facet = match concept.kind {
+                ConceptKind::Modality => Some(Facet::Modality),
+                ConceptKind::Anatomy => Some(Facet::BodyPart),
+                ConceptKind::Task => Some(Facet::Task),
+                ConceptKind::Finding => None,
+            };
+            let filter = facet.map(|facet| {
+                let mut filtered = query.with_text(&remove_words(&query.text, &unit.text));
+                if !filtered.is_selected(facet, &concept.key) {
+                    filtered = filtered.toggled(facet, &concept.key);
+                }
+                filtered
+            });
+            out.push(RecognisedConcept {
+                name: concept.name.clone(),
+                kind: concept.kind.label(),
+                words: unit.text.clone(),
+                filter,
+            });
+        }
     }
-    let ids: Vec<i64> = hits.iter().map(|hit| index.row_id(hit.row)).collect();
-    let exact: std::collections::HashSet<i64> = sqlx::query_scalar!(
-        "select id from datasets
-         where id = any($1) and search_vector @@ websearch_to_tsquery('english', $2)",
-        &ids,
-        query.search_text(),
-    )
-    .fetch_all(db)
-    .await?
-    .into_iter()
-    .collect();
-    // A dataset found by its DOI stays, whatever its words.
-    Ok(hits
-        .into_iter()
-        .filter(|hit| exact.contains(&index.row_id(hit.row)) || hit.score >= DOI_MATCH_SCORE)
-        .collect())
+    out
 }
 
-/// Most datasets with look-alike names a search considers.
-const MAX_SIMILAR_NAMES: i64 = 200;
-
-/// Published datasets whose names look like the text (`pg_trgm` word similarity), with the similarity.
-async fn similar_names(db: &PgPool, query: &SearchQuery) -> sqlx::Result<Vec<(i64, f32)>> {
-    let rows = sqlx::query!(
-        r#"select id, word_similarity($1, search_names)::real as "similarity!" from datasets
-         where status = 'published' and $1 <% search_names
-         order by word_similarity($1, search_names) desc, id limit $2"#,
-        query.text.to_lowercase(),
-        MAX_SIMILAR_NAMES,
-    )
-    .fetch_all(db)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| (row.id, row.similarity))
-        .collect())
+/// `text` without the words `words` (compared without case), for a chip that turns them into a filter.
+fn remove_words(text: &str, words: &str) -> String {
+    let remove: Vec<String> = words.split_whitespace().map(str::to_lowercase).collect();
+    let kept: Vec<&str> = text
+        .split_whitespace()
+        .filter(|word| {
+            let bare = word
+                .trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase();
+            !remove.contains(&bare) && !remove.contains(&word.to_lowercase())
+        })
+        .collect();
+    kept.join(" ")
 }
 
-/// The passage of each shown dataset that matched, with the matching words marked.
-async fn fetch_snippets(
-    db: &PgPool,
-    query: &SearchQuery,
-    logic: WordLogic,
-    items: &[DatasetSummary],
-) -> sqlx::Result<HashMap<String, String>> {
-    let slugs: Vec<String> = items.iter().map(|item| item.slug.clone()).collect();
-    // The marks are taken out of the text first, so that only the marks ts_headline adds remain.
-    let rows = sqlx::query!(
-        r#"select slug, ts_headline('english',
-                translate(d.summary || ' ' || d.description || ' ' || array_to_string(d.tasks, '; '),
-                          E'\x02\x03', ''),
-                case when $3 then replace(websearch_to_tsquery('english', $2)::text, ' & ', ' | ')::tsquery
-                     else websearch_to_tsquery('english', $2) end,
-                E'StartSel=\x02, StopSel=\x03, MaxWords=40, MinWords=15, MaxFragments=2, FragmentDelimiter=" … "')
-                as "snippet!"
-         from datasets d where d.slug = any($1)"#,
-        &slugs,
-        query.search_text(),
-        logic == WordLogic::Any,
-    )
-    .fetch_all(db)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .filter(|row| row.snippet.contains(MARK_START))
-        .map(|row| (row.slug, row.snippet))
-        .collect())
+/// Most words a snippet fragment holds.
+const FRAGMENT_WORDS: usize = 30;
+
+/// The passages of `text` that matched, with the matching words between the marks (up to two
+/// fragments); `None` when nothing in the text matched.
+fn snippet(text: &str, plan: &Plan, vocabulary: &Vocabulary) -> Option<String> {
+    let text: String = text
+        .chars()
+        .filter(|c| *c != MARK_START && *c != MARK_END)
+        .collect();
+    let spans = analysis::spans(&text);
+    let terms = plan.highlight_terms();
+    let concepts = plan.concepts();
+    let mut marked = vec![false; spans.len()];
+    for (position, span) in spans.iter().enumerate() {
+        if span.term.as_ref().is_some_and(|term| terms.contains(term)) {
+            marked[position] = true;
+        }
+    }
+    if !concepts.is_empty() {
+        let words: Vec<Word> = spans
+            .iter()
+            .map(|span| Word::of(&text[span.start..span.end]))
+            .collect();
+        for found in vocabulary.find_all(&words) {
+            let relevant = found.concepts.iter().any(|c| {
+                concepts.contains(c)
+                    || vocabulary
+                        .concept(*c)
+                        .ancestors
+                        .iter()
+                        .any(|a| concepts.contains(a))
+            });
+            if relevant {
+                marked[found.start..found.end]
+                    .iter_mut()
+                    .for_each(|m| *m = true);
+            }
+        }
+    }
+    let first = marked.iter().position(|m| *m)?;
+    // Fragments start a little before a marked word; a second one where the first ends.
+    let mut fragments: Vec<(usize, usize)> = Vec::new();
+    let mut from = first;
+    while fragments.len() < 2 {
+        let Some(next) = (from..spans.len()).find(|i| marked[*i]) else {
+            break;
+        };
+        let start = next.saturating_sub(5);
+        let end = (start + FRAGMENT_WORDS).min(spans.len());
+        fragments.push((start, end));
+        from = end;
+    }
+    let mut out = String::new();
+    for (number, (start, end)) in fragments.into_iter().enumerate() {
+        if number > 0 {
+            out.push_str(" … ");
+        }
+        let mut cursor = spans[start].start;
+        for (position, span) in spans.iter().enumerate().take(end).skip(start) {
+            out.push_str(&text[cursor..span.start]);
+            if marked[position] {
+                out.push(MARK_START);
+                out.push_str(&text[span.start..span.end]);
+                out.push(MARK_END);
+            } else {
+                out.push_str(&text[span.start..span.end]);
+            }
+            cursor = span.end;
+        }
+    }
+    Some(out)
 }
 
 /// Escapes a snippet for HTML and turns its marks into `<mark>` elements.
@@ -421,30 +463,6 @@ mod tests {
             highlight_html(&snippet),
             "&lt;b&gt;lung&lt;/b&gt; <mark>nodule</mark> &amp; more"
         );
-    }
-
-    #[test]
-    fn british_spellings_are_searched_in_american_form() {
-        assert_eq!(
-            super::super::query::american_spelling("brain tumour MRI"),
-            "brain tumor MRI"
-        );
-        assert_eq!(
-            super::super::query::american_spelling("Paediatric tumours"),
-            "pediatric tumors"
-        );
-        assert_eq!(
-            super::super::query::american_spelling("\"intracranial haemorrhage\" -CT"),
-            "\"intracranial hemorrhage\" -CT"
-        );
-    }
-
-    #[test]
-    fn only_several_words_without_exclusions_are_relaxed() {
-        assert!(relaxable("lung nodule ct"));
-        assert!(!relaxable("lung"));
-        assert!(!relaxable("lung -ct"));
-        assert!(!relaxable("lung or liver"));
     }
 
     #[test]

@@ -1,501 +1,1040 @@
-//! The text half of the in-memory search index: an inverted index of the lexemes of every published
-//! dataset's weighted search document (the same `tsvector` PostgreSQL keeps), and evaluation of the
-//! `tsquery` that PostgreSQL's `websearch_to_tsquery` makes of the researcher's words.
+//! The text half of the in-memory search index: an inverted index of every published dataset's words
+//! in four fields (names, structured facts, summary, description) with positions, the concepts of the
+//! radiology vocabulary found in them, and BM25F ranking of a parsed query over it.
+//!
+//! A query is a list of *units* that must all match (or, when few datasets match them all, as many as
+//! possible): a word, a quoted phrase, a concept of the vocabulary (which matches its synonyms in the
+//! text and the dataset's structured facts, narrower concepts included), or alternatives joined by
+//! `OR`. A unit's score is BM25F: the field-weighted, length-normalised frequency of what it matched,
+//! saturated, times its inverse document frequency; datasets matching more units rank first.
 
 use std::collections::HashMap;
 
-/// A parsed `tsquery`.
-#[derive(Clone, Debug, PartialEq)]
-pub enum TsQuery {
-    Term(String),
-    Not(Box<TsQuery>),
-    And(Vec<TsQuery>),
-    Or(Vec<TsQuery>),
-    /// Words that must follow each other; matched here as all of them (PostgreSQL checks the order
-    /// when the researcher quoted a phrase).
-    Phrase(Vec<TsQuery>),
+use super::analysis;
+use super::vocabulary::{ConceptKind, Vocabulary, Word, words_of};
+
+/// The fields of a search document, most telling first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    /// Title, aliases and slug.
+    Names = 0,
+    /// Organization, modalities, body parts, tasks, conditions, annotation objects, challenge.
+    Facts = 1,
+    Summary = 2,
+    Description = 3,
 }
 
-impl TsQuery {
-    /// Parses the text form of a `tsquery` (`'lung' & 'nodul' & !'ct'`, `'head' <2> 'neck'`).
-    pub fn parse(text: &str) -> Option<Self> {
-        let tokens = tokenize(text)?;
-        if tokens.is_empty() {
-            return None;
+pub const FIELDS: usize = 4;
+
+/// Positions of different fields never touch, so a phrase never spans two fields.
+const FIELD_GAP: u32 = 1 << 16;
+
+/// How a ranking weighs things (switchable for measuring what each part contributes).
+#[derive(Clone, Copy, Debug)]
+pub struct Ranking {
+    /// Inverse document frequency: rare words count more.
+    pub idf: bool,
+    /// Words map to concepts of the vocabulary (synonyms, abbreviations, spellings, hierarchy).
+    pub vocabulary: bool,
+    /// Concepts match the datasets' structured facts.
+    pub facts: bool,
+    /// Field weights (names > facts > summary > description); without, every field weighs one.
+    pub field_weights: bool,
+}
+
+impl Ranking {
+    pub const FULL: Self = Self {
+        idf: true,
+        vocabulary: true,
+        facts: true,
+        field_weights: true,
+    };
+}
+
+const WEIGHTS: [f32; FIELDS] = [4.0, 2.5, 1.2, 0.8];
+const LENGTH_NORMALISATION: [f32; FIELDS] = [0.5, 0.3, 0.75, 0.75];
+const K1: f32 = 1.2;
+/// A concept found only through a narrower one (abdomen for a kidney dataset) counts this much.
+const BROADER_WEIGHT: f32 = 0.5;
+/// A word found only as a correction of a misspelt one counts this much.
+const CORRECTION_WEIGHT: f32 = 0.8;
+/// Most units of a query (further words are ignored).
+pub const MAX_UNITS: usize = 32;
+
+/// One posting: a row, its term frequency per field (one byte each) and where its positions start.
+#[derive(Clone, Copy)]
+struct Posting {
+    row: u32,
+    tfs: [u8; FIELDS],
+    positions: u32,
+}
+
+#[derive(Default)]
+struct PostingList {
+    postings: Vec<Posting>,
+}
+
+/// A document to index: its four fields' text and the concepts of its structured facts.
+pub struct Document<'a> {
+    pub fields: [&'a str; FIELDS],
+    pub fact_concepts: &'a [u32],
+}
+
+/// The inverted index.
+#[derive(Default)]
+pub struct InvertedIndex {
+    words: HashMap<Box<str>, u32>,
+    /// Concept → list of its exact occurrences, and of occurrences through a narrower concept.
+    concept_exact: HashMap<u32, u32>,
+    concept_broad: HashMap<u32, u32>,
+    lists: Vec<PostingList>,
+    /// Varint-coded position deltas of word postings.
+    positions: Vec<u8>,
+    lengths: Vec<[u16; FIELDS]>,
+    total_lengths: [u64; FIELDS],
+    /// Per list: whether the word occurs in some dataset's names.
+    in_names: Vec<bool>,
+}
+
+/// What one field of one document contributes, before it is merged into postings.
+struct Pending {
+    tfs: [u8; FIELDS],
+    positions: Vec<u32>,
+}
+
+fn push_varint(out: &mut Vec<u8>, mut value: u32) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+fn read_varint(bytes: &[u8], at: &mut usize) -> u32 {
+    let mut value = 0u32;
+    let mut shift = 0;
+    while let Some(byte) = bytes.get(*at) {
+        *at += 1;
+        value |= u32::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            break;
         }
-        let mut parser = Parser {
-            tokens,
-            position: 0,
+        shift += 7;
+    }
+    value
+}
+
+impl InvertedIndex {
+    pub fn rows(&self) -> usize {
+        self.lengths.len()
+    }
+
+    fn list_for_word(&mut self, word: &str) -> u32 {
+        if let Some(list) = self.words.get(word) {
+            return *list;
+        }
+        let list = self.lists.len() as u32;
+        self.lists.push(PostingList::default());
+        self.words.insert(word.into(), list);
+        list
+    }
+
+    fn list_for_concept(&mut self, concept: u32, broad: bool) -> u32 {
+        let map = if broad {
+            &mut self.concept_broad
+        } else {
+            &mut self.concept_exact
         };
-        let query = parser.or()?;
-        (parser.position == parser.tokens.len()).then_some(query)
+        if let Some(list) = map.get(&concept) {
+            return *list;
+        }
+        let list = self.lists.len() as u32;
+        map.insert(concept, list);
+        self.lists.push(PostingList::default());
+        list
     }
 
-    /// The same query with its top-level AND turned into OR ("any of the words"); exclusions stay
-    /// exclusions.
-    pub fn relaxed(&self) -> Self {
-        match self {
-            Self::And(parts) | Self::Phrase(parts) => {
-                let (negative, positive): (Vec<Self>, Vec<Self>) = parts
-                    .iter()
-                    .cloned()
-                    .partition(|part| matches!(part, Self::Not(_)));
-                let any = match positive.len() {
-                    0 => return self.clone(),
-                    1 => positive.into_iter().next().expect("one part"),
-                    _ => Self::Or(positive),
+    /// Adds the next row (rows are added in order, from 0).
+    pub fn add(&mut self, document: &Document<'_>, vocabulary: &Vocabulary) {
+        let row = self.lengths.len() as u32;
+        let mut words: HashMap<String, Pending> = HashMap::new();
+        let mut concepts: HashMap<(u32, bool), [u8; FIELDS]> = HashMap::new();
+        let mut lengths = [0u16; FIELDS];
+        for (field, text) in document.fields.iter().enumerate() {
+            let base = field as u32 * FIELD_GAP;
+            let mut length = 0u32;
+            let mut prepared: Vec<Word> = Vec::new();
+            for (position, (_, word)) in analysis::words(text).enumerate() {
+                let position = position as u32;
+                if position >= FIELD_GAP - 1 {
+                    break;
+                }
+                let lower = word.to_lowercase();
+                prepared.push(Word::of(word));
+                let Some(term) = analysis::term(&lower) else {
+                    continue;
                 };
-                if negative.is_empty() {
-                    any
-                } else {
-                    let mut parts = vec![any];
-                    parts.extend(negative);
-                    Self::And(parts)
+                length += 1;
+                for term in std::iter::once(term).chain(split_digits(&lower)) {
+                    let entry = words.entry(term).or_insert_with(|| Pending {
+                        tfs: [0; FIELDS],
+                        positions: Vec::new(),
+                    });
+                    entry.tfs[field] = entry.tfs[field].saturating_add(1);
+                    entry.positions.push(base + position);
                 }
             }
-            other => other.clone(),
-        }
-    }
-
-    /// The distinct lexemes the query looks for (not those it excludes).
-    pub fn positive_terms(&self) -> Vec<&str> {
-        let mut terms = Vec::new();
-        self.collect_terms(&mut terms);
-        terms.sort_unstable();
-        terms.dedup();
-        terms
-    }
-
-    fn collect_terms<'a>(&'a self, terms: &mut Vec<&'a str>) {
-        match self {
-            Self::Term(term) => terms.push(term),
-            Self::Not(_) => {}
-            Self::And(parts) | Self::Or(parts) | Self::Phrase(parts) => {
-                for part in parts {
-                    part.collect_terms(terms);
+            if field == Field::Names as usize {
+                // "PI-CAI" is also found as "picai", "CT-ORG" as "ctorg".
+                for (position, joined) in joined_names(text) {
+                    let entry = words.entry(joined).or_insert_with(|| Pending {
+                        tfs: [0; FIELDS],
+                        positions: Vec::new(),
+                    });
+                    entry.tfs[field] = entry.tfs[field].saturating_add(1);
+                    entry.positions.push(base + position);
+                }
+            }
+            lengths[field] = length.min(u32::from(u16::MAX)) as u16;
+            for found in vocabulary.find_all(&prepared) {
+                for concept in found.concepts {
+                    bump(&mut concepts, (concept, false), field);
+                    for ancestor in &vocabulary.concept(concept).ancestors {
+                        bump(&mut concepts, (*ancestor, true), field);
+                    }
                 }
             }
         }
+        for concept in document.fact_concepts {
+            bump(&mut concepts, (*concept, false), Field::Facts as usize);
+            for ancestor in &vocabulary.concept(*concept).ancestors {
+                bump(&mut concepts, (*ancestor, true), Field::Facts as usize);
+            }
+        }
+        for (word, pending) in words {
+            let list = self.list_for_word(&word);
+            let start = self.positions.len() as u32;
+            let mut previous = 0;
+            let mut positions = pending.positions;
+            positions.sort_unstable();
+            positions.dedup();
+            for position in positions {
+                push_varint(&mut self.positions, position - previous);
+                previous = position;
+            }
+            self.lists[list as usize].postings.push(Posting {
+                row,
+                tfs: pending.tfs,
+                positions: start,
+            });
+        }
+        for ((concept, broad), tfs) in concepts {
+            let list = self.list_for_concept(concept, broad);
+            self.lists[list as usize].postings.push(Posting {
+                row,
+                tfs,
+                positions: u32::MAX,
+            });
+        }
+        for (field, length) in lengths.iter().enumerate() {
+            self.total_lengths[field] += u64::from(*length);
+        }
+        self.lengths.push(lengths);
+    }
+
+    /// Frees spare capacity once every row is in.
+    pub fn finish(&mut self) {
+        for list in &mut self.lists {
+            list.postings.shrink_to_fit();
+        }
+        self.in_names = self
+            .lists
+            .iter()
+            .map(|list| {
+                list.postings
+                    .iter()
+                    .any(|p| p.tfs[Field::Names as usize] > 0)
+            })
+            .collect();
+        self.positions.shrink_to_fit();
+        self.lengths.shrink_to_fit();
+    }
+
+    fn positions_of(&self, posting: &Posting) -> Vec<u32> {
+        let count: u32 = posting.tfs.iter().map(|tf| u32::from(*tf)).sum();
+        let mut at = posting.positions as usize;
+        let mut position = 0;
+        (0..count)
+            .map(|_| {
+                position += read_varint(&self.positions, &mut at);
+                position
+            })
+            .collect()
+    }
+
+    fn word_list(&self, term: &str) -> Option<&PostingList> {
+        self.words.get(term).map(|list| &self.lists[*list as usize])
+    }
+
+    /// Number of documents containing a word.
+    pub fn word_frequency(&self, term: &str) -> usize {
+        self.word_list(term).map_or(0, |list| list.postings.len())
+    }
+
+    /// Words of dataset names close to a misspelt one (Damerau–Levenshtein 1, or 2 for long words),
+    /// most frequent first: names that look alike.
+    fn corrections(&self, term: &str) -> Vec<String> {
+        let length = term.chars().count();
+        let limit = match length {
+            0..=3 => return Vec::new(),
+            4..=7 => 1,
+            _ => 2,
+        };
+        let first = term.chars().next();
+        let mut found: Vec<(usize, usize, &str)> = self
+            .words
+            .iter()
+            .filter(|(_, list)| self.in_names.get(**list as usize).copied().unwrap_or(false))
+            .filter(|(word, _)| word.chars().next() == first || limit > 1)
+            .filter(|(word, _)| word.len().abs_diff(term.len()) <= limit)
+            .filter_map(|(word, list)| {
+                analysis::edit_distance(term, word, limit)
+                    .map(|distance| (distance, self.lists[*list as usize].postings.len(), &**word))
+            })
+            .collect();
+        found.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)).then(a.2.cmp(b.2)));
+        found
+            .into_iter()
+            .take(3)
+            .map(|(_, _, w)| w.to_owned())
+            .collect()
+    }
+
+    /// The BM25F-normalised frequency of a posting.
+    fn weighted_tf(&self, posting: &Posting, tfs: [u8; FIELDS], ranking: Ranking) -> f32 {
+        let lengths = &self.lengths[posting.row as usize];
+        let rows = self.rows().max(1) as f32;
+        let mut total = 0.0;
+        for field in 0..FIELDS {
+            if tfs[field] == 0 {
+                continue;
+            }
+            let average = (self.total_lengths[field] as f32 / rows).max(1.0);
+            let b = LENGTH_NORMALISATION[field];
+            let norm = 1.0 - b + b * f32::from(lengths[field]) / average;
+            let weight = if ranking.field_weights {
+                WEIGHTS[field]
+            } else {
+                1.0
+            };
+            total += weight * f32::from(tfs[field]) / norm;
+        }
+        total
+    }
+}
+
+fn bump(concepts: &mut HashMap<(u32, bool), [u8; FIELDS]>, key: (u32, bool), field: usize) {
+    let tfs = concepts.entry(key).or_insert([0; FIELDS]);
+    tfs[field] = tfs[field].saturating_add(1);
+}
+
+/// Names written with inner hyphens, dots or slashes ("PI-CAI", "CT-ORG", "MIMIC-CXR"), joined into one
+/// word, with the position of their first part.
+fn joined_names(text: &str) -> Vec<(u32, String)> {
+    let mut out = Vec::new();
+    let mut position = 0u32;
+    for chunk in text.split_whitespace() {
+        let parts: Vec<&str> = analysis::words(chunk).map(|(_, w)| w).collect();
+        if parts.len() > 1 && parts.len() <= 4 {
+            out.push((position, parts.concat().to_lowercase()));
+        }
+        position += parts.len() as u32;
+    }
+    out
+}
+
+/// The letter part and the number part of a word that has both ("kits19" → "kit", "19"), so that a
+/// name found with its number is found without it.
+fn split_digits(word: &str) -> Vec<String> {
+    let letters = word.trim_end_matches(|c: char| c.is_ascii_digit());
+    if letters.len() == word.len()
+        || letters.len() < 2
+        || letters.chars().any(|c| c.is_ascii_digit())
+    {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    if let Some(term) = analysis::term(letters) {
+        out.push(term);
+    }
+    out.push(word[letters.len()..].to_owned());
+    out
+}
+
+/// One way a unit can match.
+#[derive(Clone, Debug, PartialEq)]
+enum Alternative {
+    Word {
+        term: String,
+        weight: f32,
+    },
+    /// Words that must follow each other (offsets relative to the first).
+    Phrase {
+        terms: Vec<(String, u32)>,
+    },
+    Concept {
+        concept: u32,
+    },
+}
+
+/// Something the query looks for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Unit {
+    alternatives: Vec<Alternative>,
+    /// The words of the query this unit stands for.
+    pub text: String,
+    /// Whether the unit only corrects a misspelt word.
+    pub corrected: bool,
+}
+
+impl Unit {
+    /// The concepts this unit recognised (for chips).
+    pub fn concepts(&self) -> Vec<u32> {
+        self.alternatives
+            .iter()
+            .filter_map(|alternative| match alternative {
+                Alternative::Concept { concept } => Some(*concept),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The index words this unit matches, for highlighting.
+    pub fn words(&self) -> Vec<&str> {
+        self.alternatives
+            .iter()
+            .flat_map(|alternative| match alternative {
+                Alternative::Word { term, .. } => vec![term.as_str()],
+                Alternative::Phrase { terms } => terms.iter().map(|(t, _)| t.as_str()).collect(),
+                Alternative::Concept { .. } => Vec::new(),
+            })
+            .collect()
+    }
+}
+
+/// A parsed query: units to find, units to exclude.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Plan {
+    pub units: Vec<Unit>,
+    pub excluded: Vec<Unit>,
+    /// Whether the researcher used `OR`, `-` or quotes (then "some of the words" is not offered).
+    pub has_operators: bool,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.units.is_empty() && self.excluded.is_empty()
     }
 
     pub fn has_phrase(&self) -> bool {
-        match self {
-            Self::Phrase(_) => true,
-            Self::Term(_) => false,
-            Self::Not(inner) => inner.has_phrase(),
-            Self::And(parts) | Self::Or(parts) => parts.iter().any(Self::has_phrase),
+        self.units.iter().any(|unit| {
+            unit.alternatives
+                .iter()
+                .any(|a| matches!(a, Alternative::Phrase { .. }))
+        })
+    }
+
+    /// Every concept the query recognised.
+    pub fn concepts(&self) -> Vec<u32> {
+        let mut out = Vec::new();
+        for unit in &self.units {
+            for concept in unit.concepts() {
+                if !out.contains(&concept) {
+                    out.push(concept);
+                }
+            }
         }
+        out
+    }
+
+    /// The terms to highlight.
+    pub fn highlight_terms(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for unit in &self.units {
+            for word in unit.words() {
+                if !out.iter().any(|w| w == word) {
+                    out.push(word.to_owned());
+                }
+            }
+        }
+        out
     }
 }
 
+/// A piece of query syntax.
 #[derive(Clone, Debug, PartialEq)]
-enum Token {
-    Term(String),
-    And,
+enum Piece {
+    Words(String),
+    Quoted(String),
     Or,
-    Not,
-    Follows,
-    Open,
-    Close,
 }
 
-fn tokenize(text: &str) -> Option<Vec<Token>> {
-    let mut tokens = Vec::new();
+/// Splits web-search syntax: `"quoted phrases"`, `-exclusions`, `OR` between alternatives.
+fn pieces(text: &str) -> Vec<(bool, Piece)> {
+    let mut out = Vec::new();
     let mut chars = text.chars().peekable();
+    let mut current = String::new();
+    let flush = |current: &mut String, out: &mut Vec<(bool, Piece)>| {
+        for word in current.split_whitespace() {
+            if word.eq_ignore_ascii_case("or") {
+                out.push((false, Piece::Or));
+            } else if let Some(excluded) = word.strip_prefix('-').filter(|w| !w.is_empty()) {
+                out.push((true, Piece::Words(excluded.to_owned())));
+            } else {
+                out.push((false, Piece::Words(word.to_owned())));
+            }
+        }
+        current.clear();
+    };
     while let Some(c) = chars.next() {
-        match c {
-            ' ' => {}
-            '&' => tokens.push(Token::And),
-            '|' => tokens.push(Token::Or),
-            '!' => tokens.push(Token::Not),
-            '(' => tokens.push(Token::Open),
-            ')' => tokens.push(Token::Close),
-            '<' => {
-                // `<->` or `<N>`
-                for next in chars.by_ref() {
-                    if next == '>' {
-                        break;
-                    }
+        if c == '"' {
+            let negated = current.ends_with('-')
+                && current[..current.len() - 1]
+                    .chars()
+                    .last()
+                    .is_none_or(char::is_whitespace);
+            if negated {
+                current.pop();
+            }
+            flush(&mut current, &mut out);
+            let mut quoted = String::new();
+            for next in chars.by_ref() {
+                if next == '"' {
+                    break;
                 }
-                tokens.push(Token::Follows);
+                quoted.push(next);
             }
-            '\'' => {
-                let mut term = String::new();
-                loop {
-                    match chars.next()? {
-                        '\'' if chars.peek() == Some(&'\'') => {
-                            chars.next();
-                            term.push('\'');
-                        }
-                        '\'' => break,
-                        other => term.push(other),
-                    }
-                }
-                // Weight or prefix markers (`:*`, `:AB`) are not produced by websearch_to_tsquery.
-                if chars.peek() == Some(&':') {
-                    chars.next();
-                    while chars
-                        .peek()
-                        .is_some_and(|c| c.is_ascii_alphabetic() || *c == '*')
-                    {
-                        chars.next();
-                    }
-                }
-                tokens.push(Token::Term(term));
+            if !quoted.trim().is_empty() {
+                out.push((negated, Piece::Quoted(quoted)));
             }
-            _ => return None,
-        }
-    }
-    Some(tokens)
-}
-
-struct Parser {
-    tokens: Vec<Token>,
-    position: usize,
-}
-
-impl Parser {
-    fn peek(&self) -> Option<&Token> {
-        self.tokens.get(self.position)
-    }
-
-    fn eat(&mut self, token: &Token) -> bool {
-        if self.peek() == Some(token) {
-            self.position += 1;
-            true
         } else {
-            false
+            current.push(c);
         }
     }
-
-    fn or(&mut self) -> Option<TsQuery> {
-        let mut parts = vec![self.and()?];
-        while self.eat(&Token::Or) {
-            parts.push(self.and()?);
-        }
-        Some(if parts.len() == 1 {
-            parts.remove(0)
-        } else {
-            TsQuery::Or(parts)
-        })
-    }
-
-    fn and(&mut self) -> Option<TsQuery> {
-        let mut parts = vec![self.phrase()?];
-        while self.eat(&Token::And) {
-            parts.push(self.phrase()?);
-        }
-        Some(if parts.len() == 1 {
-            parts.remove(0)
-        } else {
-            TsQuery::And(parts)
-        })
-    }
-
-    fn phrase(&mut self) -> Option<TsQuery> {
-        let mut parts = vec![self.unary()?];
-        while self.eat(&Token::Follows) {
-            parts.push(self.unary()?);
-        }
-        Some(if parts.len() == 1 {
-            parts.remove(0)
-        } else {
-            TsQuery::Phrase(parts)
-        })
-    }
-
-    fn unary(&mut self) -> Option<TsQuery> {
-        match self.tokens.get(self.position).cloned()? {
-            Token::Not => {
-                self.position += 1;
-                Some(TsQuery::Not(Box::new(self.unary()?)))
-            }
-            Token::Open => {
-                self.position += 1;
-                let inner = self.or()?;
-                self.eat(&Token::Close).then_some(inner)
-            }
-            Token::Term(term) => {
-                self.position += 1;
-                Some(TsQuery::Term(term))
-            }
-            _ => None,
-        }
-    }
+    flush(&mut current, &mut out);
+    out
 }
-
-/// Lexeme → the datasets (row numbers, ascending) that contain it, with the lexeme's best weight there
-/// (3 = A: title, aliases; 2 = B: facts; 1 = C: summary; 0 = D: description), packed as
-/// `row | weight << 30` so that a posting takes four bytes.
-#[derive(Default)]
-pub struct InvertedIndex {
-    lexemes: HashMap<Box<str>, u32>,
-    postings: Vec<Vec<u32>>,
-}
-
-const ROW_MASK: u32 = (1 << 30) - 1;
-
-fn unpack(posting: u32) -> (u32, u8) {
-    (posting & ROW_MASK, (posting >> 30) as u8)
-}
-
-/// What a weight class adds to a dataset's score, as PostgreSQL's default `ts_rank` weights.
-const WEIGHT_VALUES: [f32; 4] = [0.1, 0.2, 0.4, 1.0];
 
 impl InvertedIndex {
-    pub fn add(&mut self, row: u32, lexeme: &str, weight: u8) {
-        let id = match self.lexemes.get(lexeme) {
-            Some(id) => *id,
-            None => {
-                let id = self.postings.len() as u32;
-                self.lexemes.insert(lexeme.into(), id);
-                self.postings.push(Vec::new());
-                id
+    /// Parses a researcher's text into units.
+    pub fn plan(&self, text: &str, vocabulary: &Vocabulary, ranking: Ranking) -> Plan {
+        let mut plan = Plan::default();
+        // Items in order; an OR joins the unit before it with the one after it.
+        let mut groups: Vec<(bool, Vec<Unit>)> = Vec::new();
+        let mut join_next = false;
+        let mut run: Vec<String> = Vec::new();
+        let pieces = pieces(text);
+        plan.has_operators = pieces
+            .iter()
+            .any(|(negated, piece)| *negated || !matches!(piece, Piece::Words(_)));
+        let flush_run =
+            |run: &mut Vec<String>, groups: &mut Vec<(bool, Vec<Unit>)>, join_next: &mut bool| {
+                if run.is_empty() {
+                    return;
+                }
+                let joined = run.join(" ");
+                run.clear();
+                let units = self.units_of_words(&joined, vocabulary, ranking);
+                for (position, unit) in units.into_iter().enumerate() {
+                    if position == 0 && *join_next && !groups.is_empty() {
+                        groups.last_mut().expect("a group").1.push(unit);
+                    } else {
+                        groups.push((false, vec![unit]));
+                    }
+                }
+                *join_next = false;
+            };
+        for (negated, piece) in pieces {
+            match piece {
+                Piece::Or => {
+                    flush_run(&mut run, &mut groups, &mut join_next);
+                    join_next = true;
+                }
+                Piece::Words(word) if !negated && !join_next => run.push(word),
+                Piece::Words(word) => {
+                    flush_run(&mut run, &mut groups, &mut join_next);
+                    let units = self.units_of_words(&word, vocabulary, ranking);
+                    push_units(&mut groups, units, negated, &mut join_next);
+                }
+                Piece::Quoted(phrase) => {
+                    flush_run(&mut run, &mut groups, &mut join_next);
+                    let units = phrase_unit(&phrase).into_iter().collect();
+                    push_units(&mut groups, units, negated, &mut join_next);
+                }
             }
-        };
-        self.postings[id as usize].push((row & ROW_MASK) | (u32::from(weight.min(3)) << 30));
-    }
-
-    /// Sorts every posting list by row; call once after the last `add`.
-    pub fn finish(&mut self) {
-        for posting in &mut self.postings {
-            posting.sort_unstable_by_key(|posting| posting & ROW_MASK);
-            posting.shrink_to_fit();
         }
-        self.postings.shrink_to_fit();
-        self.lexemes.shrink_to_fit();
-    }
-
-    fn posting(&self, lexeme: &str) -> &[u32] {
-        self.lexemes
-            .get(lexeme)
-            .map_or(&[], |id| self.postings[*id as usize].as_slice())
-    }
-
-    /// The rows (ascending) matching `query` among `rows` datasets.
-    pub fn matching(&self, query: &TsQuery, rows: u32) -> Vec<u32> {
-        match query {
-            TsQuery::Term(term) => self
-                .posting(term)
-                .iter()
-                .map(|posting| unpack(*posting).0)
-                .collect(),
-            TsQuery::Not(inner) => {
-                difference(&(0..rows).collect::<Vec<_>>(), &self.matching(inner, rows))
-            }
-            TsQuery::Or(parts) => parts
-                .iter()
-                .map(|part| self.matching(part, rows))
-                .reduce(|a, b| union(&a, &b))
-                .unwrap_or_default(),
-            TsQuery::And(parts) | TsQuery::Phrase(parts) => {
-                let (negative, positive): (Vec<&TsQuery>, Vec<&TsQuery>) = parts
+        flush_run(&mut run, &mut groups, &mut join_next);
+        for (negated, units) in groups {
+            let mut merged = Unit {
+                alternatives: Vec::new(),
+                text: units
                     .iter()
-                    .partition(|part| matches!(part, TsQuery::Not(_)));
-                let mut result = if positive.is_empty() {
-                    (0..rows).collect()
-                } else {
-                    let mut lists: Vec<Vec<u32>> = positive
-                        .iter()
-                        .map(|part| self.matching(part, rows))
-                        .collect();
-                    lists.sort_by_key(Vec::len);
-                    let mut result = lists.remove(0);
-                    for list in &lists {
-                        result = intersection(&result, list);
-                    }
-                    result
-                };
-                for part in negative {
-                    if let TsQuery::Not(inner) = part {
-                        result = difference(&result, &self.matching(inner, rows));
-                    }
-                }
-                result
+                    .map(|u| u.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" OR "),
+                corrected: units.iter().all(|u| u.corrected),
+            };
+            for unit in units {
+                merged.alternatives.extend(unit.alternatives);
+            }
+            if merged.alternatives.is_empty() {
+                continue;
+            }
+            if negated {
+                plan.excluded.push(merged);
+            } else if plan.units.len() < MAX_UNITS {
+                plan.units.push(merged);
             }
         }
+        plan
     }
 
-    /// Per row: the summed weight of the query's terms it contains, how many of them it contains, and
-    /// how many of them are in its names (weight A).
-    pub fn scores(&self, query: &TsQuery, rows: usize) -> Scores {
-        let mut scores = Scores {
-            weights: vec![0f32; rows],
-            counts: vec![0u8; rows],
-            in_names: vec![0u8; rows],
-            terms: 0,
-        };
-        for term in query.positive_terms() {
-            scores.terms += 1;
-            for posting in self.posting(term) {
-                let (row, weight) = unpack(*posting);
-                let row = row as usize;
-                scores.weights[row] += WEIGHT_VALUES[weight as usize];
-                scores.counts[row] = scores.counts[row].saturating_add(1);
-                if weight == 3 {
-                    scores.in_names[row] = scores.in_names[row].saturating_add(1);
-                }
-            }
-        }
-        scores
-    }
-}
-
-/// Per-row figures for ranking, indexed by row number.
-#[derive(Default)]
-pub struct Scores {
-    pub weights: Vec<f32>,
-    pub counts: Vec<u8>,
-    pub in_names: Vec<u8>,
-    /// Distinct terms the query looks for.
-    pub terms: u8,
-}
-
-fn intersection(a: &[u32], b: &[u32]) -> Vec<u32> {
-    let (mut i, mut j, mut out) = (0, 0, Vec::with_capacity(a.len().min(b.len())));
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                out.push(a[i]);
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    out
-}
-
-fn union(a: &[u32], b: &[u32]) -> Vec<u32> {
-    let (mut i, mut j, mut out) = (0, 0, Vec::with_capacity(a.len() + b.len()));
-    while i < a.len() || j < b.len() {
-        if j == b.len() || (i < a.len() && a[i] < b[j]) {
-            out.push(a[i]);
-            i += 1;
-        } else if i == a.len() || b[j] < a[i] {
-            out.push(b[j]);
-            j += 1;
+    /// Units for plain words: concepts (longest form first) and the remaining words.
+    fn units_of_words(&self, text: &str, vocabulary: &Vocabulary, ranking: Ranking) -> Vec<Unit> {
+        let original: Vec<&str> = analysis::words(text).map(|(_, w)| w).collect();
+        let prepared = words_of(text);
+        let found = if ranking.vocabulary {
+            vocabulary.find(&prepared)
         } else {
-            out.push(a[i]);
-            i += 1;
-            j += 1;
+            Vec::new()
+        };
+        let mut units = Vec::new();
+        let mut next = 0;
+        let mut found = found.into_iter().peekable();
+        while next < prepared.len() {
+            if let Some(hit) = found.next_if(|hit| hit.start == next) {
+                let text = original[hit.start..hit.end].join(" ");
+                units.extend(concept_units(
+                    &hit.concepts,
+                    hit.combination,
+                    vocabulary,
+                    &text,
+                ));
+                next = hit.end;
+                continue;
+            }
+            if let Some(term) = &prepared[next].term {
+                units.push(self.word_unit(term, original[next]));
+            }
+            next += 1;
+        }
+        units
+    }
+
+    /// A unit for one word: the word, and its corrections when no dataset has it.
+    fn word_unit(&self, term: &str, original: &str) -> Unit {
+        let mut alternatives = vec![Alternative::Word {
+            term: term.to_owned(),
+            weight: 1.0,
+        }];
+        let mut corrected = false;
+        if self.word_frequency(term) == 0 {
+            for correction in self.corrections(term) {
+                corrected = true;
+                alternatives.push(Alternative::Word {
+                    term: correction,
+                    weight: CORRECTION_WEIGHT,
+                });
+            }
+        }
+        Unit {
+            alternatives,
+            text: original.to_owned(),
+            corrected,
         }
     }
-    out
 }
 
-fn difference(a: &[u32], b: &[u32]) -> Vec<u32> {
-    let mut j = 0;
-    a.iter()
-        .copied()
-        .filter(|row| {
-            while j < b.len() && b[j] < *row {
-                j += 1;
-            }
-            !(j < b.len() && b[j] == *row)
+fn push_units(
+    groups: &mut Vec<(bool, Vec<Unit>)>,
+    units: Vec<Unit>,
+    negated: bool,
+    join_next: &mut bool,
+) {
+    for (position, unit) in units.into_iter().enumerate() {
+        if position == 0 && *join_next && !groups.is_empty() && !negated {
+            groups.last_mut().expect("a group").1.push(unit);
+        } else {
+            groups.push((negated, vec![unit]));
+        }
+    }
+    *join_next = false;
+}
+
+/// The units of a recognised form: one per kind of concept (a form naming two concepts of one kind,
+/// such as "radiograph" for DX and CR, matches either), or one per concept for a form that names a
+/// combination ("PET/CT": PET and CT).
+fn concept_units(
+    concepts: &[u32],
+    combination: bool,
+    vocabulary: &Vocabulary,
+    text: &str,
+) -> Vec<Unit> {
+    let mut by_kind: Vec<(ConceptKind, Vec<u32>)> = Vec::new();
+    for concept in concepts {
+        let kind = vocabulary.concept(*concept).kind;
+        match by_kind.iter_mut().find(|(k, _)| *k == kind && !combination) {
+            Some((_, list)) => list.push(*concept),
+            None => by_kind.push((kind, vec![*concept])),
+        }
+    }
+    by_kind
+        .into_iter()
+        .map(|(_, concepts)| Unit {
+            alternatives: concepts
+                .into_iter()
+                .map(|concept| Alternative::Concept { concept })
+                .collect(),
+            text: text.to_owned(),
+            corrected: false,
         })
         .collect()
+}
+
+fn phrase_unit(phrase: &str) -> Option<Unit> {
+    let tokens = analysis::tokens(phrase, 0);
+    let first = tokens.first()?.position;
+    let terms: Vec<(String, u32)> = tokens
+        .iter()
+        .map(|t| (t.term.clone(), t.position - first))
+        .collect();
+    let alternative = if terms.len() == 1 {
+        Alternative::Word {
+            term: terms[0].0.clone(),
+            weight: 1.0,
+        }
+    } else {
+        Alternative::Phrase { terms }
+    };
+    Some(Unit {
+        alternatives: vec![alternative],
+        text: format!("\"{}\"", phrase.trim()),
+        corrected: false,
+    })
+}
+
+/// How the datasets matched a plan.
+pub struct Matches {
+    /// Score per row (0 where nothing matched).
+    pub scores: Vec<f32>,
+    /// Units matched per row.
+    pub matched: Vec<u8>,
+    /// Rows an exclusion removes.
+    pub excluded: Vec<bool>,
+    /// Units matched only through a correction, per row.
+    pub corrected: Vec<u8>,
+    pub units: usize,
+}
+
+impl InvertedIndex {
+    /// Scores every row against the plan.
+    pub fn evaluate(&self, plan: &Plan, vocabulary: &Vocabulary, ranking: Ranking) -> Matches {
+        let rows = self.rows();
+        let mut matches = Matches {
+            scores: vec![0.0; rows],
+            matched: vec![0; rows],
+            excluded: vec![false; rows],
+            corrected: vec![0; rows],
+            units: plan.units.len(),
+        };
+        let mut frequency = vec![0f32; rows];
+        let mut touched: Vec<u32> = Vec::new();
+        for unit in &plan.units {
+            let via_correction = self.accumulate(unit, ranking, &mut frequency, &mut touched);
+            let df = touched.len() as f32;
+            let idf = if ranking.idf {
+                (1.0 + (rows as f32 - df + 0.5) / (df + 0.5)).ln()
+            } else {
+                1.0
+            };
+            for row in touched.drain(..) {
+                let tf = std::mem::take(&mut frequency[row as usize]);
+                let row = row as usize;
+                matches.scores[row] += idf * tf * (K1 + 1.0) / (K1 + tf);
+                matches.matched[row] += 1;
+                if via_correction.get(&(row as u32)).copied().unwrap_or(false) {
+                    matches.corrected[row] += 1;
+                }
+            }
+        }
+        for unit in &plan.excluded {
+            self.accumulate(unit, ranking, &mut frequency, &mut touched);
+            for row in touched.drain(..) {
+                frequency[row as usize] = 0.0;
+                matches.excluded[row as usize] = true;
+            }
+        }
+        let _ = vocabulary;
+        matches
+    }
+
+    /// Adds a unit's weighted frequency per row into `frequency`, listing the rows it touched; returns,
+    /// for rows found only by corrections, `true`.
+    fn accumulate(
+        &self,
+        unit: &Unit,
+        ranking: Ranking,
+        frequency: &mut [f32],
+        touched: &mut Vec<u32>,
+    ) -> HashMap<u32, bool> {
+        let mut only_corrected: HashMap<u32, bool> = HashMap::new();
+        let mut add = |row: u32, value: f32, corrected: bool| {
+            if frequency[row as usize] == 0.0 {
+                touched.push(row);
+                only_corrected.insert(row, corrected);
+            } else if !corrected {
+                only_corrected.insert(row, false);
+            }
+            frequency[row as usize] += value.max(f32::MIN_POSITIVE);
+        };
+        for alternative in &unit.alternatives {
+            match alternative {
+                Alternative::Word { term, weight } => {
+                    let corrected = *weight < 1.0;
+                    if let Some(list) = self.word_list(term) {
+                        for posting in &list.postings {
+                            add(
+                                posting.row,
+                                weight * self.weighted_tf(posting, posting.tfs, ranking),
+                                corrected,
+                            );
+                        }
+                    }
+                }
+                Alternative::Phrase { terms } => {
+                    for (row, tfs) in self.phrase_matches(terms) {
+                        let posting = Posting {
+                            row,
+                            tfs,
+                            positions: 0,
+                        };
+                        add(row, self.weighted_tf(&posting, tfs, ranking), false);
+                    }
+                }
+                Alternative::Concept { concept } => {
+                    for (map, weight) in [
+                        (&self.concept_exact, 1.0),
+                        (&self.concept_broad, BROADER_WEIGHT),
+                    ] {
+                        let Some(list) = map.get(concept) else {
+                            continue;
+                        };
+                        for posting in &self.lists[*list as usize].postings {
+                            let mut tfs = posting.tfs;
+                            if !ranking.facts {
+                                tfs[Field::Facts as usize] = 0;
+                                if tfs.iter().all(|tf| *tf == 0) {
+                                    continue;
+                                }
+                            }
+                            add(
+                                posting.row,
+                                weight * self.weighted_tf(posting, tfs, ranking),
+                                false,
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        only_corrected
+    }
+
+    /// Rows where the terms follow each other at their offsets, with the phrase's count per field.
+    fn phrase_matches(&self, terms: &[(String, u32)]) -> Vec<(u32, [u8; FIELDS])> {
+        let mut lists: Vec<(&PostingList, u32)> = Vec::with_capacity(terms.len());
+        for (term, offset) in terms {
+            match self.word_list(term) {
+                Some(list) => lists.push((list, *offset)),
+                None => return Vec::new(),
+            }
+        }
+        // Walk the shortest list; find the row in the others by binary search.
+        lists.sort_by_key(|(list, _)| list.postings.len());
+        let (shortest, shortest_offset) = lists[0];
+        let mut out = Vec::new();
+        'rows: for posting in &shortest.postings {
+            let mut others = Vec::with_capacity(lists.len() - 1);
+            for (list, offset) in &lists[1..] {
+                match list.postings.binary_search_by_key(&posting.row, |p| p.row) {
+                    Ok(found) => others.push((&list.postings[found], *offset)),
+                    Err(_) => continue 'rows,
+                }
+            }
+            let other_positions: Vec<(Vec<u32>, u32)> = others
+                .iter()
+                .map(|(p, offset)| (self.positions_of(p), *offset))
+                .collect();
+            let mut tfs = [0u8; FIELDS];
+            for start in self.positions_of(posting) {
+                let Some(origin) = start.checked_sub(shortest_offset) else {
+                    continue;
+                };
+                let all = other_positions
+                    .iter()
+                    .all(|(positions, offset)| positions.binary_search(&(origin + offset)).is_ok());
+                if all {
+                    let field = (origin / FIELD_GAP) as usize;
+                    tfs[field.min(FIELDS - 1)] = tfs[field.min(FIELDS - 1)].saturating_add(1);
+                }
+            }
+            if tfs.iter().any(|tf| *tf > 0) {
+                out.push((posting.row, tfs));
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::vocabulary::tests::SAMPLE;
 
-    fn term(t: &str) -> TsQuery {
-        TsQuery::Term(t.to_owned())
+    fn vocabulary() -> Vocabulary {
+        Vocabulary::parse(SAMPLE).unwrap()
     }
 
-    #[test]
-    fn parses_websearch_output() {
-        assert_eq!(
-            TsQuery::parse("'lung' & 'nodul' & 'ct'"),
-            Some(TsQuery::And(vec![term("lung"), term("nodul"), term("ct")]))
-        );
-        assert_eq!(
-            TsQuery::parse("'head' <2> 'neck' & !'ct'"),
-            Some(TsQuery::And(vec![
-                TsQuery::Phrase(vec![term("head"), term("neck")]),
-                TsQuery::Not(Box::new(term("ct")))
-            ]))
-        );
-        assert_eq!(
-            TsQuery::parse("'lung' | 'liver'"),
-            Some(TsQuery::Or(vec![term("lung"), term("liver")]))
-        );
-        assert_eq!(TsQuery::parse("'alzheimer''s'"), Some(term("alzheimer's")));
-        assert_eq!(TsQuery::parse(""), None);
-        assert_eq!(TsQuery::parse("'a' &"), None);
-    }
-
-    fn index() -> InvertedIndex {
+    fn index(v: &Vocabulary, docs: &[([&str; FIELDS], Vec<&str>)]) -> InvertedIndex {
         let mut index = InvertedIndex::default();
-        // row 0: lung ct (title), row 1: lung mr, row 2: liver ct
-        for (row, lexemes) in [
-            (0, ["lung", "ct"]),
-            (1, ["lung", "mr"]),
-            (2, ["liver", "ct"]),
-        ] {
-            for (position, lexeme) in lexemes.iter().enumerate() {
-                index.add(row, lexeme, if position == 0 { 3 } else { 1 });
-            }
+        for (fields, facts) in docs {
+            let concepts: Vec<u32> = facts.iter().map(|id| v.by_id(id).unwrap()).collect();
+            index.add(
+                &Document {
+                    fields: *fields,
+                    fact_concepts: &concepts,
+                },
+                v,
+            );
         }
         index.finish();
         index
     }
 
-    #[test]
-    fn evaluates_and_or_not() {
-        let index = index();
-        let q = |text: &str| index.matching(&TsQuery::parse(text).unwrap(), 3);
-        assert_eq!(q("'lung' & 'ct'"), vec![0]);
-        assert_eq!(q("'lung' | 'liver'"), vec![0, 1, 2]);
-        assert_eq!(q("'ct' & !'lung'"), vec![2]);
-        assert_eq!(q("!'ct'"), vec![1]);
-        assert_eq!(q("'nothing'"), Vec::<u32>::new());
-        assert_eq!(
-            q("'lung' & 'ct'").len(),
-            index
-                .matching(&TsQuery::parse("'lung' <-> 'ct'").unwrap(), 3)
-                .len()
-        );
+    fn ranked(index: &InvertedIndex, v: &Vocabulary, text: &str) -> Vec<usize> {
+        let plan = index.plan(text, v, Ranking::FULL);
+        let m = index.evaluate(&plan, v, Ranking::FULL);
+        let mut rows: Vec<usize> = (0..index.rows())
+            .filter(|r| m.matched[*r] > 0 && !m.excluded[*r])
+            .collect();
+        rows.sort_by(|a, b| {
+            m.matched[*b]
+                .cmp(&m.matched[*a])
+                .then(m.scores[*b].total_cmp(&m.scores[*a]))
+        });
+        rows
+    }
+
+    fn catalog(v: &Vocabulary) -> InvertedIndex {
+        index(
+            v,
+            &[
+                (
+                    ["KiTS19", "", "Kidney tumour CT", ""],
+                    vec!["anatomy:kidney", "modality:CT"],
+                ),
+                (
+                    ["Abdomen scans", "", "", "Scans of the abdomen"],
+                    vec!["anatomy:abdomen"],
+                ),
+                (
+                    ["Brain tumour MRI", "", "Tumour segmentation", ""],
+                    vec!["finding:tumor"],
+                ),
+                (["Liver lesions", "", "", "Lesions of the liver"], vec![]),
+                (
+                    [
+                        "Head and neck cancer",
+                        "",
+                        "",
+                        "PET/CT of the head and neck",
+                    ],
+                    vec![],
+                ),
+            ],
+        )
     }
 
     #[test]
-    fn relaxing_keeps_exclusions() {
-        let relaxed = TsQuery::parse("'lung' & 'nodul' & !'ct'")
-            .unwrap()
-            .relaxed();
-        assert_eq!(
-            relaxed,
-            TsQuery::And(vec![
-                TsQuery::Or(vec![term("lung"), term("nodul")]),
-                TsQuery::Not(Box::new(term("ct")))
-            ])
-        );
-        assert_eq!(
-            index().matching(
-                &TsQuery::parse("'lung' & 'mr' & !'ct'").unwrap().relaxed(),
-                3
-            ),
-            vec![1]
-        );
+    fn concepts_match_synonyms_and_facts() {
+        let v = vocabulary();
+        let index = catalog(&v);
+        assert_eq!(ranked(&index, &v, "renal")[0], 0);
+        // Abdomen finds the kidney dataset through the hierarchy, after the abdomen one.
+        assert_eq!(ranked(&index, &v, "abdomen"), [1, 0]);
+        assert_eq!(ranked(&index, &v, "neoplasm").len(), 3);
     }
 
     #[test]
-    fn scores_weight_title_words_higher() {
-        let index = index();
-        let scores = index.scores(&TsQuery::parse("'lung' & 'ct'").unwrap(), 3);
-        assert_eq!(scores.counts, vec![2, 1, 1]);
-        assert_eq!(scores.in_names, vec![1, 1, 0]);
-        assert_eq!(scores.terms, 2);
-        assert!(scores.weights[0] > scores.weights[1] && scores.weights[1] > scores.weights[2]);
+    fn names_with_numbers_are_found_without_them() {
+        let v = vocabulary();
+        let index = catalog(&v);
+        assert_eq!(ranked(&index, &v, "kits")[0], 0);
     }
 
     #[test]
-    fn set_operations() {
-        assert_eq!(intersection(&[1, 3, 5, 7], &[3, 4, 5]), vec![3, 5]);
-        assert_eq!(union(&[1, 3], &[2, 3, 9]), vec![1, 2, 3, 9]);
-        assert_eq!(difference(&[1, 2, 3, 4], &[2, 4, 8]), vec![1, 3]);
+    fn phrases_need_order_and_exclusions_remove() {
+        let v = vocabulary();
+        let index = catalog(&v);
+        assert_eq!(ranked(&index, &v, "\"lesions of the liver\""), [3]);
+        assert!(ranked(&index, &v, "\"liver of the lesions\"").is_empty());
+        let mut found = ranked(&index, &v, "tumour -brain");
+        found.sort_unstable();
+        assert_eq!(found, [0, 4]);
+    }
+
+    #[test]
+    fn or_joins_alternatives() {
+        let v = vocabulary();
+        let index = catalog(&v);
+        let plan = index.plan("liver OR abdomen", &v, Ranking::FULL);
+        assert_eq!(plan.units.len(), 1);
+        assert_eq!(ranked(&index, &v, "liver OR abdomen").len(), 3);
+    }
+
+    #[test]
+    fn misspelt_words_are_corrected() {
+        let v = vocabulary();
+        let index = catalog(&v);
+        let plan = index.plan("lesoins", &v, Ranking::FULL);
+        assert!(plan.units[0].corrected);
+        assert_eq!(ranked(&index, &v, "lesoins"), [3]);
+    }
+
+    #[test]
+    fn a_combination_needs_both() {
+        let v = vocabulary();
+        let plan = catalog(&v).plan("PET/CT", &v, Ranking::FULL);
+        assert_eq!(plan.units.len(), 2);
+    }
+
+    #[test]
+    fn rare_words_count_more() {
+        let v = vocabulary();
+        let index = catalog(&v);
+        let plan = index.plan("liver scans", &v, Ranking::FULL);
+        let m = index.evaluate(&plan, &v, Ranking::FULL);
+        assert!(m.scores[3] > 0.0 && m.scores[1] > 0.0);
+    }
+
+    #[test]
+    fn varints_round_trip() {
+        let mut bytes = Vec::new();
+        for value in [0, 1, 127, 128, 300, 1 << 20] {
+            push_varint(&mut bytes, value);
+        }
+        let mut at = 0;
+        let back: Vec<u32> = (0..6).map(|_| read_varint(&bytes, &mut at)).collect();
+        assert_eq!(back, [0, 1, 127, 128, 300, 1 << 20]);
     }
 }

@@ -231,6 +231,54 @@ pub async fn summaries_by_ids(
     .await
 }
 
+/// Summaries of the datasets with the given ids, in the order given, each with the prose a snippet is
+/// cut from (summary, description and tasks).
+pub async fn summaries_with_text_by_ids(
+    db: impl PgExecutor<'_>,
+    ids: &[i64],
+) -> sqlx::Result<Vec<(DatasetSummary, String)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query!(
+        r#"select d.slug, d.title, d.summary, o.slug as organization_slug,
+                o.name as organization_name, d.source_kind as "source_kind: SourceKind",
+                d.access_level as "access_level: AccessLevel", d.modalities, d.body_parts,
+                d.subject_count, d.image_count, d.year, d.license, d.doi,
+                d.summary || ' ' || d.description || ' ' || array_to_string(d.tasks, '; ') as "text!"
+         from datasets d join organizations o on o.id = d.organization_id
+         join unnest($1::bigint[]) with ordinality as wanted(id, position) on wanted.id = d.id
+         order by wanted.position"#,
+        ids,
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            (
+                DatasetSummary {
+                    slug: row.slug,
+                    title: row.title,
+                    summary: row.summary,
+                    organization_slug: row.organization_slug,
+                    organization_name: row.organization_name,
+                    source_kind: row.source_kind,
+                    access_level: row.access_level,
+                    modalities: row.modalities,
+                    body_parts: row.body_parts,
+                    subject_count: row.subject_count,
+                    image_count: row.image_count,
+                    year: row.year,
+                    license: row.license,
+                    doi: row.doi,
+                },
+                row.text,
+            )
+        })
+        .collect())
+}
+
 /// Slugs of published datasets, alphabetically.
 pub async fn published_slugs(
     db: impl PgExecutor<'_>,
