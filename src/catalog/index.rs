@@ -274,8 +274,13 @@ impl CatalogIndex {
         self.text.plan(text, Vocabulary::builtin(), ranking)
     }
 
-    /// Datasets matching the plan, scored by BM25F. With `all_units`, only those matching every unit;
-    /// otherwise those matching any, ranked by how many they match and then by score. A title or slug
+    /// The same text with every word read on its own, for widening.
+    pub fn plan_words(&self, text: &str, ranking: Ranking) -> Plan {
+        self.text.plan_words(text, Vocabulary::builtin(), ranking)
+    }
+
+    /// Datasets matching the plan, scored by BM25F. With `all_units`, only those matching every unit
+    /// but the very common ones; otherwise those matching any. A title or slug
     /// that is the text itself adds [`EXACT_NAME_BONUS`]; the dataset whose DOI is `doi` is added with
     /// [`DOI_MATCH_SCORE`].
     pub fn text_hits(
@@ -288,23 +293,28 @@ impl CatalogIndex {
     ) -> Vec<TextHit> {
         let matches = self.text.evaluate(plan, Vocabulary::builtin(), ranking);
         let text_hash = hash(text.trim().to_lowercase().as_str());
-        let wanted = if all_units { matches.units.max(1) } else { 1 };
+        let required = matches.required();
         let mut hits: Vec<TextHit> = (0..self.rows.len())
-            .filter(|row| usize::from(matches.matched[*row]) >= wanted && !matches.excluded[*row])
+            .filter(|row| {
+                let matched = matches.matched[*row];
+                let enough = if all_units {
+                    matched & required == required
+                } else {
+                    matched != 0
+                };
+                enough && !matches.excluded[*row]
+            })
             .map(|index| {
                 let row = &self.rows[index];
                 let mut score = matches.scores[index];
-                if !all_units {
-                    // Every unit matched ranks above some of them.
-                    score += 100.0 * f32::from(matches.matched[index]);
-                }
                 if row.title_hash == text_hash || row.slug_hash == text_hash {
                     score += EXACT_NAME_BONUS;
                 }
                 TextHit {
                     row: index as u32,
                     score,
-                    word_match: matches.corrected[index] < matches.matched[index],
+                    word_match: u32::from(matches.corrected[index])
+                        < matches.matched[index].count_ones(),
                 }
             })
             .collect();

@@ -410,10 +410,16 @@ impl DatasetFields {
     /// "thoracic spine"; a term the vocabulary does not know stays as written.
     pub fn normalise_facts(&mut self, vocabulary: &super::vocabulary::Vocabulary) {
         use super::vocabulary::ConceptKind;
+        // A modality is stored as the one DICOM code it names; a word that could mean several
+        // ("x-ray": DX or CR) stays as written, for the import to report.
         let normalise = |values: &[String], kind: ConceptKind| {
             let mut out: Vec<String> = Vec::new();
             for value in values {
-                for key in vocabulary.normalise(value, kind) {
+                let mut keys = vocabulary.normalise(value, kind);
+                if kind == ConceptKind::Modality && keys.len() != 1 {
+                    keys = vec![value.clone()];
+                }
+                for key in keys {
                     if !out.contains(&key) {
                         out.push(key);
                     }

@@ -9,7 +9,7 @@
 use sqlx::PgPool;
 
 use super::analysis;
-use super::index::{CatalogIndex, IndexHandle};
+use super::index::{CatalogIndex, IndexHandle, TextHit};
 use super::model::DatasetSummary;
 pub use super::query::{
     Facet, FacetCount, FacetValues, MAX_FILTER_VALUES, MAX_PER_PAGE, MAX_QUERY_CHARS, NOT_STATED,
@@ -43,8 +43,10 @@ enum WordLogic {
     Any,
 }
 
-/// Below this many results for all words, a query of several words also shows partial matches.
+/// Below this many results for all words, a query also shows partial matches.
 const RELAX_BELOW: i64 = 10;
+/// Added to the score of a dataset matching everything, when partial matches follow.
+const STRICT_FIRST: f32 = 1.0e4;
 
 /// One found dataset, with the passage that matched when there was text.
 #[derive(Clone, Debug)]
@@ -174,12 +176,28 @@ pub async fn search_in(
         let strict = index.evaluate(query, Some(&hits), extras.facets, extras.disjunctive);
         logic = Some(WordLogic::All);
         all_words_total = strict.word_matches;
-        let relax = parsed.units.len() > 1 && !parsed.has_operators;
-        let evaluation = if strict.word_matches >= RELAX_BELOW || !relax {
+        let evaluation = if strict.word_matches >= RELAX_BELOW || parsed.has_operators {
             strict
         } else {
-            // Few datasets match everything: add those matching some of it, best first.
-            let widened = index.text_hits(&parsed, false, ranking, &query.text, doi.as_deref());
+            // Few datasets match everything: add those matching some of it — each word read on its
+            // own — after them.
+            let words = index.plan_words(&query.text, ranking);
+            let mut widened = index.text_hits(&words, false, ranking, &query.text, doi.as_deref());
+            let strict_rows: std::collections::HashMap<u32, f32> =
+                hits.iter().map(|hit| (hit.row, hit.score)).collect();
+            for hit in &mut widened {
+                if let Some(score) = strict_rows.get(&hit.row) {
+                    hit.score = STRICT_FIRST + score;
+                }
+            }
+            for hit in &hits {
+                if !widened.iter().any(|w| w.row == hit.row) {
+                    widened.push(TextHit {
+                        score: STRICT_FIRST + hit.score,
+                        ..*hit
+                    });
+                }
+            }
             let wide = index.evaluate(query, Some(&widened), extras.facets, extras.disjunctive);
             if wide.total > strict.total {
                 logic = Some(WordLogic::Any);

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use super::analysis;
-use super::vocabulary::{ConceptKind, Vocabulary, Word, words_of};
+use super::vocabulary::{ConceptKind, Found, Vocabulary, Word, words_of};
 
 /// The fields of a search document, most telling first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -528,6 +528,22 @@ fn pieces(text: &str) -> Vec<(bool, Piece)> {
 impl InvertedIndex {
     /// Parses a researcher's text into units.
     pub fn plan(&self, text: &str, vocabulary: &Vocabulary, ranking: Ranking) -> Plan {
+        self.plan_with(text, vocabulary, ranking, false)
+    }
+
+    /// The plan with every word read on its own ("report generation" as report and generation),
+    /// for widening a search that found few datasets.
+    pub fn plan_words(&self, text: &str, vocabulary: &Vocabulary, ranking: Ranking) -> Plan {
+        self.plan_with(text, vocabulary, ranking, true)
+    }
+
+    fn plan_with(
+        &self,
+        text: &str,
+        vocabulary: &Vocabulary,
+        ranking: Ranking,
+        split: bool,
+    ) -> Plan {
         let mut plan = Plan::default();
         // Items in order; an OR joins the unit before it with the one after it.
         let mut groups: Vec<(bool, Vec<Unit>)> = Vec::new();
@@ -544,7 +560,7 @@ impl InvertedIndex {
                 }
                 let joined = run.join(" ");
                 run.clear();
-                let units = self.units_of_words(&joined, vocabulary, ranking);
+                let units = self.units_of_words(&joined, vocabulary, ranking, split);
                 for (position, unit) in units.into_iter().enumerate() {
                     if position == 0 && *join_next && !groups.is_empty() {
                         groups.last_mut().expect("a group").1.push(unit);
@@ -563,7 +579,7 @@ impl InvertedIndex {
                 Piece::Words(word) if !negated && !join_next => run.push(word),
                 Piece::Words(word) => {
                     flush_run(&mut run, &mut groups, &mut join_next);
-                    let units = self.units_of_words(&word, vocabulary, ranking);
+                    let units = self.units_of_words(&word, vocabulary, ranking, split);
                     push_units(&mut groups, units, negated, &mut join_next);
                 }
                 Piece::Quoted(phrase) => {
@@ -600,13 +616,30 @@ impl InvertedIndex {
     }
 
     /// Units for plain words: concepts (longest form first) and the remaining words.
-    fn units_of_words(&self, text: &str, vocabulary: &Vocabulary, ranking: Ranking) -> Vec<Unit> {
+    fn units_of_words(
+        &self,
+        text: &str,
+        vocabulary: &Vocabulary,
+        ranking: Ranking,
+        split: bool,
+    ) -> Vec<Unit> {
         let original: Vec<&str> = analysis::words(text).map(|(_, w)| w).collect();
         let prepared = words_of(text);
-        let found = if ranking.vocabulary {
-            vocabulary.find(&prepared)
-        } else {
-            Vec::new()
+        let found = match (ranking.vocabulary, split) {
+            (false, _) => Vec::new(),
+            (true, false) => vocabulary.find(&prepared),
+            (true, true) => (0..prepared.len())
+                .flat_map(|at| {
+                    vocabulary
+                        .find(&prepared[at..=at])
+                        .into_iter()
+                        .map(move |found| Found {
+                            start: at,
+                            end: at + 1,
+                            ..found
+                        })
+                })
+                .collect(),
         };
         let mut units = Vec::new();
         let mut next = 0;
@@ -614,12 +647,12 @@ impl InvertedIndex {
         while next < prepared.len() {
             if let Some(hit) = found.next_if(|hit| hit.start == next) {
                 let text = original[hit.start..hit.end].join(" ");
-                units.extend(concept_units(
-                    &hit.concepts,
-                    hit.combination,
-                    vocabulary,
-                    &text,
-                ));
+                // The words as typed count too, so that a dataset saying them ranks first.
+                let literal = literal_alternative(&prepared[hit.start..hit.end]);
+                for mut unit in concept_units(&hit.concepts, hit.combination, vocabulary, &text) {
+                    unit.alternatives.extend(literal.clone());
+                    units.push(unit);
+                }
                 next = hit.end;
                 continue;
             }
@@ -701,6 +734,29 @@ fn concept_units(
         .collect()
 }
 
+/// The words of a recognised form as a word or phrase alternative.
+fn literal_alternative(words: &[Word]) -> Option<Alternative> {
+    let mut terms = Vec::new();
+    for (offset, word) in words.iter().enumerate() {
+        if let Some(term) = &word.term {
+            terms.push((term.clone(), offset as u32));
+        }
+    }
+    match terms.len() {
+        0 => None,
+        1 => Some(Alternative::Word {
+            term: terms.remove(0).0,
+            weight: 1.0,
+        }),
+        _ => {
+            let first = terms[0].1;
+            Some(Alternative::Phrase {
+                terms: terms.into_iter().map(|(t, o)| (t, o - first)).collect(),
+            })
+        }
+    }
+}
+
 fn phrase_unit(phrase: &str) -> Option<Unit> {
     let tokens = analysis::tokens(phrase, 0);
     let first = tokens.first()?.position;
@@ -727,13 +783,35 @@ fn phrase_unit(phrase: &str) -> Option<Unit> {
 pub struct Matches {
     /// Score per row (0 where nothing matched).
     pub scores: Vec<f32>,
-    /// Units matched per row.
-    pub matched: Vec<u8>,
+    /// Units matched per row, one bit per unit.
+    pub matched: Vec<u32>,
+    /// Rows each unit matched.
+    pub unit_frequencies: Vec<usize>,
     /// Rows an exclusion removes.
     pub excluded: Vec<bool>,
     /// Units matched only through a correction, per row.
     pub corrected: Vec<u8>,
     pub units: usize,
+}
+
+impl Matches {
+    /// The units a dataset must match to match "every word": all but those most datasets have
+    /// ("dataset", "scans"), which only add to the score — unless every unit is that common.
+    pub fn required(&self) -> u32 {
+        let rows = self.scores.len();
+        let all = if self.units >= 32 {
+            u32::MAX
+        } else {
+            (1u32 << self.units) - 1
+        };
+        let common = self
+            .unit_frequencies
+            .iter()
+            .enumerate()
+            .filter(|(_, df)| **df * 2 > rows)
+            .fold(0u32, |mask, (unit, _)| mask | 1 << unit);
+        if common == all { all } else { all & !common }
+    }
 }
 
 impl InvertedIndex {
@@ -743,14 +821,16 @@ impl InvertedIndex {
         let mut matches = Matches {
             scores: vec![0.0; rows],
             matched: vec![0; rows],
+            unit_frequencies: Vec::with_capacity(plan.units.len()),
             excluded: vec![false; rows],
             corrected: vec![0; rows],
             units: plan.units.len(),
         };
         let mut frequency = vec![0f32; rows];
         let mut touched: Vec<u32> = Vec::new();
-        for unit in &plan.units {
+        for (number, unit) in plan.units.iter().enumerate() {
             let via_correction = self.accumulate(unit, ranking, &mut frequency, &mut touched);
+            matches.unit_frequencies.push(touched.len());
             let df = touched.len() as f32;
             let idf = if ranking.idf {
                 (1.0 + (rows as f32 - df + 0.5) / (df + 0.5)).ln()
@@ -761,7 +841,7 @@ impl InvertedIndex {
                 let tf = std::mem::take(&mut frequency[row as usize]);
                 let row = row as usize;
                 matches.scores[row] += idf * tf * (K1 + 1.0) / (K1 + tf);
-                matches.matched[row] += 1;
+                matches.matched[row] |= 1 << number;
                 if via_correction.get(&(row as u32)).copied().unwrap_or(false) {
                     matches.corrected[row] += 1;
                 }
@@ -929,7 +1009,8 @@ mod tests {
             .collect();
         rows.sort_by(|a, b| {
             m.matched[*b]
-                .cmp(&m.matched[*a])
+                .count_ones()
+                .cmp(&m.matched[*a].count_ones())
                 .then(m.scores[*b].total_cmp(&m.scores[*a]))
         });
         rows

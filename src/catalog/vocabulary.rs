@@ -51,6 +51,12 @@ struct ConceptFile {
     broader: Vec<String>,
     #[serde(default = "yes")]
     key_is_word: bool,
+    /// Short forms matched only when written in capitals ("TB", "PE").
+    #[serde(default)]
+    abbreviations: Vec<String>,
+    /// Forms that only stored facts use ("multiple"), never matched in a query or a text.
+    #[serde(default)]
+    value_only: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -102,6 +108,8 @@ pub struct Found {
 struct Surface {
     concepts: Vec<u32>,
     combination: bool,
+    /// Only for normalising stored facts.
+    value_only: bool,
     /// Only when written in capitals in the text (a code that is also an English word, such as "US").
     capitals_only: bool,
 }
@@ -204,6 +212,12 @@ impl Vocabulary {
             for synonym in &concept.synonyms {
                 vocabulary.add_surface(synonym, &[index], false, false);
             }
+            for abbreviation in &concept.abbreviations {
+                vocabulary.add_surface(abbreviation, &[index], true, false);
+            }
+            for value in &concept.value_only {
+                vocabulary.add_value_only(value, index);
+            }
         }
         for phrase in &file.phrases {
             let concepts = phrase
@@ -215,6 +229,20 @@ impl Vocabulary {
             vocabulary.add_surface(&phrase.text, &concepts, false, combination);
         }
         Ok(vocabulary)
+    }
+
+    fn add_value_only(&mut self, text: &str, concept: u32) {
+        let terms: Vec<String> = words_of(text).into_iter().filter_map(|w| w.term).collect();
+        if terms.is_empty() {
+            return;
+        }
+        self.longest = self.longest.max(terms.len());
+        self.surfaces.entry(terms.join(" ")).or_insert(Surface {
+            concepts: vec![concept],
+            combination: false,
+            value_only: true,
+            capitals_only: false,
+        });
     }
 
     fn add_surface(
@@ -233,7 +261,9 @@ impl Vocabulary {
             concepts: Vec::new(),
             capitals_only,
             combination,
+            value_only: false,
         });
+        surface.value_only = false;
         surface.combination |= combination;
         // A form that is also written as an ordinary word elsewhere matches in any case.
         surface.capitals_only &= capitals_only;
@@ -268,16 +298,16 @@ impl Vocabulary {
     /// Concepts in `words`, longest match first, left to right; stop words inside a form are skipped
     /// over (so "head and neck" is one form).
     pub fn find(&self, words: &[Word]) -> Vec<Found> {
-        self.find_with(words, true)
+        self.find_with(words, true, false)
     }
 
     /// Every form in `words`, overlapping ones included ("lung cancer" gives lung cancer, lung and
     /// cancer): what a document is annotated with.
     pub fn find_all(&self, words: &[Word]) -> Vec<Found> {
-        self.find_with(words, false)
+        self.find_with(words, false, false)
     }
 
-    fn find_with(&self, words: &[Word], longest_only: bool) -> Vec<Found> {
+    fn find_with(&self, words: &[Word], longest_only: bool, facts: bool) -> Vec<Found> {
         let mut found = Vec::new();
         let mut start = 0;
         while start < words.len() {
@@ -296,7 +326,9 @@ impl Vocabulary {
                     }
                     key.push_str(term);
                     terms += 1;
-                    if let Some(surface) = self.surfaces.get(&key) {
+                    if let Some(surface) =
+                        self.surfaces.get(&key).filter(|s| facts || !s.value_only)
+                    {
                         let capitals_ok = !surface.capitals_only
                             || words[start..=end]
                                 .iter()
@@ -332,7 +364,7 @@ impl Vocabulary {
     /// "segmentation (brain tumor)"), of the given kinds.
     pub fn concepts_of_fact(&self, fact: &str, kinds: &[ConceptKind]) -> Vec<u32> {
         let mut out: Vec<u32> = Vec::new();
-        for found in self.find(&words_of(fact)) {
+        for found in self.find_with(&words_of(fact), true, true) {
             for concept in found.concepts {
                 if kinds.contains(&self.concepts[concept as usize].kind) && !out.contains(&concept)
                 {
