@@ -293,7 +293,7 @@ impl CatalogIndex {
     ) -> Vec<TextHit> {
         let matches = self.text.evaluate(plan, Vocabulary::builtin(), ranking);
         let text_hash = hash(text.trim().to_lowercase().as_str());
-        let required = matches.required();
+        let required = matches.required(plan);
         let mut hits: Vec<TextHit> = (0..self.rows.len())
             .filter(|row| {
                 let matched = matches.matched[*row];

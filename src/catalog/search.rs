@@ -176,12 +176,15 @@ pub async fn search_in(
         let strict = index.evaluate(query, Some(&hits), extras.facets, extras.disjunctive);
         logic = Some(WordLogic::All);
         all_words_total = strict.word_matches;
-        let evaluation = if strict.word_matches >= RELAX_BELOW || parsed.has_operators {
+        let evaluation = if strict.word_matches >= RELAX_BELOW
+            || parsed.has_operators
+            || parsed.is_empty()
+        {
             strict
         } else {
             // Few datasets match everything: add those matching some of it — each word read on its
             // own — after them.
-            let words = index.plan_words(&query.text, ranking);
+            let words = parsed.widened(index.plan_words(&query.text, ranking));
             let mut widened = index.text_hits(&words, false, ranking, &query.text, doi.as_deref());
             let strict_rows: std::collections::HashMap<u32, f32> =
                 hits.iter().map(|hit| (hit.row, hit.score)).collect();

@@ -58,6 +58,14 @@ const K1: f32 = 1.2;
 const BROADER_WEIGHT: f32 = 0.5;
 /// A word found only as a correction of a misspelt one counts this much.
 const CORRECTION_WEIGHT: f32 = 0.8;
+/// Words that say only that a dataset holds images: a dataset need not have them to match a query.
+const FILLER_WORDS: &[&str] = &[
+    "image", "images", "imaging", "picture", "pictures", "scan", "scans", "data", "dataset",
+    "datasets", "collection", "collections", "database", "databases", "set", "sets", "study",
+    "studies", "people", "patients", "patient", "subjects", "cases", "open", "public", "available",
+    "download", "free",
+];
+
 /// Most units of a query (further words are ignored).
 pub const MAX_UNITS: usize = 32;
 
@@ -395,6 +403,9 @@ pub struct Unit {
     pub text: String,
     /// Whether the unit only corrects a misspelt word.
     pub corrected: bool,
+    /// Whether a dataset may lack it and still match "every word" (words every dataset of images
+    /// could say of itself: "scans", "images", "dataset").
+    pub optional: bool,
 }
 
 impl Unit {
@@ -442,6 +453,19 @@ impl Plan {
                 .iter()
                 .any(|a| matches!(a, Alternative::Phrase { .. }))
         })
+    }
+
+    /// This plan's units and, for each form of several words it read as one concept, its words read
+    /// one by one (`words` is the same text planned word by word): what a widened search looks for.
+    pub fn widened(&self, words: Plan) -> Plan {
+        let mut plan = self.clone();
+        for unit in words.units {
+            let known = plan.units.iter().any(|u| u.text == unit.text);
+            if !known && plan.units.len() < MAX_UNITS {
+                plan.units.push(unit);
+            }
+        }
+        plan
     }
 
     /// Every concept the query recognised.
@@ -599,6 +623,7 @@ impl InvertedIndex {
                     .collect::<Vec<_>>()
                     .join(" OR "),
                 corrected: units.iter().all(|u| u.corrected),
+                optional: units.iter().all(|u| u.optional),
             };
             for unit in units {
                 merged.alternatives.extend(unit.alternatives);
@@ -684,6 +709,7 @@ impl InvertedIndex {
             alternatives,
             text: original.to_owned(),
             corrected,
+            optional: FILLER_WORDS.contains(&original.to_lowercase().as_str()),
         }
     }
 }
@@ -730,6 +756,7 @@ fn concept_units(
                 .collect(),
             text: text.to_owned(),
             corrected: false,
+            optional: false,
         })
         .collect()
 }
@@ -776,6 +803,7 @@ fn phrase_unit(phrase: &str) -> Option<Unit> {
         alternatives: vec![alternative],
         text: format!("\"{}\"", phrase.trim()),
         corrected: false,
+        optional: false,
     })
 }
 
@@ -797,7 +825,7 @@ pub struct Matches {
 impl Matches {
     /// The units a dataset must match to match "every word": all but those most datasets have
     /// ("dataset", "scans"), which only add to the score — unless every unit is that common.
-    pub fn required(&self) -> u32 {
+    pub fn required(&self, plan: &Plan) -> u32 {
         let rows = self.scores.len();
         let all = if self.units >= 32 {
             u32::MAX
@@ -808,7 +836,7 @@ impl Matches {
             .unit_frequencies
             .iter()
             .enumerate()
-            .filter(|(_, df)| **df * 2 > rows)
+            .filter(|(unit, df)| **df * 2 > rows || plan.units[*unit].optional)
             .fold(0u32, |mask, (unit, _)| mask | 1 << unit);
         if common == all { all } else { all & !common }
     }
