@@ -22,6 +22,8 @@ const FACETS: [Facet; 8] = Facet::ALL;
 const EXACT_NAME_BONUS: f32 = 2.0;
 /// The score of the dataset whose DOI the search text names (added when its words match too).
 pub const DOI_MATCH_SCORE: f32 = 1.0e6;
+/// Datasets found as alike to the best match rank this far below any text match.
+const ALIKE_BELOW: f32 = -1.0e4;
 /// Most values of one facet shown (a selected value is shown besides).
 const MAX_FACET_VALUES: usize = 40;
 
@@ -74,6 +76,8 @@ struct Row {
     /// Hashes of the lower-case title and of the slug, to tell a query that names the dataset exactly.
     title_hash: u64,
     slug_hash: u64,
+    /// The vocabulary's concepts of the dataset's structured facts.
+    concepts: Box<[u32]>,
 }
 
 /// A snapshot of the published catalog.
@@ -230,6 +234,7 @@ impl CatalogIndex {
                 modified: source.modified,
                 title_hash: hash(&title),
                 slug_hash: hash(&source.slug),
+                concepts: fact_concepts.into_boxed_slice(),
             });
         }
         drop(sources);
@@ -345,6 +350,29 @@ impl CatalogIndex {
     /// Whether a published dataset has this (lower-case) DOI.
     pub fn has_doi(&self, doi: &str) -> bool {
         self.by_doi.contains_key(&hash(doi))
+    }
+
+    /// Datasets sharing the structured facts of the dataset at `row` (its modalities, anatomy,
+    /// conditions and tasks), most alike first, as hits scored below every text match.
+    pub fn alike(&self, row: u32, ranking: Ranking) -> Vec<TextHit> {
+        let plan = Plan::of_concepts(&self.rows[row as usize].concepts);
+        if plan.units.is_empty() {
+            return Vec::new();
+        }
+        let matches = self.text.evaluate(&plan, Vocabulary::builtin(), ranking);
+        (0..self.rows.len())
+            .filter(|other| *other != row as usize && matches.matched[*other] != 0)
+            .map(|other| TextHit {
+                row: other as u32,
+                score: ALIKE_BELOW + matches.scores[other],
+                word_match: false,
+            })
+            .collect()
+    }
+
+    /// The row of a dataset id.
+    pub fn row_of(&self, id: i64) -> Option<u32> {
+        self.by_id.get(&id).copied()
     }
 
     /// The dataset id of a row.

@@ -8,6 +8,8 @@
 
 use sqlx::PgPool;
 
+use std::collections::{HashMap, HashSet};
+
 use super::analysis;
 use super::index::{CatalogIndex, IndexHandle, TextHit};
 use super::model::DatasetSummary;
@@ -75,6 +77,9 @@ pub struct SearchResults {
     pub all_words_total: i64,
     /// The concepts of the vocabulary the text was read as.
     pub concepts: Vec<RecognisedConcept>,
+    /// When few datasets matched the text: the title of the best match, whose kin (datasets
+    /// sharing its modalities, anatomy, conditions and tasks) follow the first `n` results.
+    pub alike_to: Option<(String, i64)>,
 }
 
 /// A concept recognised in the text of a search, shown as a chip.
@@ -163,6 +168,7 @@ pub async fn search_in(
     let mut logic = None;
     let mut all_words_total = 0;
     let mut plan = None;
+    let mut alike_after: Option<i64> = None;
     let evaluation = if query.text.is_empty() {
         index.evaluate(query, None, extras.facets, extras.disjunctive)
     } else {
@@ -172,29 +178,26 @@ pub async fn search_in(
             Some(doi) if index.has_doi(doi) => Plan::default(),
             _ => index.plan(&query.text, ranking),
         };
-        let hits = index.text_hits(&parsed, true, ranking, &query.text, doi.as_deref());
-        let strict = index.evaluate(query, Some(&hits), extras.facets, extras.disjunctive);
+        let mut hits = index.text_hits(&parsed, true, ranking, &query.text, doi.as_deref());
+        let mut evaluation = index.evaluate(query, Some(&hits), extras.facets, extras.disjunctive);
         logic = Some(WordLogic::All);
-        all_words_total = strict.word_matches;
-        let evaluation = if strict.word_matches >= RELAX_BELOW
-            || parsed.has_operators
-            || parsed.is_empty()
-        {
-            strict
-        } else {
-            // Few datasets match everything: add those matching some of it — each word read on its
-            // own — after them.
+        all_words_total = evaluation.word_matches;
+        let widen = evaluation.word_matches < RELAX_BELOW && !parsed.has_operators;
+        if widen && !parsed.is_empty() {
+            // Few datasets match everything: add those matching some of it — each word also read
+            // on its own — after them.
             let words = parsed.widened(index.plan_words(&query.text, ranking));
             let mut widened = index.text_hits(&words, false, ranking, &query.text, doi.as_deref());
-            let strict_rows: std::collections::HashMap<u32, f32> =
+            let strict_rows: HashMap<u32, f32> =
                 hits.iter().map(|hit| (hit.row, hit.score)).collect();
             for hit in &mut widened {
                 if let Some(score) = strict_rows.get(&hit.row) {
                     hit.score = STRICT_FIRST + score;
                 }
             }
+            let widened_rows: HashSet<u32> = widened.iter().map(|hit| hit.row).collect();
             for hit in &hits {
-                if !widened.iter().any(|w| w.row == hit.row) {
+                if !widened_rows.contains(&hit.row) {
                     widened.push(TextHit {
                         score: STRICT_FIRST + hit.score,
                         ..*hit
@@ -202,13 +205,34 @@ pub async fn search_in(
                 }
             }
             let wide = index.evaluate(query, Some(&widened), extras.facets, extras.disjunctive);
-            if wide.total > strict.total {
+            if wide.total > evaluation.total {
                 logic = Some(WordLogic::Any);
-                wide
-            } else {
-                strict
+                evaluation = wide;
+                hits = widened;
             }
-        };
+        }
+        // Still few: datasets like the best match follow (its modalities, anatomy, conditions and
+        // tasks), so that a search naming one dataset also shows its kin.
+        if widen
+            && evaluation.total < RELAX_BELOW
+            && query.effective_sort() == Sort::Relevance
+            && query.page == 1
+            && let Some(best) = evaluation.page.first().and_then(|id| index.row_of(*id))
+        {
+            let found: HashSet<u32> = hits.iter().map(|hit| hit.row).collect();
+            let before = evaluation.total;
+            hits.extend(
+                index
+                    .alike(best, ranking)
+                    .into_iter()
+                    .filter(|hit| !found.contains(&hit.row)),
+            );
+            let with_alike = index.evaluate(query, Some(&hits), extras.facets, extras.disjunctive);
+            if with_alike.total > before {
+                alike_after = Some(before);
+                evaluation = with_alike;
+            }
+        }
         plan = Some(parsed);
         evaluation
     };
@@ -221,6 +245,11 @@ pub async fn search_in(
         WordLogic::Any => TextMatch::Any,
     });
     let rows = super::db::summaries_with_text_by_ids(db, &evaluation.page).await?;
+    // The best match is the page's first row.
+    let alike_to = alike_after.and_then(|matched| {
+        rows.first()
+            .map(|(dataset, _)| (dataset.title.clone(), matched))
+    });
     let hits = rows
         .into_iter()
         .map(|(dataset, text)| Hit {
@@ -242,6 +271,7 @@ pub async fn search_in(
         text_match,
         all_words_total,
         concepts,
+        alike_to,
     })
 }
 

@@ -60,10 +60,34 @@ const BROADER_WEIGHT: f32 = 0.5;
 const CORRECTION_WEIGHT: f32 = 0.8;
 /// Words that say only that a dataset holds images: a dataset need not have them to match a query.
 const FILLER_WORDS: &[&str] = &[
-    "image", "images", "imaging", "picture", "pictures", "scan", "scans", "data", "dataset",
-    "datasets", "collection", "collections", "database", "databases", "set", "sets", "study",
-    "studies", "people", "patients", "patient", "subjects", "cases", "open", "public", "available",
-    "download", "free",
+    "image",
+    "images",
+    "imaging",
+    "picture",
+    "pictures",
+    "scan",
+    "scans",
+    "data",
+    "dataset",
+    "datasets",
+    "collection",
+    "collections",
+    "database",
+    "databases",
+    "set",
+    "sets",
+    "study",
+    "studies",
+    "people",
+    "patients",
+    "patient",
+    "subjects",
+    "cases",
+    "open",
+    "public",
+    "available",
+    "download",
+    "free",
 ];
 
 /// Most units of a query (further words are ignored).
@@ -466,6 +490,24 @@ impl Plan {
             }
         }
         plan
+    }
+
+    /// A plan that looks for any of `concepts` (to find datasets like one whose concepts they are).
+    pub fn of_concepts(concepts: &[u32]) -> Plan {
+        Plan {
+            units: concepts
+                .iter()
+                .take(MAX_UNITS)
+                .map(|concept| Unit {
+                    alternatives: vec![Alternative::Concept { concept: *concept }],
+                    text: String::new(),
+                    corrected: false,
+                    optional: true,
+                })
+                .collect(),
+            excluded: Vec::new(),
+            has_operators: false,
+        }
     }
 
     /// Every concept the query recognised.
