@@ -24,6 +24,8 @@ const EXACT_NAME_BONUS: f32 = 2.0;
 pub const DOI_MATCH_SCORE: f32 = 1.0e6;
 /// Datasets found as alike to the best match rank this far below any text match.
 const ALIKE_BELOW: f32 = -1.0e4;
+/// Most datasets shown as alike to the best match.
+const MAX_ALIKE: usize = 20;
 /// Most values of one facet shown (a selected value is shown besides).
 const MAX_FACET_VALUES: usize = 40;
 
@@ -297,12 +299,15 @@ impl CatalogIndex {
         doi: Option<&str>,
     ) -> Vec<TextHit> {
         let matches = self.text.evaluate(plan, Vocabulary::builtin(), ranking);
+        let no_units = plan.units.is_empty();
         let text_hash = hash(text.trim().to_lowercase().as_str());
         let required = matches.required(plan);
         let mut hits: Vec<TextHit> = (0..self.rows.len())
             .filter(|row| {
                 let matched = matches.matched[*row];
-                let enough = if all_units {
+                let enough = if no_units {
+                    false
+                } else if all_units {
                     matched & required == required
                 } else {
                     matched != 0
@@ -360,14 +365,17 @@ impl CatalogIndex {
             return Vec::new();
         }
         let matches = self.text.evaluate(&plan, Vocabulary::builtin(), ranking);
-        (0..self.rows.len())
+        let mut alike: Vec<TextHit> = (0..self.rows.len())
             .filter(|other| *other != row as usize && matches.matched[*other] != 0)
             .map(|other| TextHit {
                 row: other as u32,
                 score: ALIKE_BELOW + matches.scores[other],
                 word_match: false,
             })
-            .collect()
+            .collect();
+        alike.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.row.cmp(&b.row)));
+        alike.truncate(MAX_ALIKE);
+        alike
     }
 
     /// The row of a dataset id.

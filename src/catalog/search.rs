@@ -186,7 +186,10 @@ pub async fn search_in(
         if widen && !parsed.is_empty() {
             // Few datasets match everything: add those matching some of it — each word also read
             // on its own — after them.
-            let words = parsed.widened(index.plan_words(&query.text, ranking));
+            let words = parsed.widened(
+                index.plan_words(&query.text, ranking),
+                Vocabulary::builtin(),
+            );
             let mut widened = index.text_hits(&words, false, ranking, &query.text, doi.as_deref());
             let strict_rows: HashMap<u32, f32> =
                 hits.iter().map(|hit| (hit.row, hit.score)).collect();

@@ -481,12 +481,29 @@ impl Plan {
 
     /// This plan's units and, for each form of several words it read as one concept, its words read
     /// one by one (`words` is the same text planned word by word): what a widened search looks for.
-    pub fn widened(&self, words: Plan) -> Plan {
+    /// The concepts' directly broader ones count too ("HNSCC" also finds head and neck cancer).
+    pub fn widened(&self, words: Plan, vocabulary: &Vocabulary) -> Plan {
         let mut plan = self.clone();
         for unit in words.units {
             let known = plan.units.iter().any(|u| u.text == unit.text);
             if !known && plan.units.len() < MAX_UNITS {
                 plan.units.push(unit);
+            }
+        }
+        for unit in &self.units {
+            let broader: Vec<Alternative> = unit
+                .concepts()
+                .into_iter()
+                .flat_map(|concept| vocabulary.concept(concept).broader.clone())
+                .map(|concept| Alternative::Concept { concept })
+                .collect();
+            if !broader.is_empty() && plan.units.len() < MAX_UNITS {
+                plan.units.push(Unit {
+                    alternatives: broader,
+                    text: String::new(),
+                    corrected: false,
+                    optional: true,
+                });
             }
         }
         plan
@@ -907,10 +924,11 @@ impl InvertedIndex {
             } else {
                 1.0
             };
+            let unit_weight = if unit.concepts().is_empty() { 1.0 } else { 2.0 };
             for row in touched.drain(..) {
                 let tf = std::mem::take(&mut frequency[row as usize]);
                 let row = row as usize;
-                matches.scores[row] += idf * tf * (K1 + 1.0) / (K1 + tf);
+                matches.scores[row] += unit_weight * idf * tf * (K1 + 1.0) / (K1 + tf);
                 matches.matched[row] |= 1 << number;
                 if via_correction.get(&(row as u32)).copied().unwrap_or(false) {
                     matches.corrected[row] += 1;

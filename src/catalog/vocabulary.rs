@@ -90,6 +90,8 @@ pub struct Concept {
     /// The preferred name.
     pub name: String,
     pub codes: Vec<Code>,
+    /// The directly broader concepts.
+    pub broader: Vec<u32>,
     /// Every broader concept, transitively (nearest first).
     pub ancestors: Vec<u32>,
 }
@@ -201,6 +203,7 @@ impl Vocabulary {
                 key: concept.key.clone(),
                 name: concept.name.clone(),
                 codes: concept.codes.clone(),
+                broader: broader[index].clone(),
                 ancestors,
             });
         }
