@@ -11,6 +11,8 @@ Every distribution is derived at run time from the real catalog (seed/datasets.j
   or re-drawn from the real per-value frequencies, so the facets keep their real shape but combine in
   new ways;
 * counts are drawn from the real non-null values of the same field and jittered (log-normal);
+* summaries are real summaries and descriptions two to five real description sentences, drawn at
+  random, so that the prose has the real catalog's words, lengths and frequencies;
 * titles combine words of real titles, conditions, body parts, modality names, record-type nouns and a
   running number, so that full-text search has realistic selectivity; ids are `syn-<words>-<n>`.
 
@@ -144,6 +146,10 @@ class Model:
                 words.append(token)
         self.title_word = Weighted(words)
         self.acronym = Weighted(acronyms)
+        # Prose: the real summaries, and the sentences of the real descriptions.
+        self.summaries = [r["summary"] for r in records if r.get("summary")]
+        self.sentences = [sentence.strip() for r in records if r.get("description")
+                          for sentence in re.split(r"(?<=[.!?])\s+", r["description"]) if sentence.strip()]
 
 
 def jitter_count(rng: random.Random, values: list[int]) -> int:
@@ -252,9 +258,16 @@ def synthesise(rng: random.Random, model: Model, n: int) -> dict:
         if idc.get("date_updated"):
             idc["date_updated"] = random_date(rng, model.idc_date_range)
 
+    # A real summary, and a description of two to five real sentences from different records.
+    summary = rng.choice(model.summaries) if model.summaries and rng.random() < 0.9 else None
+    description = (" ".join(rng.choice(model.sentences) for _ in range(rng.randint(2, 5)))
+                   if model.sentences and rng.random() < 0.9 else None)
+
     return {
         "id": slug,
         "name": title,
+        "summary": summary,
+        "description": description,
         "aliases": aliases,
         "record_type": template["record_type"],
         "url": url,

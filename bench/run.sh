@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the benchmark over the bench database loaded by bench/load.sh:
 #
-#   a. the search page with facets  /datasets?…         (wrk, rotating through bench/queries.txt)
+#   a. the search page with facets  /datasets?…         (wrk, rotating through the searches of
+#                                                        bench/queries.txt and bench/searches.txt)
 #   b. the dataset page             /datasets/{slug}    (wrk, rotating through slugs of the bench database)
 #   c. the JSON API                 /api/v1/datasets?…  (wrk, same queries; skipped when the route is 404)
 #   d. the reference                pgbench -S on a scale-10 pgbench database (pgbench_ref)
@@ -16,7 +17,7 @@
 #   DURATION=15 bench/run.sh
 #
 # Settings (environment): DURATION (30), WARMUP (5), CONNECTIONS (8), THREADS (2), PORT (8181),
-# QUIET_WAIT (120: seconds to wait for an idle machine before starting),
+# QUIET_WAIT (120: seconds to wait for an idle machine before starting), SEARCHES (the search lists),
 # BENCH_DB (radportal_bench), PGBENCH_DB (pgbench_ref), PGBENCH_SCALE (10),
 # PGHOST (127.0.0.1), PGPORT (5432), PGUSER (postgres), RADPORTAL_SRC (this checkout),
 # RADPORTAL_BIN ($RADPORTAL_SRC/target/release/radportal).
@@ -117,8 +118,11 @@ curl -s -o /dev/null "$BASE/datasets"
 grep -E '^VmRSS:' "/proc/$SERVER_PID/status" | sed 's/^VmRSS/VmRSS_first_search/' >>"$RAW/rss.txt"
 
 # --- the request lists ----------------------------------------------------------------------------
-# Search and API paths from bench/queries.txt ("-" is the bare page).
-grep -v -e '^#' -e '^$' "$BENCH_DIR/queries.txt" | while read -r query; do
+# Search and API paths from the search lists ("-" is the bare page): queries.txt (filters, sorts,
+# pages and short texts) and searches.txt (what researchers type). SEARCHES names other files.
+SEARCHES="${SEARCHES:-$BENCH_DIR/queries.txt $BENCH_DIR/searches.txt}"
+# shellcheck disable=SC2086
+cat $SEARCHES | grep -v -e '^#' -e '^$' | while read -r query; do
     if [[ "$query" == "-" ]]; then echo "/datasets"; else echo "/datasets?$query"; fi
 done >"$RAW/search-paths.txt"
 sed 's#^/datasets#/api/v1/datasets#' "$RAW/search-paths.txt" >"$RAW/api-paths.txt"
