@@ -914,9 +914,16 @@ impl InvertedIndex {
             units: plan.units.len(),
         };
         let mut frequency = vec![0f32; rows];
+        let mut only_corrected = vec![false; rows];
         let mut touched: Vec<u32> = Vec::new();
         for (number, unit) in plan.units.iter().enumerate() {
-            let via_correction = self.accumulate(unit, ranking, &mut frequency, &mut touched);
+            self.accumulate(
+                unit,
+                ranking,
+                &mut frequency,
+                &mut touched,
+                &mut only_corrected,
+            );
             matches.unit_frequencies.push(touched.len());
             let df = touched.len() as f32;
             let idf = if ranking.idf {
@@ -930,15 +937,22 @@ impl InvertedIndex {
                 let row = row as usize;
                 matches.scores[row] += unit_weight * idf * tf * (K1 + 1.0) / (K1 + tf);
                 matches.matched[row] |= 1 << number;
-                if via_correction.get(&(row as u32)).copied().unwrap_or(false) {
+                if std::mem::take(&mut only_corrected[row]) {
                     matches.corrected[row] += 1;
                 }
             }
         }
         for unit in &plan.excluded {
-            self.accumulate(unit, ranking, &mut frequency, &mut touched);
+            self.accumulate(
+                unit,
+                ranking,
+                &mut frequency,
+                &mut touched,
+                &mut only_corrected,
+            );
             for row in touched.drain(..) {
                 frequency[row as usize] = 0.0;
+                only_corrected[row as usize] = false;
                 matches.excluded[row as usize] = true;
             }
         }
@@ -946,24 +960,25 @@ impl InvertedIndex {
         matches
     }
 
-    /// Adds a unit's weighted frequency per row into `frequency`, listing the rows it touched; returns,
-    /// for rows found only by corrections, `true`.
+    /// Adds a unit's weighted frequency per row into `frequency`, listing the rows it touched, and
+    /// marks in `only_corrected` the rows found only through corrections of a misspelt word.
     fn accumulate(
         &self,
         unit: &Unit,
         ranking: Ranking,
         frequency: &mut [f32],
         touched: &mut Vec<u32>,
-    ) -> HashMap<u32, bool> {
-        let mut only_corrected: HashMap<u32, bool> = HashMap::new();
+        only_corrected: &mut [bool],
+    ) {
         let mut add = |row: u32, value: f32, corrected: bool| {
-            if frequency[row as usize] == 0.0 {
+            let at = row as usize;
+            if frequency[at] == 0.0 {
                 touched.push(row);
-                only_corrected.insert(row, corrected);
+                only_corrected[at] = corrected;
             } else if !corrected {
-                only_corrected.insert(row, false);
+                only_corrected[at] = false;
             }
-            frequency[row as usize] += value.max(f32::MIN_POSITIVE);
+            frequency[at] += value.max(f32::MIN_POSITIVE);
         };
         for alternative in &unit.alternatives {
             match alternative {
@@ -1015,7 +1030,6 @@ impl InvertedIndex {
                 }
             }
         }
-        only_corrected
     }
 
     /// Rows where the terms follow each other at their offsets, with the phrase's count per field.
