@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
@@ -22,6 +23,8 @@ const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
 const DEFAULT_MAX_BODY_BYTES: u64 = 2 * 1024 * 1024;
 const DEFAULT_OUTBOX_POLL_MS: u64 = 1000;
 const DEFAULT_LINK_CHECK_HOURS: u32 = 0;
+/// Where a generated first administrator's password is written, relative to the working directory.
+const DEFAULT_ADMIN_PASSWORD_OUTPUT: &str = "radportal-admin-password";
 
 /// How to reach PostgreSQL.
 #[derive(Args, Clone)]
@@ -60,9 +63,20 @@ pub struct ServeArgs {
     #[arg(long, env = "RADPORTAL_SEED_CATALOG", default_value_t = true, action = clap::ArgAction::Set)]
     pub seed_catalog: bool,
 
-    /// E-mail of the administrator created (with a printed password) when the database has none.
+    /// E-mail of the administrator created when the database has none.
     #[arg(long, env = "RADPORTAL_ADMIN_EMAIL", default_value = DEFAULT_ADMIN_EMAIL)]
     pub admin_email: String,
+
+    /// A file holding the first administrator's password (for example a container secret); without
+    /// it a password is generated and written to `--admin-password-output`.
+    #[arg(long, env = "RADPORTAL_ADMIN_PASSWORD_FILE", value_name = "FILE")]
+    pub admin_password_file: Option<PathBuf>,
+
+    /// Where a generated first administrator's password is written, readable only by the user the
+    /// portal runs as (a relative path is taken from the working directory).
+    #[arg(long, env = "RADPORTAL_ADMIN_PASSWORD_OUTPUT", value_name = "FILE",
+          default_value = DEFAULT_ADMIN_PASSWORD_OUTPUT)]
+    pub admin_password_output: PathBuf,
 
     /// Seconds a request may take before it is answered with 408 (1 to 3600).
     #[arg(long, env = "RADPORTAL_REQUEST_TIMEOUT_SECS", default_value_t = DEFAULT_REQUEST_TIMEOUT_SECS,
@@ -153,6 +167,10 @@ pub struct Config {
     pub example_data: bool,
     /// Hours between checks of landing URLs; 0 turns the check off.
     pub link_check_hours: u32,
+    /// A file with the first administrator's password; `None` generates one.
+    pub admin_password_file: Option<PathBuf>,
+    /// Where a generated first administrator's password is written (mode 0600).
+    pub admin_password_output: PathBuf,
 }
 
 impl Config {
@@ -176,6 +194,8 @@ impl Config {
             // Example data is for a first walk-through: tests and embedders ask for it.
             example_data: false,
             link_check_hours: DEFAULT_LINK_CHECK_HOURS,
+            admin_password_file: None,
+            admin_password_output: PathBuf::from(DEFAULT_ADMIN_PASSWORD_OUTPUT),
         }
     }
 
@@ -208,6 +228,10 @@ impl From<ServeArgs> for Config {
             trust_proxy: args.trust_proxy,
             example_data: args.example_data,
             link_check_hours: args.link_check_hours,
+            admin_password_file: args
+                .admin_password_file
+                .filter(|path| !path.as_os_str().is_empty()),
+            admin_password_output: args.admin_password_output,
         }
     }
 }
@@ -237,6 +261,8 @@ impl fmt::Debug for Config {
             .field("trust_proxy", &self.trust_proxy)
             .field("example_data", &self.example_data)
             .field("link_check_hours", &self.link_check_hours)
+            .field("admin_password_file", &self.admin_password_file)
+            .field("admin_password_output", &self.admin_password_output)
             .finish()
     }
 }

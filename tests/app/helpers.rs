@@ -2,6 +2,7 @@
 //! of a template database (see [`databases`]), which is dropped when the test ends, pass or fail;
 //! with `RADPORTAL_TEST_KEEP_DB=1` a failed test's database is kept and its name printed.
 
+mod binary;
 mod databases;
 mod mail;
 pub mod snapshot;
@@ -15,6 +16,7 @@ use scraper::{Html, Selector};
 use sqlx::PgPool;
 use tokio::sync::oneshot;
 
+pub use binary::{Served, Stream};
 pub use databases::Template;
 pub use mail::{MailSink, ReceivedMail, matching};
 

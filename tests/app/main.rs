@@ -21,6 +21,7 @@ mod helpers;
 mod hostile;
 mod import;
 mod layers;
+mod logs;
 mod metadata;
 mod races;
 mod relevance;
