@@ -25,6 +25,8 @@ const DEFAULT_OUTBOX_POLL_MS: u64 = 1000;
 const DEFAULT_LINK_CHECK_HOURS: u32 = 0;
 /// Where a generated first administrator's password is written, relative to the working directory.
 const DEFAULT_ADMIN_PASSWORD_OUTPUT: &str = "radportal-admin-password";
+/// The shortest metrics token accepted.
+pub const MIN_METRICS_TOKEN_CHARS: usize = 16;
 
 /// How to reach PostgreSQL.
 #[derive(Args, Clone)]
@@ -111,6 +113,50 @@ pub struct ServeArgs {
     /// Take the client address from the last `X-Forwarded-For` entry (set this behind a reverse proxy).
     #[arg(long, env = "RADPORTAL_TRUST_PROXY", default_value_t = false, action = clap::ArgAction::Set)]
     pub trust_proxy: bool,
+
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+}
+
+/// Where the Prometheus metrics are served. Without either setting `/metrics` answers 404.
+#[derive(Args, Clone)]
+pub struct MetricsArgs {
+    /// Serve `/metrics` on the portal's address to requests with `Authorization: Bearer TOKEN`
+    /// (at least 16 characters).
+    #[arg(long, env = "RADPORTAL_METRICS_TOKEN", hide_env_values = true, value_name = "TOKEN",
+          value_parser = parse_metrics_token)]
+    pub metrics_token: Option<String>,
+
+    /// Serve `/metrics` on this address and port instead, apart from the portal (with the token too
+    /// when one is set).
+    #[arg(long, env = "RADPORTAL_METRICS_LISTEN", value_name = "ADDRESS",
+          value_parser = parse_optional_address)]
+    pub metrics_listen: Option<String>,
+}
+
+/// A metrics token: empty (no token) or long enough, and printable.
+fn parse_metrics_token(value: &str) -> Result<String, String> {
+    if value.is_empty() {
+        return Ok(String::new());
+    }
+    if value.chars().count() < MIN_METRICS_TOKEN_CHARS {
+        return Err(format!("use at least {MIN_METRICS_TOKEN_CHARS} characters"));
+    }
+    if !value.chars().all(|c| c.is_ascii_graphic()) {
+        return Err("use printable ASCII characters without spaces".to_owned());
+    }
+    Ok(value.to_owned())
+}
+
+/// An address and port, or nothing (an empty value, as an unset variable in a compose file gives).
+fn parse_optional_address(value: &str) -> Result<String, String> {
+    if value.is_empty() {
+        return Ok(String::new());
+    }
+    value
+        .parse::<SocketAddr>()
+        .map(|_| value.to_owned())
+        .map_err(|_| "expected an address and port such as 127.0.0.1:9090".to_owned())
 }
 
 /// How the portal sends e-mail.
@@ -171,6 +217,10 @@ pub struct Config {
     pub admin_password_file: Option<PathBuf>,
     /// Where a generated first administrator's password is written (mode 0600).
     pub admin_password_output: PathBuf,
+    /// The bearer token that `/metrics` asks for; `None` with no `metrics_listen` turns it off.
+    pub metrics_token: Option<SecretString>,
+    /// A separate address that serves `/metrics`.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Config {
@@ -196,6 +246,8 @@ impl Config {
             link_check_hours: DEFAULT_LINK_CHECK_HOURS,
             admin_password_file: None,
             admin_password_output: PathBuf::from(DEFAULT_ADMIN_PASSWORD_OUTPUT),
+            metrics_token: None,
+            metrics_listen: None,
         }
     }
 
@@ -232,6 +284,15 @@ impl From<ServeArgs> for Config {
                 .admin_password_file
                 .filter(|path| !path.as_os_str().is_empty()),
             admin_password_output: args.admin_password_output,
+            metrics_token: args
+                .metrics
+                .metrics_token
+                .filter(|token| !token.is_empty())
+                .map(SecretString::from),
+            metrics_listen: args
+                .metrics
+                .metrics_listen
+                .and_then(|address| address.parse().ok()),
         }
     }
 }
@@ -263,6 +324,8 @@ impl fmt::Debug for Config {
             .field("link_check_hours", &self.link_check_hours)
             .field("admin_password_file", &self.admin_password_file)
             .field("admin_password_output", &self.admin_password_output)
+            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "***"))
+            .field("metrics_listen", &self.metrics_listen)
             .finish()
     }
 }
@@ -331,6 +394,47 @@ mod tests {
         assert_eq!(
             format!("{from_cli:?}").replace("example_data: true", "example_data: false"),
             format!("{built:?}")
+        );
+    }
+
+    #[test]
+    fn a_short_metrics_token_or_a_bad_address_is_refused_and_empty_values_mean_unset() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let parsed = |args: &[&str]| Cli::try_parse_from([&["radportal"], args].concat());
+        let error = parsed(&["--metrics-token", "short"])
+            .err()
+            .expect("refused");
+        assert!(error.to_string().contains("at least 16"), "{error}");
+        assert!(parsed(&["--metrics-listen", "localhost"]).is_err());
+        let config = Config::from(
+            parsed(&["--metrics-token", "", "--metrics-listen", ""])
+                .unwrap()
+                .serve,
+        );
+        assert!(config.metrics_token.is_none() && config.metrics_listen.is_none());
+        let config = Config::from(
+            parsed(&[
+                "--metrics-token",
+                "0123456789abcdef",
+                "--metrics-listen",
+                "127.0.0.1:9090",
+            ])
+            .unwrap()
+            .serve,
+        );
+        assert_eq!(
+            config.metrics_token.as_ref().map(|t| t.expose_secret()),
+            Some("0123456789abcdef")
+        );
+        assert!(!format!("{config:?}").contains("0123456789abcdef"));
+        assert_eq!(
+            config.metrics_listen,
+            Some("127.0.0.1:9090".parse().unwrap())
         );
     }
 

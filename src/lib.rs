@@ -24,16 +24,19 @@ pub mod db;
 pub mod error;
 pub mod files;
 pub mod format;
+pub mod metrics;
 pub mod pagination;
 pub mod validation;
 
 pub mod cli;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 
+use anyhow::Context;
 use axum::Router;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 pub use config::Config;
 pub use error::AppError;
@@ -45,6 +48,7 @@ pub fn routes() -> web::routes::Routes {
         .merge(pages::routes())
         .merge(api::routes())
         .merge(web::middleware::routes())
+        .merge(web::metrics::routes())
         .admin(admin::routes())
 }
 
@@ -56,6 +60,7 @@ pub fn router(state: AppState) -> Router {
 
 /// Serves the application on `listener` until `shutdown` completes, then drains open requests. The
 /// background jobs run alongside; after the last request they finish the run they are in, then stop.
+/// With a separate metrics address configured, `/metrics` is served there too, until the same moment.
 ///
 /// Tests and production start the portal through this one function.
 pub async fn serve(
@@ -63,16 +68,45 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let metrics_listener = match state.config.metrics_listen {
+        Some(address) => {
+            let metrics_listener = TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot listen for metrics on {address}"))?;
+            tracing::info!(address = %metrics_listener.local_addr()?, "serving metrics");
+            Some(metrics_listener)
+        }
+        None => None,
+    };
     let context = jobs::JobContext {
         db: state.db.clone(),
         config: state.config.clone(),
         mailer: std::sync::Arc::new(mail::Mailer::from_config(&state.config)?),
     };
     let jobs = jobs::Jobs::start(context, jobs::all(&state.config));
+    let (stop, mut stopping) = watch::channel(false);
+    let metrics_server = metrics_listener.map(|metrics_listener| {
+        let app = web::metrics::router(state.clone());
+        let mut stopping = stopping.clone();
+        tokio::spawn(
+            axum::serve(metrics_listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopping.wait_for(|stopped| *stopped).await;
+                })
+                .into_future(),
+        )
+    });
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            stop.send_replace(true);
+        })
         .await;
     jobs.shutdown().await;
+    if let Some(metrics_server) = metrics_server {
+        let _ = stopping.wait_for(|stopped| *stopped).await;
+        let _ = metrics_server.await;
+    }
     Ok(served?)
 }

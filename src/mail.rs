@@ -135,6 +135,7 @@ pub async fn deliver_due(db: &PgPool, mailer: &Mailer) -> anyhow::Result<usize> 
         };
         match mailer.send(&mail).await {
             Ok(()) => {
+                crate::metrics::email_sent();
                 sqlx::query!(
                     "update outbox set sent_at = now(), attempts = attempts + 1, last_error = null
                      where id = $1",
@@ -144,6 +145,7 @@ pub async fn deliver_due(db: &PgPool, mailer: &Mailer) -> anyhow::Result<usize> 
                 .await?;
             }
             Err(error) => {
+                crate::metrics::email_failed();
                 let attempts = due.attempts + 1;
                 let error = format!("{error:#}");
                 let retry_in_secs = backoff_secs(due.attempts) as f64;
@@ -163,6 +165,31 @@ pub async fn deliver_due(db: &PgPool, mailer: &Mailer) -> anyhow::Result<usize> 
         tx.commit().await?;
         handled += 1;
     }
+}
+
+/// The outbox as of now, for the metrics: messages still to be sent (and how many of them are due),
+/// messages given up, and the age of the oldest one still to be sent.
+pub async fn outbox_reading(
+    db: impl PgExecutor<'_>,
+) -> sqlx::Result<crate::metrics::OutboxReading> {
+    let row = sqlx::query!(
+        r#"select count(*) filter (where attempts < $1) as "pending!",
+                count(*) filter (where attempts < $1 and next_attempt_at <= now()) as "due!",
+                count(*) filter (where attempts >= $1) as "given_up!",
+                coalesce(extract(epoch from now() - min(created_at) filter (where attempts < $1)), 0)::float8
+                    as "oldest_pending_age_seconds!"
+         from outbox
+         where sent_at is null"#,
+        MAX_ATTEMPTS,
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(crate::metrics::OutboxReading {
+        pending: row.pending,
+        due: row.due,
+        given_up: row.given_up,
+        oldest_pending_age_seconds: row.oldest_pending_age_seconds,
+    })
 }
 
 #[cfg(test)]

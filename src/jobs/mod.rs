@@ -15,7 +15,7 @@ pub mod suspension;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
 use tokio::sync::watch;
@@ -69,6 +69,9 @@ impl Jobs {
     /// Starts every job of `jobs` on its own task.
     pub fn start(context: JobContext, jobs: Vec<Job>) -> Self {
         let (stop, stopped) = watch::channel(false);
+        for job in &jobs {
+            crate::metrics::job_known(job.name);
+        }
         let tasks = jobs
             .into_iter()
             .map(|job| tokio::spawn(run_forever(context.clone(), job, stopped.clone())))
@@ -107,7 +110,9 @@ pub async fn run_if_due(context: &JobContext, job: &Job) -> anyhow::Result<usize
     if job.shared && !claim(&context.db, job).await? {
         return Ok(0);
     }
+    let started = Instant::now();
     let outcome = (job.run)(context).await;
+    crate::metrics::job_ran(job.name, started.elapsed(), outcome.is_err());
     if job.shared {
         record(&context.db, job.name, outcome.as_ref().err()).await?;
     }
@@ -149,6 +154,38 @@ async fn claim(db: &PgPool, job: &Job) -> sqlx::Result<bool> {
     .await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// The schedule of the shared jobs among `jobs` as of now, for the metrics: how long each has been due
+/// without a run, and when its last run finished.
+pub async fn schedule_readings(
+    db: &PgPool,
+    jobs: &[Job],
+) -> sqlx::Result<Vec<crate::metrics::JobReading>> {
+    let names: Vec<String> = jobs
+        .iter()
+        .filter(|job| job.shared)
+        .map(|job| job.name.to_owned())
+        .collect();
+    let rows = sqlx::query!(
+        r#"select name,
+                extract(epoch from greatest(now() - next_run_at, interval '0'))::float8 as "lag_seconds!",
+                extract(epoch from last_finished_at)::float8 as last_finished_seconds
+         from job_schedule
+         where name = any($1)
+         order by name"#,
+        &names
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| crate::metrics::JobReading {
+            job: row.name,
+            lag_seconds: row.lag_seconds,
+            last_finished_seconds: row.last_finished_seconds,
+        })
+        .collect())
 }
 
 async fn record(db: &PgPool, name: &str, error: Option<&anyhow::Error>) -> sqlx::Result<()> {

@@ -5,6 +5,7 @@
 mod binary;
 mod databases;
 mod mail;
+mod smtp_stub;
 pub mod snapshot;
 
 use std::sync::OnceLock;
@@ -19,6 +20,7 @@ use tokio::sync::oneshot;
 pub use binary::{Served, Stream};
 pub use databases::Template;
 pub use mail::{MailSink, ReceivedMail, matching};
+pub use smtp_stub::SmtpStub;
 
 /// Set to `1` to keep the database of a failed test for a look afterwards.
 pub const KEEP_DB_VARIABLE: &str = "RADPORTAL_TEST_KEEP_DB";

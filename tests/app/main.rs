@@ -23,6 +23,7 @@ mod import;
 mod layers;
 mod logs;
 mod metadata;
+mod metrics;
 mod races;
 mod relevance;
 mod schemathesis;

@@ -1,6 +1,6 @@
 //! The real `radportal serve` as a child process over a copy of a template database, for what only the
 //! process as a whole shows: its log lines on standard output and error, its files, its answer to
-//! SIGTERM and its exit status.
+//! SIGTERM and exit status, and metrics of its own (each process counts for itself).
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -71,6 +71,8 @@ impl Served {
                 dir.join("admin-password"),
             )
             .env_remove("NO_COLOR")
+            .env_remove("RADPORTAL_METRICS_TOKEN")
+            .env_remove("RADPORTAL_METRICS_LISTEN")
             .env_remove("RADPORTAL_ADMIN_PASSWORD_FILE")
             .env_remove("RADPORTAL_SMTP_URL")
             .stdin(Stdio::null())
