@@ -23,6 +23,7 @@ const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
 const DEFAULT_MAX_BODY_BYTES: u64 = 2 * 1024 * 1024;
 const DEFAULT_OUTBOX_POLL_MS: u64 = 1000;
 const DEFAULT_LINK_CHECK_HOURS: u32 = 0;
+const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 30;
 /// Where a generated first administrator's password is written, relative to the working directory.
 const DEFAULT_ADMIN_PASSWORD_OUTPUT: &str = "radportal-admin-password";
 /// The shortest metrics token accepted.
@@ -113,6 +114,12 @@ pub struct ServeArgs {
     /// Take the client address from the last `X-Forwarded-For` entry (set this behind a reverse proxy).
     #[arg(long, env = "RADPORTAL_TRUST_PROXY", default_value_t = false, action = clap::ArgAction::Set)]
     pub trust_proxy: bool,
+
+    /// After SIGTERM, how long open requests may take to finish before their connections are closed,
+    /// in seconds (1 to 3600).
+    #[arg(long, env = "RADPORTAL_SHUTDOWN_TIMEOUT_SECS", default_value_t = DEFAULT_SHUTDOWN_TIMEOUT_SECS,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub shutdown_timeout_secs: u64,
 
     #[command(flatten)]
     pub metrics: MetricsArgs,
@@ -217,6 +224,8 @@ pub struct Config {
     pub admin_password_file: Option<PathBuf>,
     /// Where a generated first administrator's password is written (mode 0600).
     pub admin_password_output: PathBuf,
+    /// How long open requests may take to finish after a shutdown was asked for.
+    pub shutdown_timeout: Duration,
     /// The bearer token that `/metrics` asks for; `None` with no `metrics_listen` turns it off.
     pub metrics_token: Option<SecretString>,
     /// A separate address that serves `/metrics`.
@@ -246,6 +255,7 @@ impl Config {
             link_check_hours: DEFAULT_LINK_CHECK_HOURS,
             admin_password_file: None,
             admin_password_output: PathBuf::from(DEFAULT_ADMIN_PASSWORD_OUTPUT),
+            shutdown_timeout: Duration::from_secs(DEFAULT_SHUTDOWN_TIMEOUT_SECS),
             metrics_token: None,
             metrics_listen: None,
         }
@@ -284,6 +294,7 @@ impl From<ServeArgs> for Config {
                 .admin_password_file
                 .filter(|path| !path.as_os_str().is_empty()),
             admin_password_output: args.admin_password_output,
+            shutdown_timeout: Duration::from_secs(args.shutdown_timeout_secs),
             metrics_token: args
                 .metrics
                 .metrics_token
@@ -324,6 +335,7 @@ impl fmt::Debug for Config {
             .field("link_check_hours", &self.link_check_hours)
             .field("admin_password_file", &self.admin_password_file)
             .field("admin_password_output", &self.admin_password_output)
+            .field("shutdown_timeout", &self.shutdown_timeout)
             .field("metrics_token", &self.metrics_token.as_ref().map(|_| "***"))
             .field("metrics_listen", &self.metrics_listen)
             .finish()
@@ -373,6 +385,7 @@ mod tests {
             ["--db-acquire-timeout-ms", "5"],
             ["--db-acquire-timeout-ms", "600000"],
             ["--readyz-timeout-ms", "0"],
+            ["--shutdown-timeout-secs", "0"],
         ] {
             let error = parsed(&bad).err().expect("refused");
             assert!(error.to_string().contains("not in"), "{bad:?}: {error}");

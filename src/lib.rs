@@ -58,10 +58,11 @@ pub fn router(state: AppState) -> Router {
     web::middleware::apply(routes, &state).with_state(state)
 }
 
-/// Serves the application on `listener` until `shutdown` completes, then drains open requests. The
-/// background jobs run alongside; after the last request they finish the run they are in, then stop.
-/// With a separate metrics address configured, `/metrics` is served there too, until the same moment.
+/// Serves the application on `listener` until `shutdown` completes, then drains: no new connection is
+/// accepted, open requests finish (for at most the configured shutdown timeout), and the background
+/// jobs finish the item they are working on and stop. Returns once all of that is done.
 ///
+/// With a separate metrics address configured, `/metrics` is served there too, until the same moment.
 /// Tests and production start the portal through this one function.
 pub async fn serve(
     listener: TcpListener,
@@ -78,35 +79,69 @@ pub async fn serve(
         }
         None => None,
     };
-    let context = jobs::JobContext {
-        db: state.db.clone(),
-        config: state.config.clone(),
-        mailer: std::sync::Arc::new(mail::Mailer::from_config(&state.config)?),
-    };
+    let context = jobs::JobContext::new(
+        state.db.clone(),
+        state.config.clone(),
+        std::sync::Arc::new(mail::Mailer::from_config(&state.config)?),
+    );
     let jobs = jobs::Jobs::start(context, jobs::all(&state.config));
-    let (stop, mut stopping) = watch::channel(false);
+    let shutdown_timeout = state.config.shutdown_timeout;
+
+    // One flag that the signal raises and every part waits for.
+    let (stop, stopping) = watch::channel(false);
+    let stop = std::sync::Arc::new(stop);
+    let signal = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            shutdown.await;
+            stop.send_replace(true);
+        }
+    });
+    let stopped = move || {
+        let mut stopping = stopping.clone();
+        async move {
+            let _ = stopping.wait_for(|stopped| *stopped).await;
+        }
+    };
+
     let metrics_server = metrics_listener.map(|metrics_listener| {
         let app = web::metrics::router(state.clone());
-        let mut stopping = stopping.clone();
         tokio::spawn(
             axum::serve(metrics_listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopping.wait_for(|stopped| *stopped).await;
-                })
+                .with_graceful_shutdown(stopped())
                 .into_future(),
         )
     });
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            stop.send_replace(true);
-        })
-        .await;
-    jobs.shutdown().await;
-    if let Some(metrics_server) = metrics_server {
-        let _ = stopping.wait_for(|stopped| *stopped).await;
-        let _ = metrics_server.await;
+    let serving = axum::serve(listener, app)
+        .with_graceful_shutdown(stopped())
+        .into_future();
+    let draining = async {
+        let served = tokio::select! {
+            served = serving => served,
+            () = async { stopped().await; tokio::time::sleep(shutdown_timeout).await } => {
+                tracing::warn!(
+                    open_requests = metrics::requests_in_flight(),
+                    timeout_secs = shutdown_timeout.as_secs(),
+                    "requests still open at the shutdown timeout; closing their connections"
+                );
+                Ok(())
+            }
+        };
+        // Serving may also end by itself (an error): the jobs stop then too.
+        stop.send_replace(true);
+        served
+    };
+    let jobs_stopped = async {
+        stopped().await;
+        jobs.shutdown().await;
+    };
+    let (served, ()) = tokio::join!(draining, jobs_stopped);
+    signal.abort();
+    if let Some(mut metrics_server) = metrics_server {
+        // It stopped accepting with the rest; a scrape still running gets the same time as a request.
+        let _ = tokio::time::timeout(shutdown_timeout, &mut metrics_server).await;
+        metrics_server.abort();
     }
     Ok(served?)
 }

@@ -112,8 +112,21 @@ pub fn backoff_secs(attempts: i32) -> i64 {
 /// another instance's worker skips it, and it is marked sent in the same transaction. Returns how many
 /// messages were handled.
 pub async fn deliver_due(db: &PgPool, mailer: &Mailer) -> anyhow::Result<usize> {
+    deliver_due_while(db, mailer, || true).await
+}
+
+/// [`deliver_due`], asking `keep_going` before each message: when it says no, the message being sent
+/// is finished (sent and marked, or marked for a retry) and the rest are left as they are.
+pub async fn deliver_due_while(
+    db: &PgPool,
+    mailer: &Mailer,
+    keep_going: impl Fn() -> bool + Sync,
+) -> anyhow::Result<usize> {
     let mut handled = 0;
     loop {
+        if !keep_going() {
+            return Ok(handled);
+        }
         let mut tx = db.begin().await?;
         let due = sqlx::query!(
             "select id, recipient, subject, body, attempts from outbox

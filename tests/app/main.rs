@@ -28,3 +28,4 @@ mod races;
 mod relevance;
 mod schemathesis;
 mod search;
+mod shutdown;

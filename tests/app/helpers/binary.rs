@@ -150,6 +150,11 @@ impl Served {
         assert!(status.success(), "kill -TERM {}", self.pid());
     }
 
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Waits up to `patience` for the process to exit; `None` if it is still running then.
     pub fn wait_exit(&mut self, patience: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + patience;

@@ -49,6 +49,11 @@ impl SmtpStub {
         self.state.0.lock().unwrap().accepted.clone()
     }
 
+    /// Waits up to `patience` until a message has arrived and is being held; whether one is.
+    pub fn wait_until_holding(&self, patience: Duration) -> bool {
+        self.wait_for(patience, |state| state.holding > 0)
+    }
+
     /// Waits up to `patience` until `count` messages were accepted; whether they were.
     pub fn wait_until_accepted(&self, count: usize, patience: Duration) -> bool {
         self.wait_for(patience, |state| state.accepted.len() >= count)
