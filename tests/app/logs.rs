@@ -234,3 +234,26 @@ async fn on_a_terminal_text_logs_are_coloured_unless_no_color_is_set() {
     assert!(plain.contains("created database"), "{plain}");
     assert!(!plain.contains("\x1b["), "{plain:?}");
 }
+
+#[test]
+fn in_json_mode_a_mistake_in_the_settings_is_a_json_event_too() {
+    let output = Command::new(env!("CARGO_BIN_EXE_radportal"))
+        .arg("serve")
+        .env("RADPORTAL_LOG_FORMAT", "json")
+        .env("RADPORTAL_DB_MAX_CONNECTIONS", "0")
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<(Stream, String)> = stderr
+        .lines()
+        .map(|line| (Stream::Stderr, line.to_owned()))
+        .collect();
+    let events = json_events(&lines);
+    assert_eq!(events.len(), 1, "{stderr}");
+    let error = events[0]["fields"]["error"].as_str().unwrap();
+    assert!(error.contains("--db-max-connections"), "{error}");
+    assert!(error.contains("0 is not in 1..=1000"), "{error}");
+}
