@@ -11,9 +11,12 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 radportal
+ && useradd --system --uid 10001 radportal \
+ && install -d -o radportal -g radportal -m 0700 /var/lib/radportal
 COPY --from=build /src/target/release/radportal /usr/local/bin/radportal
 USER radportal
+# A generated first administrator's password is written here (radportal-admin-password, mode 0600).
+WORKDIR /var/lib/radportal
 ENV RADPORTAL_LISTEN=0.0.0.0:8080
 EXPOSE 8080
 ENTRYPOINT ["radportal"]

@@ -13,6 +13,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::audit::chain::{ChainEnd, Verification};
 use crate::audit::checkpoint::{AuditKey, Checkpoint, Verified};
+use crate::auth::bootstrap::{FirstAdmin, PasswordSource};
 use crate::auth::db::AdminOutcome;
 use crate::auth::model::Email;
 use crate::catalog::import::{self, ImportReport, Progress};
@@ -31,10 +32,43 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// Parses the command line and the environment. A mistake in them ends the process with status 2
+    /// and clap's message, as a JSON event when JSON logs were asked for (so that every line a log
+    /// collector reads is JSON).
+    pub fn parse_or_exit() -> Self {
+        match Self::try_parse() {
+            Ok(cli) => cli,
+            Err(error) if error.use_stderr() && json_logs_requested(std::env::args()) => {
+                init_tracing(LogFormat::Json);
+                tracing::error!(error = %error.render().to_string().trim_end(), "invalid command line or settings");
+                std::process::exit(2)
+            }
+            Err(error) => error.exit(),
+        }
+    }
+}
+
+/// Whether `RADPORTAL_LOG_FORMAT` or `--log-format` ask for JSON (read by hand: the command line as a
+/// whole did not parse).
+fn json_logs_requested(args: impl Iterator<Item = String>) -> bool {
+    let mut json = std::env::var("RADPORTAL_LOG_FORMAT").is_ok_and(|value| value == "json");
+    let mut previous = String::new();
+    for arg in args {
+        if arg == "--log-format=json" || (previous == "--log-format" && arg == "json") {
+            json = true;
+        } else if arg.starts_with("--log-format=") || previous == "--log-format" {
+            json = false;
+        }
+        previous = arg;
+    }
+    json
+}
+
 #[derive(Subcommand)]
 pub enum Command {
     /// Serve the portal (applies migrations and, on an empty database, loads the bundled catalog).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Create the database if needed and apply migrations, then exit.
     Migrate {
         #[command(flatten)]
@@ -102,43 +136,75 @@ pub enum AuditCommand {
     },
 }
 
-/// Runs the command line; errors are printed as one line and turn into exit status 1.
+/// Runs the command line; errors are reported as one line (a JSON event in JSON mode) and turn into
+/// exit status 1.
 pub fn main(cli: Cli) -> ExitCode {
-    init_tracing(cli.log_format);
+    let format = cli.log_format;
+    init_tracing(format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
+            report_error(
+                format,
+                &anyhow::Error::new(error).context("cannot start the async runtime"),
+            );
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    match runtime.block_on(run(cli.command, format)) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            report_error(format, &error);
             ExitCode::FAILURE
         }
     }
 }
 
+/// The error that ends a command: `error: ...` on a line of its own, or a JSON event.
+fn report_error(format: LogFormat, error: &anyhow::Error) {
+    match format {
+        LogFormat::Text => eprintln!("error: {error:#}"),
+        LogFormat::Json => tracing::error!(error = %format!("{error:#}"), "radportal stopped"),
+    }
+}
+
+/// Logs go to standard error, coloured only in text mode on a terminal and without `NO_COLOR`; in
+/// JSON mode a panic's message is a JSON event too.
 fn init_tracing(format: LogFormat) {
     let filter = EnvFilter::try_from_env("RADPORTAL_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let colour = use_colour(
+        format,
+        std::io::stderr().is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+    );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     match format {
-        LogFormat::Json => builder.json().init(),
+        LogFormat::Json => {
+            builder.json().init();
+            std::panic::set_hook(Box::new(|panic| {
+                tracing::error!(panic = %panic, "a thread panicked");
+            }));
+        }
         LogFormat::Text => builder.init(),
     }
 }
 
-async fn run(command: Command) -> anyhow::Result<ExitCode> {
+/// Whether log lines carry colour codes: text on a terminal, unless `NO_COLOR` is set to anything
+/// but the empty string (<https://no-color.org>).
+fn use_colour(format: LogFormat, terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    format == LogFormat::Text && terminal && no_color.is_none_or(|value| value.is_empty())
+}
+
+async fn run(command: Command, format: LogFormat) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Serve(args) => serve(Config::from(args)).await,
+        Command::Serve(args) => serve(Config::from(*args), format).await,
         Command::Migrate { database } => {
             crate::db::connect_and_migrate(&database_config(database)).await?;
             println!("migrations applied");
@@ -196,7 +262,7 @@ fn database_config(database: DatabaseArgs) -> Config {
     config
 }
 
-async fn serve(config: Config) -> anyhow::Result<ExitCode> {
+async fn serve(config: Config, format: LogFormat) -> anyhow::Result<ExitCode> {
     let pool = crate::db::connect_and_migrate(&config).await?;
     if config.seed_catalog
         && let Some(report) = import::seed_if_empty(&pool).await?
@@ -204,23 +270,34 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         tracing::info!(summary = %report.summary_line(), "loaded the bundled catalog");
     }
     if config.example_data && crate::access::example::seed_if_empty(&pool).await? {
-        eprintln!(
-            "created example data for a walk-through: accounts {} with password {}",
-            crate::access::example::EXAMPLE_ACCOUNTS
-                .iter()
-                .map(|(email, _)| *email)
-                .collect::<Vec<_>>()
-                .join(", "),
-            crate::access::example::EXAMPLE_PASSWORD
-        );
+        let accounts = crate::access::example::EXAMPLE_ACCOUNTS
+            .iter()
+            .map(|(email, _)| *email)
+            .collect::<Vec<_>>()
+            .join(", ");
+        // The example accounts' password is public (it is in the README): only the first
+        // administrator's is a secret.
+        match format {
+            LogFormat::Text => eprintln!(
+                "created example data for a walk-through: accounts {accounts} with password {}",
+                crate::access::example::EXAMPLE_PASSWORD
+            ),
+            LogFormat::Json => tracing::info!(
+                %accounts,
+                password = crate::access::example::EXAMPLE_PASSWORD,
+                "created example data for a walk-through"
+            ),
+        }
     }
-    bootstrap_admin(&pool, &config.admin_email).await?;
+    bootstrap_admin(&pool, &config, format).await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, base_url = %config.base_url, "radportal is serving");
-    eprintln!("radportal is serving on http://{address}");
+    if format == LogFormat::Text {
+        eprintln!("radportal is serving on http://{address}");
+    }
     crate::serve(listener, AppState::new(pool, config), shutdown_signal()).await?;
     tracing::info!("shut down cleanly");
     Ok(ExitCode::SUCCESS)
@@ -347,23 +424,44 @@ async fn audit_checkpoint(config: &Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// On a database without any administrator, creates one and prints its password once. Of instances
-/// starting together, one creates it; the others see it exists.
-async fn bootstrap_admin(pool: &sqlx::PgPool, email: &str) -> anyhow::Result<()> {
-    if crate::auth::db::any_admin(pool).await? {
-        return Ok(());
+/// On a database without any administrator, creates one and says where its password is (never the
+/// password itself). Of instances starting together, one creates it; the others see it exists.
+async fn bootstrap_admin(
+    pool: &sqlx::PgPool,
+    config: &Config,
+    format: LogFormat,
+) -> anyhow::Result<()> {
+    let source = match &config.admin_password_file {
+        Some(path) => PasswordSource::File(path),
+        None => PasswordSource::Generate {
+            output: &config.admin_password_output,
+        },
+    };
+    match crate::auth::bootstrap::ensure_first_admin(pool, &config.admin_email, source).await? {
+        FirstAdmin::AlreadyThere => {}
+        FirstAdmin::FromFile { email } => {
+            tracing::info!(
+                %email,
+                "created the first administrator with the password from RADPORTAL_ADMIN_PASSWORD_FILE"
+            );
+        }
+        FirstAdmin::Generated {
+            email,
+            password_file,
+        } => match format {
+            LogFormat::Text => eprintln!(
+                "created the first administrator: {email}; its password is in {} (readable only by \
+                 this user)\n(sign in, then delete the file; set another password any time with \
+                 `radportal create-admin --email {email} --password-stdin`)",
+                password_file.display()
+            ),
+            LogFormat::Json => tracing::info!(
+                %email,
+                password_file = %password_file.display(),
+                "created the first administrator; its password is in password_file, readable only by this user"
+            ),
+        },
     }
-    let email =
-        Email::parse(email).map_err(|error| anyhow::anyhow!("RADPORTAL_ADMIN_EMAIL: {error}"))?;
-    let password = crate::auth::password::generate();
-    let hash = crate::auth::password::hash(password.clone()).await?;
-    if !crate::auth::bootstrap::create_first_admin(pool, &email, "Administrator", &hash).await? {
-        return Ok(());
-    }
-    eprintln!(
-        "created the first administrator: {email} with password {password}\n\
-         (shown only this once; set another with `radportal create-admin --email {email} --password-stdin`)"
-    );
     Ok(())
 }
 
@@ -480,4 +578,34 @@ async fn create_admin(
         println!("password: {password}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_only_for_text_on_a_terminal_without_no_color() {
+        use std::ffi::OsStr;
+        assert!(use_colour(LogFormat::Text, true, None));
+        assert!(use_colour(LogFormat::Text, true, Some(OsStr::new(""))));
+        assert!(!use_colour(LogFormat::Text, true, Some(OsStr::new("1"))));
+        assert!(!use_colour(LogFormat::Text, false, None));
+        assert!(!use_colour(LogFormat::Json, true, None));
+    }
+
+    #[test]
+    fn json_logs_are_seen_in_a_command_line_that_does_not_parse() {
+        let args = |list: &[&str]| list.iter().map(|arg| (*arg).to_owned()).collect::<Vec<_>>();
+        // The variable may be set where the tests run; the flags decide over it.
+        assert!(json_logs_requested(
+            args(&["radportal", "--log-format", "json", "serve", "--bad"]).into_iter()
+        ));
+        assert!(json_logs_requested(
+            args(&["radportal", "serve", "--log-format=json"]).into_iter()
+        ));
+        assert!(!json_logs_requested(
+            args(&["radportal", "--log-format", "text", "serve"]).into_iter()
+        ));
+    }
 }

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
@@ -22,6 +23,11 @@ const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
 const DEFAULT_MAX_BODY_BYTES: u64 = 2 * 1024 * 1024;
 const DEFAULT_OUTBOX_POLL_MS: u64 = 1000;
 const DEFAULT_LINK_CHECK_HOURS: u32 = 0;
+const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 30;
+/// Where a generated first administrator's password is written, relative to the working directory.
+const DEFAULT_ADMIN_PASSWORD_OUTPUT: &str = "radportal-admin-password";
+/// The shortest metrics token accepted.
+pub const MIN_METRICS_TOKEN_CHARS: usize = 16;
 
 /// How to reach PostgreSQL.
 #[derive(Args, Clone)]
@@ -60,9 +66,20 @@ pub struct ServeArgs {
     #[arg(long, env = "RADPORTAL_SEED_CATALOG", default_value_t = true, action = clap::ArgAction::Set)]
     pub seed_catalog: bool,
 
-    /// E-mail of the administrator created (with a printed password) when the database has none.
+    /// E-mail of the administrator created when the database has none.
     #[arg(long, env = "RADPORTAL_ADMIN_EMAIL", default_value = DEFAULT_ADMIN_EMAIL)]
     pub admin_email: String,
+
+    /// A file holding the first administrator's password (for example a container secret); without
+    /// it a password is generated and written to `--admin-password-output`.
+    #[arg(long, env = "RADPORTAL_ADMIN_PASSWORD_FILE", value_name = "FILE")]
+    pub admin_password_file: Option<PathBuf>,
+
+    /// Where a generated first administrator's password is written, readable only by the user the
+    /// portal runs as (a relative path is taken from the working directory).
+    #[arg(long, env = "RADPORTAL_ADMIN_PASSWORD_OUTPUT", value_name = "FILE",
+          default_value = DEFAULT_ADMIN_PASSWORD_OUTPUT)]
+    pub admin_password_output: PathBuf,
 
     /// Seconds a request may take before it is answered with 408 (1 to 3600).
     #[arg(long, env = "RADPORTAL_REQUEST_TIMEOUT_SECS", default_value_t = DEFAULT_REQUEST_TIMEOUT_SECS,
@@ -97,6 +114,56 @@ pub struct ServeArgs {
     /// Take the client address from the last `X-Forwarded-For` entry (set this behind a reverse proxy).
     #[arg(long, env = "RADPORTAL_TRUST_PROXY", default_value_t = false, action = clap::ArgAction::Set)]
     pub trust_proxy: bool,
+
+    /// After SIGTERM, how long open requests may take to finish before their connections are closed,
+    /// in seconds (1 to 3600).
+    #[arg(long, env = "RADPORTAL_SHUTDOWN_TIMEOUT_SECS", default_value_t = DEFAULT_SHUTDOWN_TIMEOUT_SECS,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub shutdown_timeout_secs: u64,
+
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+}
+
+/// Where the Prometheus metrics are served. Without either setting `/metrics` answers 404.
+#[derive(Args, Clone)]
+pub struct MetricsArgs {
+    /// Serve `/metrics` on the portal's address to requests with `Authorization: Bearer TOKEN`
+    /// (at least 16 characters).
+    #[arg(long, env = "RADPORTAL_METRICS_TOKEN", hide_env_values = true, value_name = "TOKEN",
+          value_parser = parse_metrics_token)]
+    pub metrics_token: Option<String>,
+
+    /// Serve `/metrics` on this address and port instead, apart from the portal (with the token too
+    /// when one is set).
+    #[arg(long, env = "RADPORTAL_METRICS_LISTEN", value_name = "ADDRESS",
+          value_parser = parse_optional_address)]
+    pub metrics_listen: Option<String>,
+}
+
+/// A metrics token: empty (no token) or long enough, and printable.
+fn parse_metrics_token(value: &str) -> Result<String, String> {
+    if value.is_empty() {
+        return Ok(String::new());
+    }
+    if value.chars().count() < MIN_METRICS_TOKEN_CHARS {
+        return Err(format!("use at least {MIN_METRICS_TOKEN_CHARS} characters"));
+    }
+    if !value.chars().all(|c| c.is_ascii_graphic()) {
+        return Err("use printable ASCII characters without spaces".to_owned());
+    }
+    Ok(value.to_owned())
+}
+
+/// An address and port, or nothing (an empty value, as an unset variable in a compose file gives).
+fn parse_optional_address(value: &str) -> Result<String, String> {
+    if value.is_empty() {
+        return Ok(String::new());
+    }
+    value
+        .parse::<SocketAddr>()
+        .map(|_| value.to_owned())
+        .map_err(|_| "expected an address and port such as 127.0.0.1:9090".to_owned())
 }
 
 /// How the portal sends e-mail.
@@ -153,6 +220,16 @@ pub struct Config {
     pub example_data: bool,
     /// Hours between checks of landing URLs; 0 turns the check off.
     pub link_check_hours: u32,
+    /// A file with the first administrator's password; `None` generates one.
+    pub admin_password_file: Option<PathBuf>,
+    /// Where a generated first administrator's password is written (mode 0600).
+    pub admin_password_output: PathBuf,
+    /// How long open requests may take to finish after a shutdown was asked for.
+    pub shutdown_timeout: Duration,
+    /// The bearer token that `/metrics` asks for; `None` with no `metrics_listen` turns it off.
+    pub metrics_token: Option<SecretString>,
+    /// A separate address that serves `/metrics`.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Config {
@@ -176,6 +253,11 @@ impl Config {
             // Example data is for a first walk-through: tests and embedders ask for it.
             example_data: false,
             link_check_hours: DEFAULT_LINK_CHECK_HOURS,
+            admin_password_file: None,
+            admin_password_output: PathBuf::from(DEFAULT_ADMIN_PASSWORD_OUTPUT),
+            shutdown_timeout: Duration::from_secs(DEFAULT_SHUTDOWN_TIMEOUT_SECS),
+            metrics_token: None,
+            metrics_listen: None,
         }
     }
 
@@ -208,6 +290,20 @@ impl From<ServeArgs> for Config {
             trust_proxy: args.trust_proxy,
             example_data: args.example_data,
             link_check_hours: args.link_check_hours,
+            admin_password_file: args
+                .admin_password_file
+                .filter(|path| !path.as_os_str().is_empty()),
+            admin_password_output: args.admin_password_output,
+            shutdown_timeout: Duration::from_secs(args.shutdown_timeout_secs),
+            metrics_token: args
+                .metrics
+                .metrics_token
+                .filter(|token| !token.is_empty())
+                .map(SecretString::from),
+            metrics_listen: args
+                .metrics
+                .metrics_listen
+                .and_then(|address| address.parse().ok()),
         }
     }
 }
@@ -237,6 +333,11 @@ impl fmt::Debug for Config {
             .field("trust_proxy", &self.trust_proxy)
             .field("example_data", &self.example_data)
             .field("link_check_hours", &self.link_check_hours)
+            .field("admin_password_file", &self.admin_password_file)
+            .field("admin_password_output", &self.admin_password_output)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "***"))
+            .field("metrics_listen", &self.metrics_listen)
             .finish()
     }
 }
@@ -284,6 +385,7 @@ mod tests {
             ["--db-acquire-timeout-ms", "5"],
             ["--db-acquire-timeout-ms", "600000"],
             ["--readyz-timeout-ms", "0"],
+            ["--shutdown-timeout-secs", "0"],
         ] {
             let error = parsed(&bad).err().expect("refused");
             assert!(error.to_string().contains("not in"), "{bad:?}: {error}");
@@ -305,6 +407,47 @@ mod tests {
         assert_eq!(
             format!("{from_cli:?}").replace("example_data: true", "example_data: false"),
             format!("{built:?}")
+        );
+    }
+
+    #[test]
+    fn a_short_metrics_token_or_a_bad_address_is_refused_and_empty_values_mean_unset() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let parsed = |args: &[&str]| Cli::try_parse_from([&["radportal"], args].concat());
+        let error = parsed(&["--metrics-token", "short"])
+            .err()
+            .expect("refused");
+        assert!(error.to_string().contains("at least 16"), "{error}");
+        assert!(parsed(&["--metrics-listen", "localhost"]).is_err());
+        let config = Config::from(
+            parsed(&["--metrics-token", "", "--metrics-listen", ""])
+                .unwrap()
+                .serve,
+        );
+        assert!(config.metrics_token.is_none() && config.metrics_listen.is_none());
+        let config = Config::from(
+            parsed(&[
+                "--metrics-token",
+                "0123456789abcdef",
+                "--metrics-listen",
+                "127.0.0.1:9090",
+            ])
+            .unwrap()
+            .serve,
+        );
+        assert_eq!(
+            config.metrics_token.as_ref().map(|t| t.expose_secret()),
+            Some("0123456789abcdef")
+        );
+        assert!(!format!("{config:?}").contains("0123456789abcdef"));
+        assert_eq!(
+            config.metrics_listen,
+            Some("127.0.0.1:9090".parse().unwrap())
         );
     }
 

@@ -112,8 +112,21 @@ pub fn backoff_secs(attempts: i32) -> i64 {
 /// another instance's worker skips it, and it is marked sent in the same transaction. Returns how many
 /// messages were handled.
 pub async fn deliver_due(db: &PgPool, mailer: &Mailer) -> anyhow::Result<usize> {
+    deliver_due_while(db, mailer, || true).await
+}
+
+/// [`deliver_due`], asking `keep_going` before each message: when it says no, the message being sent
+/// is finished (sent and marked, or marked for a retry) and the rest are left as they are.
+pub async fn deliver_due_while(
+    db: &PgPool,
+    mailer: &Mailer,
+    keep_going: impl Fn() -> bool + Sync,
+) -> anyhow::Result<usize> {
     let mut handled = 0;
     loop {
+        if !keep_going() {
+            return Ok(handled);
+        }
         let mut tx = db.begin().await?;
         let due = sqlx::query!(
             "select id, recipient, subject, body, attempts from outbox
@@ -135,6 +148,7 @@ pub async fn deliver_due(db: &PgPool, mailer: &Mailer) -> anyhow::Result<usize> 
         };
         match mailer.send(&mail).await {
             Ok(()) => {
+                crate::metrics::email_sent();
                 sqlx::query!(
                     "update outbox set sent_at = now(), attempts = attempts + 1, last_error = null
                      where id = $1",
@@ -144,6 +158,7 @@ pub async fn deliver_due(db: &PgPool, mailer: &Mailer) -> anyhow::Result<usize> 
                 .await?;
             }
             Err(error) => {
+                crate::metrics::email_failed();
                 let attempts = due.attempts + 1;
                 let error = format!("{error:#}");
                 let retry_in_secs = backoff_secs(due.attempts) as f64;
@@ -163,6 +178,31 @@ pub async fn deliver_due(db: &PgPool, mailer: &Mailer) -> anyhow::Result<usize> 
         tx.commit().await?;
         handled += 1;
     }
+}
+
+/// The outbox as of now, for the metrics: messages still to be sent (and how many of them are due),
+/// messages given up, and the age of the oldest one still to be sent.
+pub async fn outbox_reading(
+    db: impl PgExecutor<'_>,
+) -> sqlx::Result<crate::metrics::OutboxReading> {
+    let row = sqlx::query!(
+        r#"select count(*) filter (where attempts < $1) as "pending!",
+                count(*) filter (where attempts < $1 and next_attempt_at <= now()) as "due!",
+                count(*) filter (where attempts >= $1) as "given_up!",
+                coalesce(extract(epoch from now() - min(created_at) filter (where attempts < $1)), 0)::float8
+                    as "oldest_pending_age_seconds!"
+         from outbox
+         where sent_at is null"#,
+        MAX_ATTEMPTS,
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(crate::metrics::OutboxReading {
+        pending: row.pending,
+        due: row.due,
+        given_up: row.given_up,
+        oldest_pending_age_seconds: row.oldest_pending_age_seconds,
+    })
 }
 
 #[cfg(test)]

@@ -230,6 +230,7 @@ fn error_response(help: &str, error: CkanError) -> Response {
         ),
         CkanError::Internal(error) => {
             let status = crate::web::error::status(&error);
+            crate::web::error::record(&error);
             tracing::error!(error = %crate::web::error::cause_chain(&error), %status, "CKAN action failed");
             (
                 status,
@@ -474,6 +475,7 @@ async fn package_search(state: &AppState, params: &Params) -> Result<Value, Ckan
     // `rows=0` asks for the count and facets only.
     let rows = query.per_page;
     query.per_page = rows.max(1);
+    let started = std::time::Instant::now();
     let results = search::search_with(
         &state.db,
         &state.search_index,
@@ -485,6 +487,7 @@ async fn package_search(state: &AppState, params: &Params) -> Result<Value, Ckan
         },
     )
     .await?;
+    crate::metrics::observe_search(started.elapsed());
     let slugs: Vec<String> = if rows == 0 {
         Vec::new()
     } else {

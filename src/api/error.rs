@@ -109,6 +109,9 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
+        if let Self::App(error) = &self {
+            crate::web::error::record(error);
+        }
         if let Self::App(error) = &self
             && status.is_server_error()
         {

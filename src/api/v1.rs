@@ -41,6 +41,7 @@ pub async fn list_datasets(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<DatasetList>, ApiError> {
     let query = SearchQuery::parse(raw.as_deref())?;
+    let started = std::time::Instant::now();
     let results = search::search_with(
         &state.db,
         &state.search_index,
@@ -51,6 +52,7 @@ pub async fn list_datasets(
         },
     )
     .await?;
+    crate::metrics::observe_search(started.elapsed());
     Ok(Json(DatasetList::new(&query, results, &base(&state))))
 }
 

@@ -712,6 +712,7 @@ impl IndexHandle {
             *current
                 .write()
                 .unwrap_or_else(|poisoned| poisoned.into_inner()) = fresh.clone();
+            crate::metrics::set_index(fresh.version, fresh.len(), std::time::SystemTime::now());
             Ok::<_, sqlx::Error>(fresh)
         });
         reload.await.map_err(|_| sqlx::Error::WorkerCrashed)?

@@ -15,5 +15,9 @@ pub fn job(interval: Duration) -> Job {
 }
 
 fn run(context: &JobContext) -> RunFuture<'_> {
-    Box::pin(crate::mail::deliver_due(&context.db, &context.mailer))
+    Box::pin(crate::mail::deliver_due_while(
+        &context.db,
+        &context.mailer,
+        || !context.is_stopping(),
+    ))
 }

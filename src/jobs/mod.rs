@@ -2,6 +2,9 @@
 //! whose agreement was not re-accepted, landing-URL checks and pruning. `serve` starts them and, at
 //! shutdown, lets a run in progress finish before it returns.
 //!
+//! A shutdown is seen inside a run too: a job that works through many items (mail delivery) stops
+//! after the item it is on, leaving the rest, untouched, to the next run on any instance.
+//!
 //! Each job has its own interval. A periodic job is claimed across instances through `job_schedule`
 //! (`for update skip locked`), so it runs once per interval however many instances there are; the
 //! work inside a run is claimed row by row in the same way.
@@ -15,7 +18,7 @@ pub mod suspension;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
 use tokio::sync::watch;
@@ -24,12 +27,31 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::mail::Mailer;
 
-/// What a job run needs: the database, the configuration and the mailer.
+/// What a job run needs: the database, the configuration and the mailer, and whether the jobs are
+/// being stopped.
 #[derive(Clone)]
 pub struct JobContext {
     pub db: PgPool,
     pub config: Arc<Config>,
     pub mailer: Arc<Mailer>,
+    stopping: watch::Receiver<bool>,
+}
+
+impl JobContext {
+    /// A context whose jobs run until [`Jobs::shutdown`] (or, outside [`Jobs`], are never stopped).
+    pub fn new(db: PgPool, config: Arc<Config>, mailer: Arc<Mailer>) -> Self {
+        Self {
+            db,
+            config,
+            mailer,
+            stopping: watch::channel(false).1,
+        }
+    }
+
+    /// Whether the jobs were asked to stop: a run over many items returns after the one it is on.
+    pub fn is_stopping(&self) -> bool {
+        *self.stopping.borrow()
+    }
 }
 
 /// The future of one run: how many items it handled.
@@ -67,8 +89,12 @@ pub struct Jobs {
 
 impl Jobs {
     /// Starts every job of `jobs` on its own task.
-    pub fn start(context: JobContext, jobs: Vec<Job>) -> Self {
+    pub fn start(mut context: JobContext, jobs: Vec<Job>) -> Self {
         let (stop, stopped) = watch::channel(false);
+        context.stopping = stopped.clone();
+        for job in &jobs {
+            crate::metrics::job_known(job.name);
+        }
         let tasks = jobs
             .into_iter()
             .map(|job| tokio::spawn(run_forever(context.clone(), job, stopped.clone())))
@@ -76,7 +102,8 @@ impl Jobs {
         Self { stop, tasks }
     }
 
-    /// Asks every job to stop and waits until each has finished the run it was in.
+    /// Asks every job to stop and waits until each has finished the run (or, for a job over many
+    /// items, the item) it was in.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         for task in self.tasks {
@@ -107,7 +134,9 @@ pub async fn run_if_due(context: &JobContext, job: &Job) -> anyhow::Result<usize
     if job.shared && !claim(&context.db, job).await? {
         return Ok(0);
     }
+    let started = Instant::now();
     let outcome = (job.run)(context).await;
+    crate::metrics::job_ran(job.name, started.elapsed(), outcome.is_err());
     if job.shared {
         record(&context.db, job.name, outcome.as_ref().err()).await?;
     }
@@ -149,6 +178,38 @@ async fn claim(db: &PgPool, job: &Job) -> sqlx::Result<bool> {
     .await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// The schedule of the shared jobs among `jobs` as of now, for the metrics: how long each has been due
+/// without a run, and when its last run finished.
+pub async fn schedule_readings(
+    db: &PgPool,
+    jobs: &[Job],
+) -> sqlx::Result<Vec<crate::metrics::JobReading>> {
+    let names: Vec<String> = jobs
+        .iter()
+        .filter(|job| job.shared)
+        .map(|job| job.name.to_owned())
+        .collect();
+    let rows = sqlx::query!(
+        r#"select name,
+                extract(epoch from greatest(now() - next_run_at, interval '0'))::float8 as "lag_seconds!",
+                extract(epoch from last_finished_at)::float8 as last_finished_seconds
+         from job_schedule
+         where name = any($1)
+         order by name"#,
+        &names
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| crate::metrics::JobReading {
+            job: row.name,
+            lag_seconds: row.lag_seconds,
+            last_finished_seconds: row.last_finished_seconds,
+        })
+        .collect())
 }
 
 async fn record(db: &PgPool, name: &str, error: Option<&anyhow::Error>) -> sqlx::Result<()> {

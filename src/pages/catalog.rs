@@ -192,7 +192,9 @@ pub async fn list_datasets(
 ) -> Result<Response, AppError> {
     let query = SearchQuery::parse(raw.as_deref())
         .map_err(|error| AppError::BadRequest(format!("The search could not be read: {error}.")))?;
+    let started = std::time::Instant::now();
     let results = search::search(&state.db, &state.search_index, &query).await?;
+    crate::metrics::observe_search(started.elapsed());
     let title = if query.text.is_empty() {
         "Datasets".to_owned()
     } else {

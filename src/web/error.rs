@@ -18,6 +18,14 @@ pub fn status(error: &AppError) -> StatusCode {
     }
 }
 
+/// Counts what operators watch for in a failed request: one that gave up waiting for a database
+/// connection. Each interface's answer to an error calls it once.
+pub fn record(error: &AppError) {
+    if matches!(error, AppError::Database(sqlx::Error::PoolTimedOut)) {
+        crate::metrics::db_acquire_timed_out();
+    }
+}
+
 /// What the user is told: specific for their own mistakes, generic for ours.
 pub fn public_message(error: &AppError) -> String {
     match error {
@@ -40,6 +48,7 @@ impl From<askama::Error> for AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = status(&self);
+        record(&self);
         if status.is_server_error() {
             tracing::error!(error = %cause_chain(&self), %status, "request failed");
         }

@@ -28,8 +28,9 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
 
 /// Wraps the application's routes in the middleware stack and adds the static files.
 ///
-/// From the outside in: `no-store` for signed-in answers and the security headers (outermost, so that
-/// every answer carries them, the 408, 413, cross-site and panic answers included), request id and
+/// From the outside in: the request metrics (outermost, so that they count every answer as sent),
+/// `no-store` for signed-in answers and the security headers (so that every answer carries them,
+/// the 408, 413, cross-site and panic answers included), request id and
 /// tracing, panic recovery, the timeout, compression, body limits, the cross-site check, and the
 /// check of text at the edge.
 pub fn apply(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
@@ -107,6 +108,7 @@ pub fn apply(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
             ))
         })
         .layer(axum::middleware::from_fn(no_store_when_signed_in))
+        .layer(axum::middleware::from_fn(super::metrics::track))
 }
 
 /// The answer to a handler that panicked: logged with its message, shown as the generic error page.

@@ -6,6 +6,7 @@ pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod markdown;
+pub mod metrics;
 pub mod middleware;
 pub mod notice;
 pub mod redirect;

@@ -1318,13 +1318,11 @@ async fn team_members_are_told_and_those_without_an_account_are_invited() {
 
 /// Runs the time-driven grant jobs (expiry and reminders, then suspension) once, now.
 async fn run_grant_jobs(app: &TestApp) {
-    let context = radportal::jobs::JobContext {
-        db: app.db.clone(),
-        config: app.state.config.clone(),
-        mailer: std::sync::Arc::new(
-            radportal::mail::Mailer::from_config(&app.state.config).unwrap(),
-        ),
-    };
+    let context = radportal::jobs::JobContext::new(
+        app.db.clone(),
+        app.state.config.clone(),
+        std::sync::Arc::new(radportal::mail::Mailer::from_config(&app.state.config).unwrap()),
+    );
     for job in [
         radportal::jobs::grant_expiry::job(),
         radportal::jobs::suspension::job(),

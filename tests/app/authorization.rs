@@ -92,6 +92,8 @@ fn table() -> Vec<Row> {
         get("/static/{file}", "/static/site.css", PAGE),
         get("/healthz", "/healthz", PAGE),
         get("/readyz", "/readyz", PAGE),
+        // Off unless a metrics token is configured (and then only with the token, whoever asks).
+        get("/metrics", "/metrics", "404 404 404 404 404"),
         // The JSON API: public reads; `/me` needs a live token.
         get("/api/v1", "/api/v1", PAGE),
         get("/api/v1/openapi.json", "/api/v1/openapi.json", PAGE),

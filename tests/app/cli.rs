@@ -172,8 +172,10 @@ async fn serve_on_a_fresh_database_loads_the_catalog_creates_an_admin_and_stops_
 
     let name = format!("radportal_test_{}", uuid::Uuid::new_v4().simple());
     let url = crate::helpers::database_url(&name);
+    let password_file = std::env::temp_dir().join(format!("{name}-admin-password"));
     let mut child = radportal(&url)
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("RADPORTAL_ADMIN_PASSWORD_OUTPUT", &password_file)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -188,14 +190,16 @@ async fn serve_on_a_fresh_database_loads_the_catalog_creates_an_admin_and_stops_
     }
     let mut child = KillOnDrop(child);
     let mut lines = BufReader::new(stderr).lines();
-    let mut password = None;
+    let mut announced = None;
     let mut example = false;
+    let mut shown = Vec::new();
     let address = loop {
         let line = lines.next().expect("serve prints its address").unwrap();
-        if let Some(rest) = line
-            .strip_prefix("created the first administrator: admin@radportal.local with password ")
-        {
-            password = Some(rest.trim().to_owned());
+        shown.push(line.clone());
+        if let Some(rest) = line.strip_prefix(
+            "created the first administrator: admin@radportal.local; its password is in ",
+        ) {
+            announced = rest.split(" (").next().map(str::to_owned);
         }
         example |= line.starts_with(
             "created example data for a walk-through: accounts researcher@example.org",
@@ -219,8 +223,20 @@ async fn serve_on_a_fresh_database_loads_the_catalog_creates_an_admin_and_stops_
         .fetch_one(&db)
         .await
         .unwrap();
+    assert_eq!(
+        announced.as_deref(),
+        Some(password_file.to_str().unwrap()),
+        "the log names the password's file"
+    );
+    let password = std::fs::read_to_string(&password_file).unwrap();
+    let _ = std::fs::remove_file(&password_file);
+    let password = password.trim().to_owned();
     assert!(
-        radportal::auth::password::verify(password.expect("password printed"), hash)
+        !shown.iter().any(|line| line.contains(&password)),
+        "the password is in no log line"
+    );
+    assert!(
+        radportal::auth::password::verify(password, hash)
             .await
             .unwrap()
     );

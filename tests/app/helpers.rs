@@ -2,8 +2,10 @@
 //! of a template database (see [`databases`]), which is dropped when the test ends, pass or fail;
 //! with `RADPORTAL_TEST_KEEP_DB=1` a failed test's database is kept and its name printed.
 
+mod binary;
 mod databases;
 mod mail;
+mod smtp_stub;
 pub mod snapshot;
 
 use std::sync::OnceLock;
@@ -15,8 +17,10 @@ use scraper::{Html, Selector};
 use sqlx::PgPool;
 use tokio::sync::oneshot;
 
+pub use binary::{Served, Stream};
 pub use databases::Template;
 pub use mail::{MailSink, ReceivedMail, matching};
+pub use smtp_stub::SmtpStub;
 
 /// Set to `1` to keep the database of a failed test for a look afterwards.
 pub const KEEP_DB_VARIABLE: &str = "RADPORTAL_TEST_KEEP_DB";

@@ -19,6 +19,7 @@ const DOMAIN: &[&str] = &[
     "error",
     "validation",
     "format",
+    "metrics",
 ];
 
 /// The HTTP layer (and the command line above it): what the domain modules may never import.
