@@ -143,13 +143,11 @@ pub fn words(text: &str) -> impl Iterator<Item = (usize, &str)> {
 /// The analysed words of `text`, positions starting at `first_position`.
 pub fn tokens(text: &str, first_position: u32) -> Vec<Token> {
     let mut out = Vec::new();
-    let mut position = first_position;
-    for (_, word) in words(text) {
+    for (position, (_, word)) in (first_position..).zip(words(text)) {
         let lower = word.to_lowercase();
         if let Some(term) = term(&lower) {
             out.push(Token { term, position });
         }
-        position += 1;
     }
     out
 }

@@ -328,19 +328,13 @@ async fn save_imported_in(
 }
 
 /// The imported record with the facts the exchange format does not carry (access instructions,
-/// data-use limitations, formats, size, de-identification, PHI) kept as curated, and the description and
-/// citation kept where the record has none.
+/// data-use limitations, formats, size, de-identification, PHI) kept as curated; the file's description
+/// and citation fill empty ones but never replace what is there (a curator may have written it).
 fn keep_curated_fields(before: &DatasetFields, imported: &DatasetFields) -> DatasetFields {
-    let or_before = |imported: &str, before: &str| {
-        if imported.is_empty() {
-            before
-        } else {
-            imported
-        }
-        .to_owned()
-    };
+    let kept =
+        |before: &str, imported: &str| if before.is_empty() { imported } else { before }.to_owned();
     DatasetFields {
-        description: or_before(&imported.description, &before.description),
+        description: kept(&before.description, &imported.description),
         access_instructions: before.access_instructions.clone(),
         data_use_limitations: before.data_use_limitations.clone(),
         citation: imported

@@ -153,7 +153,7 @@ pub async fn search_with(
     extras: Extras<'_>,
 ) -> sqlx::Result<SearchResults> {
     let index = index.current(db).await?;
-    Ok(search_in(db, &index, query, extras, Ranking::FULL).await?)
+    search_in(db, &index, query, extras, Ranking::FULL).await
 }
 
 /// A search over a given index snapshot with a given ranking (the relevance measurements switch

@@ -209,12 +209,16 @@ async fn unknown_access_stays_unknown() {
         .await,
         unknown_in_file
     );
-    let (level, raw): (Option<String>, Option<String>) = sqlx::query_as(
-        "select access_level::text, access_raw from datasets where slug = 'chexpert'",
-    )
-    .fetch_one(&app.db)
-    .await
-    .unwrap();
+    let unstated = bundled_records()
+        .iter()
+        .find(|r| r["access"].is_null() && r["access_raw"].is_null())
+        .expect("a dataset without stated access");
+    let (level, raw): (Option<String>, Option<String>) =
+        sqlx::query_as("select access_level::text, access_raw from datasets where slug = $1")
+            .bind(unstated["id"].as_str().unwrap())
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
     assert_eq!((level, raw), (None, None));
 }
 
@@ -260,7 +264,7 @@ async fn reimport_keeps_curated_facts_the_file_does_not_carry() {
         .import(serde_json::to_string(&[&record]).unwrap().as_bytes())
         .await;
 
-    assert_eq!(report.unchanged, vec!["lidc-idri"]);
+    assert_eq!(report.unchanged, vec!["lidc-idri"], "{:?}", report.rejected);
     let (description, phi, duo): (String, bool, Vec<String>) = sqlx::query_as(
         "select description, contains_phi, data_use_limitations from datasets where slug = 'lidc-idri'",
     )
