@@ -15,6 +15,7 @@ pub mod web;
 pub mod access;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod catalog;
 pub mod mail;
 

@@ -8,7 +8,7 @@ use crate::api::{assert_matches_schema, reference};
 use crate::helpers::{Page, TestApp, snapshot};
 
 /// A personal read-only token of the signed-in `client`.
-async fn create_token(app: &TestApp, client: &Client) -> String {
+pub(crate) async fn create_token(app: &TestApp, client: &Client) -> String {
     let response = post(
         app,
         client,
@@ -23,8 +23,8 @@ async fn create_token(app: &TestApp, client: &Client) -> String {
 pub(crate) const CHEST: &str = "example-chest-ct-research-extract";
 pub(crate) const BRAIN: &str = "example-brain-mri-registry";
 pub(crate) const RESEARCHER: &str = "researcher@example.org";
-const REVIEWER: &str = "reviewer@example.org";
-const REVIEWER2: &str = "reviewer2@example.org";
+pub(crate) const REVIEWER: &str = "reviewer@example.org";
+pub(crate) const REVIEWER2: &str = "reviewer2@example.org";
 
 pub(crate) async fn example_app() -> TestApp {
     let app = TestApp::with_mail().await;
@@ -40,13 +40,13 @@ pub(crate) async fn sign_in(app: &TestApp, email: &str) -> Client {
     app.signed_in_with(email, EXAMPLE_PASSWORD).await
 }
 
-async fn page(app: &TestApp, client: &Client, path: &str) -> Page {
+pub(crate) async fn page(app: &TestApp, client: &Client, path: &str) -> Page {
     let response = client.get(app.url(path)).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK, "GET {path}");
     Page::new(&response.text().await.unwrap())
 }
 
-async fn post(
+pub(crate) async fn post(
     app: &TestApp,
     client: &Client,
     path: &str,
@@ -105,7 +105,12 @@ pub(crate) async fn dataset_id(app: &TestApp, slug: &str) -> String {
 }
 
 /// Submits the cart with correct signatures; returns the new request ids.
-async fn submit(app: &TestApp, client: &Client, project: i64, slugs: &[&str]) -> Vec<i64> {
+pub(crate) async fn submit(
+    app: &TestApp,
+    client: &Client,
+    project: i64,
+    slugs: &[&str],
+) -> Vec<i64> {
     let project = project.to_string();
     let mut form = vec![
         ("project".to_owned(), project),
@@ -138,7 +143,7 @@ async fn submit(app: &TestApp, client: &Client, project: i64, slugs: &[&str]) ->
         .collect()
 }
 
-async fn version(app: &TestApp, request: i64) -> String {
+pub(crate) async fn version(app: &TestApp, request: i64) -> String {
     let version: i32 = sqlx::query_scalar("select version from access_requests where id = $1")
         .bind(request)
         .fetch_one(&app.db)
@@ -147,7 +152,7 @@ async fn version(app: &TestApp, request: i64) -> String {
     version.to_string()
 }
 
-async fn review(
+pub(crate) async fn review(
     app: &TestApp,
     client: &Client,
     request: i64,
@@ -159,7 +164,7 @@ async fn review(
     post(app, client, &format!("/requests/{request}/review"), &form).await
 }
 
-async fn state_of(app: &TestApp, request: i64) -> String {
+pub(crate) async fn state_of(app: &TestApp, request: i64) -> String {
     sqlx::query_scalar("select state::text from access_requests where id = $1")
         .bind(request)
         .fetch_one(&app.db)

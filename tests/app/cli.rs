@@ -7,7 +7,8 @@ use serde_json::json;
 
 use crate::helpers::{TestApp, bundled_record};
 
-fn radportal(database_url: &str) -> Command {
+/// The real binary, with `DATABASE_URL` set and quiet logs.
+pub(crate) fn radportal(database_url: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_radportal"));
     command
         .env("DATABASE_URL", database_url)

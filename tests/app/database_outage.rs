@@ -106,7 +106,7 @@ fn acquire_and_readiness_timeouts_out_of_range_are_refused() {
 }
 
 /// The PostgreSQL binaries; `RADPORTAL_TEST_PG_BIN` overrides.
-fn pg_bin() -> PathBuf {
+pub(crate) fn pg_bin() -> PathBuf {
     std::env::var_os("RADPORTAL_TEST_PG_BIN").map_or_else(
         || PathBuf::from("/usr/lib/postgresql/15/bin"),
         PathBuf::from,

@@ -75,9 +75,14 @@ impl TestApp {
 
     /// [`TestApp::with_mail`] over a copy of `template`, with the configuration changed by `configure`.
     pub async fn with_mail_from(template: Template, configure: impl FnOnce(&mut Config)) -> Self {
+        Self::with_mail_on(TestDatabase::create(template).await, configure).await
+    }
+
+    /// [`TestApp::with_mail`] over `database`, with the configuration changed by `configure`.
+    pub async fn with_mail_on(database: TestDatabase, configure: impl FnOnce(&mut Config)) -> Self {
         let sink = MailSink::start().await;
         let smtp_url = sink.url();
-        let mut app = Self::spawn_from(template, move |config| {
+        let mut app = Self::spawn_on(database, move |config| {
             config.smtp_url = Some(smtp_url.into());
             // The tests deliver mail themselves; the worker's own rounds would only race with them.
             config.outbox_poll = std::time::Duration::from_secs(24 * 60 * 60);
@@ -95,22 +100,29 @@ impl TestApp {
 
     /// A portal over a new copy of `template`, with the configuration changed by `configure`.
     pub async fn spawn_from(template: Template, configure: impl FnOnce(&mut Config)) -> Self {
-        let database_name = databases::create_test_database(template).await;
-        let database_url = database_url(&database_name);
-        let mut config = Config::for_database(&database_url);
+        Self::spawn_on(TestDatabase::create(template).await, configure).await
+    }
+
+    /// A portal over `database` (migrated first, when it is not), which it drops when it ends, with
+    /// the configuration changed by `configure`.
+    pub async fn spawn_on(database: TestDatabase, configure: impl FnOnce(&mut Config)) -> Self {
+        let mut config = Config::for_database(&database.url);
         config.seed_catalog = false;
         config.db_max_connections = 5;
         configure(&mut config);
         let db = radportal::db::connect_and_migrate(&config)
             .await
             .expect("test database is reachable and migrated");
-        Self::spawn_with(
+        let app = Self::spawn_with(
             AppState::new(db.clone(), config),
             db,
-            database_name,
-            database_url,
+            database.name.clone(),
+            database.url.clone(),
         )
-        .await
+        .await;
+        // The app drops the database now.
+        database.pass_on();
+        app
     }
 
     /// A portal over the given state (for example a pool that cannot connect).
@@ -297,6 +309,79 @@ impl TestApp {
             "one mail to {to} about '{subject}'; received: {all:#?}"
         );
         found.remove(0)
+    }
+}
+
+/// A database of a test's own, dropped when this value is (or, handed to [`TestApp::spawn_on`], when
+/// that app is); kept after a failure with [`KEEP_DB_VARIABLE`].
+pub struct TestDatabase {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDatabase {
+    /// A new database, a copy of `template`.
+    pub async fn create(template: Template) -> Self {
+        let name = databases::create_test_database(template).await;
+        databases::in_use();
+        Self {
+            url: database_url(&name),
+            name,
+        }
+    }
+
+    /// A name and URL for a database that does not exist yet, for a command that creates it.
+    pub fn named() -> Self {
+        let name = databases::new_name();
+        databases::in_use();
+        Self {
+            url: database_url(&name),
+            name,
+        }
+    }
+
+    /// A small pool on the database.
+    pub async fn pool(&self) -> PgPool {
+        sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .connect(&self.url)
+            .await
+            .expect("the test database is reachable")
+    }
+
+    /// Whether the database exists.
+    pub async fn exists(&self) -> bool {
+        let admin = PgPool::connect(&admin_url()).await.unwrap();
+        let exists =
+            sqlx::query_scalar("select exists (select from pg_database where datname = $1)")
+                .bind(&self.name)
+                .fetch_one(&admin)
+                .await
+                .unwrap();
+        admin.close().await;
+        exists
+    }
+
+    /// Leaves dropping the database to the app that now counts it as in use.
+    fn pass_on(mut self) {
+        databases::passed_on();
+        self.name.clear();
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if self.name.is_empty() {
+            return;
+        }
+        let keep = std::thread::panicking() && keep_failed_databases();
+        if keep {
+            eprintln!(
+                "{KEEP_DB_VARIABLE}: kept the database of this failed test: {}",
+                self.name
+            );
+        }
+        databases::hand_back(std::mem::take(&mut self.name), keep);
     }
 }
 

@@ -14,6 +14,7 @@ const DOMAIN: &[&str] = &[
     "auth",
     "mail",
     "audit",
+    "backup",
     "config",
     "db",
     "error",

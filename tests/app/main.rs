@@ -7,6 +7,7 @@ mod api;
 mod audit;
 mod auth;
 mod authorization;
+mod backup;
 mod browser;
 mod cache_control;
 mod catalog_pages;

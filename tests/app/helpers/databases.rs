@@ -61,6 +61,15 @@ struct Keeper {
 /// Test apps whose database has not been handed back yet.
 static IN_USE: AtomicUsize = AtomicUsize::new(0);
 
+/// A new test database's name, which the next run drops should this one be killed before it does.
+pub fn new_name() -> String {
+    format!(
+        "{TEST_PREFIX}{}_{}",
+        keeper().run,
+        &uuid::Uuid::new_v4().simple().to_string()[..16]
+    )
+}
+
 /// Creates a new database as a copy of `template` and returns its name.
 pub async fn create_test_database(template: Template) -> String {
     let keeper = keeper();
@@ -68,11 +77,7 @@ pub async fn create_test_database(template: Template) -> String {
         Template::Migrated => &keeper.migrated,
         Template::Catalog => &keeper.catalog,
     };
-    let name = format!(
-        "{TEST_PREFIX}{}_{}",
-        keeper.run,
-        &uuid::Uuid::new_v4().simple().to_string()[..16]
-    );
+    let name = new_name();
     let mut admin = PgConnection::connect(&admin_url())
         .await
         .expect("the test PostgreSQL server answers");
@@ -87,6 +92,12 @@ pub async fn create_test_database(template: Template) -> String {
 /// Counts a test app as running, until [`hand_back`].
 pub fn in_use() {
     IN_USE.fetch_add(1, Ordering::SeqCst);
+}
+
+/// Stops counting a database as in use without dropping it: its owner passes it on to a test app,
+/// which counts it again.
+pub fn passed_on() {
+    IN_USE.fetch_sub(1, Ordering::SeqCst);
 }
 
 /// Hands a test app's database back: the keeper drops it (or, with `keep`, marks it kept). When no
