@@ -56,7 +56,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seed"
 
-KINDS = ("modality", "anatomy", "finding", "task")
+KINDS = ("modality", "anatomy", "finding", "task", "population")
 CODE_SYSTEMS = ("DCM", "SCT", "RADLEX", "NCIt")
 CONCEPT_FIELDS = ("id", "kind", "key", "name", "codes", "synonyms", "broader", "sources")
 OPTIONAL_FIELDS = ("key_is_word", "abbreviations", "value_only")

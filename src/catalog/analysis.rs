@@ -112,12 +112,35 @@ pub fn term(word: &str) -> Option<String> {
     if word.is_empty() || is_stop_word(word) {
         return None;
     }
+    // Stems repeat (every snippet, every query): each thread remembers the words it has seen.
+    thread_local! {
+        static SEEN: std::cell::RefCell<std::collections::HashMap<String, String>> =
+            std::cell::RefCell::new(std::collections::HashMap::new());
+    }
+    if let Some(known) = SEEN.with(|seen| seen.borrow().get(word).cloned()) {
+        return Some(known);
+    }
+    let term = stem_of(word);
+    SEEN.with(|seen| {
+        let mut seen = seen.borrow_mut();
+        if seen.len() >= MAX_REMEMBERED_WORDS {
+            seen.clear();
+        }
+        seen.insert(word.to_owned(), term.clone());
+    });
+    Some(term)
+}
+
+/// Most words a thread remembers the stems of.
+const MAX_REMEMBERED_WORDS: usize = 100_000;
+
+fn stem_of(word: &str) -> String {
     let word = american(word);
     // Codes and names with digits ("brats21", "t1", "covid") are kept whole.
     if word.chars().any(|c| c.is_ascii_digit()) || word.len() <= 3 {
-        return Some(word.to_owned());
+        return word.to_owned();
     }
-    Some(stemmer().stem(word).into_owned())
+    stemmer().stem(word).into_owned()
 }
 
 /// The words of `text` with their byte offsets (letters and digits; everything else separates).

@@ -360,7 +360,14 @@ impl CatalogIndex {
     /// Datasets sharing the structured facts of the dataset at `row` (its modalities, anatomy,
     /// conditions and tasks), most alike first, as hits scored below every text match.
     pub fn alike(&self, row: u32, ranking: Ranking) -> Vec<TextHit> {
-        let plan = Plan::of_concepts(&self.rows[row as usize].concepts);
+        // Concepts most datasets share (CT, chest) say little of kinship and cost the most to count.
+        let telling: Vec<u32> = self.rows[row as usize]
+            .concepts
+            .iter()
+            .copied()
+            .filter(|concept| self.text.concept_frequency(*concept) * 2 <= self.rows.len())
+            .collect();
+        let plan = Plan::of_concepts(&telling);
         if plan.units.is_empty() {
             return Vec::new();
         }

@@ -178,8 +178,9 @@ pub async fn search_in(
             Some(doi) if index.has_doi(doi) => Plan::default(),
             _ => index.plan(&query.text, ranking),
         };
+        // Counting first (no facets); the facets are counted once, for the hits finally shown.
         let mut hits = index.text_hits(&parsed, true, ranking, &query.text, doi.as_deref());
-        let mut evaluation = index.evaluate(query, Some(&hits), extras.facets, extras.disjunctive);
+        let mut evaluation = index.evaluate(query, Some(&hits), &[], extras.disjunctive);
         logic = Some(WordLogic::All);
         all_words_total = evaluation.word_matches;
         let widen = evaluation.word_matches < RELAX_BELOW && !parsed.has_operators;
@@ -207,12 +208,15 @@ pub async fn search_in(
                     });
                 }
             }
-            let wide = index.evaluate(query, Some(&widened), extras.facets, extras.disjunctive);
+            let wide = index.evaluate(query, Some(&widened), &[], extras.disjunctive);
             if wide.total > evaluation.total {
                 logic = Some(WordLogic::Any);
                 evaluation = wide;
                 hits = widened;
             }
+        }
+        if logic == Some(WordLogic::All) {
+            all_words_total = evaluation.word_matches;
         }
         // Still few: datasets like the best match follow (its modalities, anatomy, conditions and
         // tasks), so that a search naming one dataset also shows its kin.
@@ -230,14 +234,15 @@ pub async fn search_in(
                     .into_iter()
                     .filter(|hit| !found.contains(&hit.row)),
             );
-            let with_alike = index.evaluate(query, Some(&hits), extras.facets, extras.disjunctive);
+            let with_alike = index.evaluate(query, Some(&hits), &[], extras.disjunctive);
             if with_alike.total > before {
                 alike_after = Some(before);
-                evaluation = with_alike;
+            } else {
+                hits.retain(|hit| found.contains(&hit.row));
             }
         }
         plan = Some(parsed);
-        evaluation
+        index.evaluate(query, Some(&hits), extras.facets, extras.disjunctive)
     };
     if logic == Some(WordLogic::All) {
         all_words_total = evaluation.word_matches;
@@ -314,7 +319,7 @@ fn recognised(plan: &Plan, query: &SearchQuery) -> Vec<RecognisedConcept> {
                 ConceptKind::Modality => Some(Facet::Modality),
                 ConceptKind::Anatomy => Some(Facet::BodyPart),
                 ConceptKind::Task => Some(Facet::Task),
-                ConceptKind::Finding => None,
+                ConceptKind::Finding | ConceptKind::Population => None,
             };
             let filter = facet.map(|facet| {
                 let mut filtered = query.with_text(&remove_words(&query.text, &unit.text));

@@ -126,6 +126,10 @@ pub struct InvertedIndex {
     total_lengths: [u64; FIELDS],
     /// Per list: whether the word occurs in some dataset's names.
     in_names: Vec<bool>,
+    /// Per row and field: the field's weight over its BM25 length normalisation.
+    norms: Vec<[f32; FIELDS]>,
+    /// While building: each word as written, lower-cased and as a term.
+    analysed: HashMap<Box<str>, (String, Option<String>)>,
 }
 
 /// What one field of one document contributes, before it is merged into postings.
@@ -201,9 +205,23 @@ impl InvertedIndex {
                 if position >= FIELD_GAP - 1 {
                     break;
                 }
-                let lower = word.to_lowercase();
-                prepared.push(Word::of(word));
-                let Some(term) = analysis::term(&lower) else {
+                // Words repeat across datasets: each distinct word is analysed once.
+                let (lower, term) = match self.analysed.get(word) {
+                    Some(known) => known.clone(),
+                    None => {
+                        let lower = word.to_lowercase();
+                        let term = analysis::term(&lower);
+                        let known = (lower, term);
+                        self.analysed.insert(word.into(), known.clone());
+                        known
+                    }
+                };
+                prepared.push(Word {
+                    term: term.clone(),
+                    capitals: word.chars().any(char::is_alphabetic)
+                        && !word.chars().any(char::is_lowercase),
+                });
+                let Some(term) = term else {
                     continue;
                 };
                 length += 1;
@@ -276,6 +294,24 @@ impl InvertedIndex {
 
     /// Frees spare capacity once every row is in.
     pub fn finish(&mut self) {
+        self.analysed = HashMap::new();
+        let rows = self.rows().max(1) as f32;
+        let averages: Vec<f32> = (0..FIELDS)
+            .map(|field| (self.total_lengths[field] as f32 / rows).max(1.0))
+            .collect();
+        self.norms = self
+            .lengths
+            .iter()
+            .map(|lengths| {
+                let mut norms = [0f32; FIELDS];
+                for field in 0..FIELDS {
+                    let b = LENGTH_NORMALISATION[field];
+                    let norm = 1.0 - b + b * f32::from(lengths[field]) / averages[field];
+                    norms[field] = WEIGHTS[field] / norm;
+                }
+                norms
+            })
+            .collect();
         for list in &mut self.lists {
             list.postings.shrink_to_fit();
         }
@@ -306,6 +342,13 @@ impl InvertedIndex {
 
     fn word_list(&self, term: &str) -> Option<&PostingList> {
         self.words.get(term).map(|list| &self.lists[*list as usize])
+    }
+
+    /// Number of documents with a concept (exactly, not through a narrower one).
+    pub fn concept_frequency(&self, concept: u32) -> usize {
+        self.concept_exact
+            .get(&concept)
+            .map_or(0, |list| self.lists[*list as usize].postings.len())
     }
 
     /// Number of documents containing a word.
@@ -344,6 +387,13 @@ impl InvertedIndex {
 
     /// The BM25F-normalised frequency of a posting.
     fn weighted_tf(&self, posting: &Posting, tfs: [u8; FIELDS], ranking: Ranking) -> f32 {
+        if ranking.field_weights {
+            // The usual case: each field's weight over its length normalisation, computed once.
+            let norms = &self.norms[posting.row as usize];
+            return (0..FIELDS)
+                .map(|field| f32::from(tfs[field]) * norms[field])
+                .sum();
+        }
         let lengths = &self.lengths[posting.row as usize];
         let rows = self.rows().max(1) as f32;
         let mut total = 0.0;

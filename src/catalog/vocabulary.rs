@@ -17,6 +17,8 @@ pub enum ConceptKind {
     Anatomy,
     Finding,
     Task,
+    /// Who was imaged (children, older adults).
+    Population,
 }
 
 impl ConceptKind {
@@ -26,6 +28,7 @@ impl ConceptKind {
             Self::Anatomy => "body part",
             Self::Finding => "finding",
             Self::Task => "task",
+            Self::Population => "population",
         }
     }
 }
@@ -122,6 +125,9 @@ pub struct Vocabulary {
     by_id: HashMap<String, u32>,
     by_key: HashMap<(ConceptKind, String), u32>,
     surfaces: HashMap<String, Surface>,
+    /// Every proper prefix of a surface form (in terms), so that matching stops as soon as no form
+    /// can follow.
+    prefixes: std::collections::HashSet<String>,
     longest: usize,
 }
 
@@ -190,6 +196,7 @@ impl Vocabulary {
             by_id: by_id.clone(),
             by_key: HashMap::new(),
             surfaces: HashMap::new(),
+            prefixes: std::collections::HashSet::new(),
             longest: 1,
         };
         for (index, concept) in file.concepts.iter().enumerate() {
@@ -231,6 +238,17 @@ impl Vocabulary {
             let combination = phrase.matching.as_deref() != Some("any");
             vocabulary.add_surface(&phrase.text, &concepts, false, combination);
         }
+        let prefixes: Vec<String> = vocabulary
+            .surfaces
+            .keys()
+            .flat_map(|key| {
+                let terms: Vec<&str> = key.split(' ').collect();
+                (1..terms.len())
+                    .map(|n| terms[..n].join(" "))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        vocabulary.prefixes.extend(prefixes);
         Ok(vocabulary)
     }
 
@@ -348,6 +366,9 @@ impl Vocabulary {
                             }
                             best = Some(hit);
                         }
+                    }
+                    if !self.prefixes.contains(&key) {
+                        break;
                     }
                 }
                 end += 1;

@@ -241,3 +241,93 @@ async fn a_page_past_the_end_shows_the_total() {
             .contains(&"/datasets?page=16".to_owned())
     );
 }
+
+#[tokio::test]
+async fn recognised_concepts_show_as_chips_that_become_filters() {
+    let app = TestApp::with_catalog().await;
+
+    let page = app.page("/datasets?q=renal+glioma+PET%2FCT").await;
+
+    let chips = page.texts(".understood .chip");
+    assert!(
+        chips.contains(&"Kidney · body part".to_owned()),
+        "{chips:?}"
+    );
+    assert!(chips.iter().any(|c| c.ends_with("· finding")), "{chips:?}");
+    // PET/CT is two modalities, each a chip of its own.
+    let modalities = chips.iter().filter(|c| c.ends_with("· modality")).count();
+    assert_eq!(modalities, 2, "{chips:?}");
+    // The body-part chip is a link to the same search with the word turned into the filter.
+    let hrefs = page.attrs(".understood a.chip", "href");
+    let kidney = hrefs
+        .iter()
+        .find(|href| href.contains("body_part=kidney"))
+        .expect("a link that filters by kidney");
+    assert!(!kidney.contains("renal"), "{kidney}");
+    let filtered = app.page(kidney).await;
+    let active = filtered.text("ul.chips[aria-label='Active filters']");
+    assert!(active.contains("Kidney"), "the filter is applied: {active}");
+}
+
+#[tokio::test]
+async fn a_dataset_is_found_by_its_structured_facts_without_the_word() {
+    let app = TestApp::with_catalog().await;
+    // A dataset whose body part is the kidney but whose text never says "renal".
+    let sparse: Vec<String> = sqlx::query_scalar(
+        "select slug from datasets where status = 'published' and 'kidney' = any(body_parts)
+           and (title || ' ' || summary || ' ' || description || ' ' || array_to_string(aliases, ' ')
+                || ' ' || array_to_string(tasks, ' ') || ' ' || coalesce(array_to_string(conditions, ' '), ''))
+               !~* 'renal'",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert!(!sparse.is_empty(), "the catalog has such a dataset");
+
+    let found = app
+        .page("/datasets?q=renal&per_page=100")
+        .await
+        .result_slugs();
+
+    for slug in &sparse {
+        assert!(
+            found.contains(slug),
+            "{slug} not found by \"renal\": {found:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_word_with_all_parts_ranks_above_partial_matches() {
+    let app = TestApp::with_catalog().await;
+
+    let page = app.page("/datasets?q=lung+nodule+CT").await;
+
+    // LIDC-IDRI holds lung nodules on CT: it matches every part and comes first or second.
+    let slugs = page.result_slugs();
+    let position = slugs
+        .iter()
+        .position(|s| s == "lidc-idri")
+        .expect("LIDC-IDRI found");
+    assert!(position < 2, "{slugs:?}");
+}
+
+#[tokio::test]
+async fn rare_words_outweigh_common_ones() {
+    let app = TestApp::with_catalog().await;
+    let adrenal: Vec<String> = sqlx::query_scalar(
+        "select slug from datasets where status = 'published'
+           and ('adrenal gland' = any(body_parts) or 'adrenal' = any(body_parts))",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert!(!adrenal.is_empty());
+
+    let slugs = app.page("/datasets?q=adrenal+tumour").await.result_slugs();
+
+    assert!(
+        adrenal.contains(&slugs[0]),
+        "an adrenal dataset first, not one of the many tumour ones: {slugs:?}"
+    );
+}
