@@ -126,6 +126,8 @@ pub struct InvertedIndex {
     total_lengths: [u64; FIELDS],
     /// Per list: whether the word occurs in some dataset's names.
     in_names: Vec<bool>,
+    /// The words of dataset names (without digits) by their length in characters, for corrections.
+    name_words: Vec<Vec<(Box<str>, u32)>>,
     /// Per row and field: the field's weight over its BM25 length normalisation.
     norms: Vec<[f32; FIELDS]>,
     /// While building: each word as written, lower-cased and as a term.
@@ -324,20 +326,31 @@ impl InvertedIndex {
                     .any(|p| p.tfs[Field::Names as usize] > 0)
             })
             .collect();
+        let mut name_words: Vec<Vec<(Box<str>, u32)>> = Vec::new();
+        for (word, list) in &self.words {
+            if self.in_names[*list as usize] && !word.chars().any(|c| c.is_ascii_digit()) {
+                let length = word.chars().count();
+                if name_words.len() <= length {
+                    name_words.resize_with(length + 1, Vec::new);
+                }
+                name_words[length].push((word.clone(), *list));
+            }
+        }
+        self.name_words = name_words;
         self.positions.shrink_to_fit();
         self.lengths.shrink_to_fit();
     }
 
-    fn positions_of(&self, posting: &Posting) -> Vec<u32> {
+    /// A posting's positions, into `out` (cleared first).
+    fn positions_into(&self, posting: &Posting, out: &mut Vec<u32>) {
+        out.clear();
         let count: u32 = posting.tfs.iter().map(|tf| u32::from(*tf)).sum();
         let mut at = posting.positions as usize;
         let mut position = 0;
-        (0..count)
-            .map(|_| {
-                position += read_varint(&self.positions, &mut at);
-                position
-            })
-            .collect()
+        for _ in 0..count {
+            position += read_varint(&self.positions, &mut at);
+            out.push(position);
+        }
     }
 
     fn word_list(&self, term: &str) -> Option<&PostingList> {
@@ -366,12 +379,11 @@ impl InvertedIndex {
             _ => 2,
         };
         let first = term.chars().next();
-        let mut found: Vec<(usize, usize, &str)> = self
-            .words
-            .iter()
-            .filter(|(_, list)| self.in_names.get(**list as usize).copied().unwrap_or(false))
+        let lengths = length.saturating_sub(limit)..=(length + limit);
+        let mut found: Vec<(usize, usize, &str)> = lengths
+            .filter_map(|length| self.name_words.get(length))
+            .flatten()
             .filter(|(word, _)| word.chars().next() == first || limit > 1)
-            .filter(|(word, _)| word.len().abs_diff(term.len()) <= limit)
             .filter_map(|(word, list)| {
                 analysis::edit_distance(term, word, limit)
                     .map(|distance| (distance, self.lists[*list as usize].postings.len(), &**word))
@@ -1091,33 +1103,40 @@ impl InvertedIndex {
                 None => return Vec::new(),
             }
         }
-        // Walk the shortest list; find the row in the others by binary search.
+        // Walk the shortest list; the others follow with cursors (every list is in row order).
         lists.sort_by_key(|(list, _)| list.postings.len());
         let (shortest, shortest_offset) = lists[0];
+        let mut cursors = vec![0usize; lists.len()];
+        let mut starts: Vec<u32> = Vec::new();
+        let mut others: Vec<(Vec<u32>, u32)> =
+            lists[1..].iter().map(|(_, o)| (Vec::new(), *o)).collect();
         let mut out = Vec::new();
         'rows: for posting in &shortest.postings {
-            let mut others = Vec::with_capacity(lists.len() - 1);
-            for (list, offset) in &lists[1..] {
-                match list.postings.binary_search_by_key(&posting.row, |p| p.row) {
-                    Ok(found) => others.push((&list.postings[found], *offset)),
-                    Err(_) => continue 'rows,
+            for (number, (list, _)) in lists.iter().enumerate().skip(1) {
+                let postings = &list.postings;
+                let cursor = &mut cursors[number];
+                while *cursor < postings.len() && postings[*cursor].row < posting.row {
+                    *cursor += 1;
+                }
+                if *cursor >= postings.len() || postings[*cursor].row != posting.row {
+                    continue 'rows;
                 }
             }
-            let other_positions: Vec<(Vec<u32>, u32)> = others
-                .iter()
-                .map(|(p, offset)| (self.positions_of(p), *offset))
-                .collect();
+            for (number, (list, _)) in lists.iter().enumerate().skip(1) {
+                self.positions_into(&list.postings[cursors[number]], &mut others[number - 1].0);
+            }
+            self.positions_into(posting, &mut starts);
             let mut tfs = [0u8; FIELDS];
-            for start in self.positions_of(posting) {
+            for start in &starts {
                 let Some(origin) = start.checked_sub(shortest_offset) else {
                     continue;
                 };
-                let all = other_positions
+                let all = others
                     .iter()
                     .all(|(positions, offset)| positions.binary_search(&(origin + offset)).is_ok());
                 if all {
-                    let field = (origin / FIELD_GAP) as usize;
-                    tfs[field.min(FIELDS - 1)] = tfs[field.min(FIELDS - 1)].saturating_add(1);
+                    let field = ((origin / FIELD_GAP) as usize).min(FIELDS - 1);
+                    tfs[field] = tfs[field].saturating_add(1);
                 }
             }
             if tfs.iter().any(|tf| *tf > 0) {
