@@ -281,6 +281,11 @@ impl CatalogIndex {
         self.text.plan(text, Vocabulary::builtin(), ranking)
     }
 
+    /// How many datasets have a concept.
+    pub fn concept_frequency(&self, concept: u32) -> usize {
+        self.text.concept_frequency(concept)
+    }
+
     /// The same text with every word read on its own, for widening.
     pub fn plan_words(&self, text: &str, ranking: Ranking) -> Plan {
         self.text.plan_words(text, Vocabulary::builtin(), ranking)

@@ -190,6 +190,7 @@ pub async fn search_in(
             let words = parsed.widened(
                 index.plan_words(&query.text, ranking),
                 Vocabulary::builtin(),
+                |concept| index.concept_frequency(concept),
             );
             let mut widened = index.text_hits(&words, false, ranking, &query.text, doi.as_deref());
             let strict_rows: HashMap<u32, f32> =

@@ -90,6 +90,9 @@ const FILLER_WORDS: &[&str] = &[
     "free",
 ];
 
+/// A concept fewer datasets have than this is also looked for one step broader when few match.
+const RARE_CONCEPT: usize = 10;
+
 /// Most units of a query (further words are ignored).
 pub const MAX_UNITS: usize = 32;
 
@@ -543,8 +546,14 @@ impl Plan {
 
     /// This plan's units and, for each form of several words it read as one concept, its words read
     /// one by one (`words` is the same text planned word by word): what a widened search looks for.
-    /// The concepts' directly broader ones count too ("HNSCC" also finds head and neck cancer).
-    pub fn widened(&self, words: Plan, vocabulary: &Vocabulary) -> Plan {
+    /// A rare concept's directly broader ones count too ("HNSCC" also finds head and neck cancer);
+    /// `frequency` tells how many datasets have a concept.
+    pub fn widened(
+        &self,
+        words: Plan,
+        vocabulary: &Vocabulary,
+        frequency: impl Fn(u32) -> usize,
+    ) -> Plan {
         let mut plan = self.clone();
         for unit in words.units {
             let known = plan.units.iter().any(|u| u.text == unit.text);
@@ -556,6 +565,7 @@ impl Plan {
             let broader: Vec<Alternative> = unit
                 .concepts()
                 .into_iter()
+                .filter(|concept| frequency(*concept) < RARE_CONCEPT)
                 .flat_map(|concept| vocabulary.concept(concept).broader.clone())
                 .map(|concept| Alternative::Concept { concept })
                 .collect();
