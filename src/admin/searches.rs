@@ -169,25 +169,15 @@ pub async fn page(
     let days = period.days();
     let rows = |groups: Vec<SearchGroup>| groups.into_iter().map(Row::new).collect::<Vec<_>>();
     let totals = search_log::totals(&state.db, days).await?;
-    let frequent =
-        search_log::grouped(&state.db, days, SearchList::Frequent.matched(), LIST_LENGTH).await?;
-    let no_match =
-        search_log::grouped(&state.db, days, SearchList::NoMatch.matched(), LIST_LENGTH).await?;
-    let few_matches = search_log::grouped(
-        &state.db,
-        days,
-        SearchList::FewMatches.matched(),
-        LIST_LENGTH,
-    )
-    .await?;
+    let lists = search_log::lists(&state.db, days, FEW_MATCHES, LIST_LENGTH).await?;
     render(&SearchesPage {
         layout: Layout::new("Search analytics", Nav::None).with_user(Some(&admin)),
         period,
         periods: Period::ALL.map(|p| (p, p == period)).to_vec(),
         totals,
-        frequent: rows(frequent),
-        no_match: rows(no_match),
-        few_matches: rows(few_matches),
+        frequent: rows(lists.frequent),
+        no_match: rows(lists.no_match),
+        few_matches: rows(lists.few_matches),
         few_limit: FEW_MATCHES,
         retention_days: state.config.search_log_days,
         dropped: state.search_log.dropped(),

@@ -99,7 +99,7 @@ pub struct SearchGroup {
 }
 
 /// The searches of the last `days` days whose latest full-match count lies in `matched`, most
-/// frequent first, at most `limit`.
+/// frequent first, at most `limit` (one list, for a download).
 ///
 /// Within one hour the order of searches is not kept, so "the last time" is the latest hour, and of
 /// several searches in it the one that matched least. The text shown is the spelling sent most often.
@@ -135,4 +135,71 @@ pub async fn grouped(
     )
     .fetch_all(db)
     .await
+}
+
+/// The three lists of the analytics page, each at most `limit` long, most frequent first.
+#[derive(Clone, Debug, Default)]
+pub struct Lists {
+    pub frequent: Vec<SearchGroup>,
+    /// Searches no dataset matched in full the last time.
+    pub no_match: Vec<SearchGroup>,
+    /// Searches that 1 to `few` datasets matched in full the last time.
+    pub few_matches: Vec<SearchGroup>,
+}
+
+/// The three lists of the last `days` days in one statement, which groups the period's searches
+/// once (as [`grouped`] does for one list).
+pub async fn lists(
+    db: impl PgExecutor<'_>,
+    days: i32,
+    few: i64,
+    limit: i64,
+) -> sqlx::Result<Lists> {
+    let rows = sqlx::query!(
+        r#"with grouped as materialized (
+               select normalized_text, filters, count(*) as searches,
+                      mode() within group (order by query_text) as query_text,
+                      (array_agg(result_count order by searched_at desc, matched_count, result_count))[1] as result_count,
+                      (array_agg(matched_count order by searched_at desc, matched_count))[1] as matched_count,
+                      max(searched_at) as last_searched_at
+               from search_log
+               where searched_at >= now() - make_interval(days => $1)
+               group by normalized_text, filters
+           )
+           (select 0 as "list!", normalized_text as "normalized_text!", filters as "filters!",
+                   searches as "searches!", query_text as "query_text!",
+                   result_count as "result_count!", matched_count as "matched_count!",
+                   last_searched_at as "last_searched_at!"
+            from grouped
+            order by searches desc, last_searched_at desc, normalized_text, filters limit $3)
+           union all
+           (select 1, * from grouped where matched_count = 0
+            order by searches desc, last_searched_at desc, normalized_text, filters limit $3)
+           union all
+           (select 2, * from grouped where matched_count between 1 and $2
+            order by searches desc, last_searched_at desc, normalized_text, filters limit $3)"#,
+        days,
+        few,
+        limit,
+    )
+    .fetch_all(db)
+    .await?;
+    let mut lists = Lists::default();
+    for row in rows {
+        let group = SearchGroup {
+            query_text: row.query_text,
+            normalized_text: row.normalized_text,
+            filters: row.filters,
+            searches: row.searches,
+            result_count: row.result_count,
+            matched_count: row.matched_count,
+            last_searched_at: row.last_searched_at,
+        };
+        match row.list {
+            0 => lists.frequent.push(group),
+            1 => lists.no_match.push(group),
+            _ => lists.few_matches.push(group),
+        }
+    }
+    Ok(lists)
 }
