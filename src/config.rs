@@ -24,6 +24,8 @@ const DEFAULT_MAX_BODY_BYTES: u64 = 2 * 1024 * 1024;
 const DEFAULT_OUTBOX_POLL_MS: u64 = 1000;
 const DEFAULT_LINK_CHECK_HOURS: u32 = 0;
 const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 30;
+const DEFAULT_SEARCH_LOG_DAYS: u32 = 90;
+const DEFAULT_SEARCH_LOG_FLUSH_SECS: u64 = 60;
 /// Where a generated first administrator's password is written, relative to the working directory.
 const DEFAULT_ADMIN_PASSWORD_OUTPUT: &str = "radportal-admin-password";
 /// The shortest metrics token accepted.
@@ -120,6 +122,18 @@ pub struct ServeArgs {
     #[arg(long, env = "RADPORTAL_SHUTDOWN_TIMEOUT_SECS", default_value_t = DEFAULT_SHUTDOWN_TIMEOUT_SECS,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub shutdown_timeout_secs: u64,
+
+    /// Days the anonymous search log (what was searched, never who searched) is kept for the
+    /// administrators' search analytics (0 turns recording off; at most 3650).
+    #[arg(long, env = "RADPORTAL_SEARCH_LOG_DAYS", default_value_t = DEFAULT_SEARCH_LOG_DAYS,
+          value_parser = clap::value_parser!(u32).range(0..=3650))]
+    pub search_log_days: u32,
+
+    /// How often each instance writes the searches it holds in memory to the search log, in seconds
+    /// (1 to 3600).
+    #[arg(long, env = "RADPORTAL_SEARCH_LOG_FLUSH_SECS", default_value_t = DEFAULT_SEARCH_LOG_FLUSH_SECS,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub search_log_flush_secs: u64,
 
     #[command(flatten)]
     pub metrics: MetricsArgs,
@@ -230,6 +244,10 @@ pub struct Config {
     pub metrics_token: Option<SecretString>,
     /// A separate address that serves `/metrics`.
     pub metrics_listen: Option<SocketAddr>,
+    /// Days searches are kept in the search log; 0 turns recording off.
+    pub search_log_days: u32,
+    /// How often the searches held in memory are written to the search log.
+    pub search_log_flush: Duration,
 }
 
 impl Config {
@@ -258,6 +276,8 @@ impl Config {
             shutdown_timeout: Duration::from_secs(DEFAULT_SHUTDOWN_TIMEOUT_SECS),
             metrics_token: None,
             metrics_listen: None,
+            search_log_days: DEFAULT_SEARCH_LOG_DAYS,
+            search_log_flush: Duration::from_secs(DEFAULT_SEARCH_LOG_FLUSH_SECS),
         }
     }
 
@@ -304,6 +324,8 @@ impl From<ServeArgs> for Config {
                 .metrics
                 .metrics_listen
                 .and_then(|address| address.parse().ok()),
+            search_log_days: args.search_log_days,
+            search_log_flush: Duration::from_secs(args.search_log_flush_secs),
         }
     }
 }
@@ -338,6 +360,8 @@ impl fmt::Debug for Config {
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("metrics_token", &self.metrics_token.as_ref().map(|_| "***"))
             .field("metrics_listen", &self.metrics_listen)
+            .field("search_log_days", &self.search_log_days)
+            .field("search_log_flush", &self.search_log_flush)
             .finish()
     }
 }
@@ -386,6 +410,9 @@ mod tests {
             ["--db-acquire-timeout-ms", "600000"],
             ["--readyz-timeout-ms", "0"],
             ["--shutdown-timeout-secs", "0"],
+            ["--search-log-days", "3651"],
+            ["--search-log-flush-secs", "0"],
+            ["--search-log-flush-secs", "3601"],
         ] {
             let error = parsed(&bad).err().expect("refused");
             assert!(error.to_string().contains("not in"), "{bad:?}: {error}");

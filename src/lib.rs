@@ -60,8 +60,9 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves the application on `listener` until `shutdown` completes, then drains: no new connection is
-/// accepted, open requests finish (for at most the configured shutdown timeout), and the background
-/// jobs finish the item they are working on and stop. Returns once all of that is done.
+/// accepted, open requests finish (for at most the configured shutdown timeout), the background
+/// jobs finish the item they are working on and stop, and the searches held in memory are written to
+/// the search log. Returns once all of that is done.
 ///
 /// With a separate metrics address configured, `/metrics` is served there too, until the same moment.
 /// Tests and production start the portal through this one function.
@@ -84,8 +85,9 @@ pub async fn serve(
         state.db.clone(),
         state.config.clone(),
         std::sync::Arc::new(mail::Mailer::from_config(&state.config)?),
-    );
-    let jobs = jobs::Jobs::start(context, jobs::all(&state.config));
+    )
+    .with_search_log(state.search_log.clone());
+    let jobs = jobs::Jobs::start(context.clone(), jobs::all(&state.config));
     let shutdown_timeout = state.config.shutdown_timeout;
 
     // One flag that the signal raises and every part waits for.
@@ -138,6 +140,10 @@ pub async fn serve(
         jobs.shutdown().await;
     };
     let (served, ()) = tokio::join!(draining, jobs_stopped);
+    // The searches made until the last request finished are written before `serve` returns.
+    if let Err(error) = jobs::search_log::flush(&context).await {
+        tracing::warn!(error = %format!("{error:#}"), "searches held at shutdown were not written");
+    }
     signal.abort();
     if let Some(mut metrics_server) = metrics_server {
         // It stopped accepting with the rest; a scrape still running gets the same time as a request.

@@ -45,6 +45,7 @@ struct Metrics {
     job_failures: IntCounterVec,
     job_duration: HistogramVec,
     db_acquire_timeouts: IntCounter,
+    search_log_dropped: IntCounter,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -185,6 +186,14 @@ impl Metrics {
                 )
                 .expect("valid metric"),
             ),
+            search_log_dropped: registered(
+                r,
+                IntCounter::new(
+                    "radportal_search_log_dropped_total",
+                    "Searches not recorded for the search analytics because this instance's buffer was full (or a batch could not be written and no longer fitted).",
+                )
+                .expect("valid metric"),
+            ),
             registry,
         };
         metrics.index_version.set(-1);
@@ -275,6 +284,11 @@ pub fn job_ran(job: &str, elapsed: Duration, failed: bool) {
 /// Records a request that gave up waiting for a database connection.
 pub fn db_acquire_timed_out() {
     METRICS.db_acquire_timeouts.inc();
+}
+
+/// Records searches the search log had no room for.
+pub fn search_log_dropped(count: u64) {
+    METRICS.search_log_dropped.inc_by(count);
 }
 
 /// The database pool as seen at a scrape.

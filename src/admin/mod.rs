@@ -8,6 +8,7 @@ pub mod grants;
 pub mod health;
 pub mod import;
 pub mod organizations;
+pub mod searches;
 pub mod users;
 
 use axum::extract::DefaultBodyLimit;
@@ -50,6 +51,8 @@ pub fn routes() -> Routes {
         .get("/admin/organizations/{slug}", organizations::edit)
         .post("/admin/organizations/{slug}", organizations::update)
         .get("/admin/health", health::page)
+        .get("/admin/searches", searches::page)
+        .get("/admin/searches.csv", searches::csv)
         .get("/admin/import", import::form)
         .get("/admin/import/template.csv", import::template)
         .custom(

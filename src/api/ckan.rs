@@ -488,6 +488,7 @@ async fn package_search(state: &AppState, params: &Params) -> Result<Value, Ckan
     )
     .await?;
     crate::metrics::observe_search(started.elapsed());
+    state.search_log.record(&query, &results);
     let slugs: Vec<String> = if rows == 0 {
         Vec::new()
     } else {

@@ -53,6 +53,7 @@ pub async fn list_datasets(
     )
     .await?;
     crate::metrics::observe_search(started.elapsed());
+    state.search_log.record(&query, &results);
     Ok(Json(DatasetList::new(&query, results, &base(&state))))
 }
 

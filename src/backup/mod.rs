@@ -94,6 +94,11 @@ pub const LEFT_OUT: &[(&str, &str)] = &[
         "when each background job is next due; the jobs schedule themselves again",
     ),
     (
+        "search_log",
+        "the anonymous search analytics, kept for RADPORTAL_SEARCH_LOG_DAYS at most; a restored \
+         portal starts counting again",
+    ),
+    (
         "catalog_state",
         "the catalog's change counter for the instances' caches; the restore moves it once",
     ),

@@ -1,5 +1,5 @@
-//! The catalog: organizations and datasets, their curation and history, search, and importing the
-//! exchange format.
+//! The catalog: organizations and datasets, their curation and history, search and its anonymous
+//! log, and importing the exchange format.
 
 pub mod analysis;
 pub mod curation;
@@ -14,6 +14,7 @@ pub mod organizations;
 pub mod query;
 pub mod related;
 pub mod search;
+pub mod search_log;
 pub mod textindex;
 pub mod validate;
 pub mod vocabulary;

@@ -1,6 +1,6 @@
 //! Background jobs, one module each: mail delivery, grant expiry and reminders, suspension of grants
-//! whose agreement was not re-accepted, landing-URL checks and pruning. `serve` starts them and, at
-//! shutdown, lets a run in progress finish before it returns.
+//! whose agreement was not re-accepted, landing-URL checks, writing the search log and pruning.
+//! `serve` starts them and, at shutdown, lets a run in progress finish before it returns.
 //!
 //! A shutdown is seen inside a run too: a job that works through many items (mail delivery) stops
 //! after the item it is on, leaving the rest, untouched, to the next run on any instance.
@@ -13,6 +13,7 @@ pub mod grant_expiry;
 pub mod links;
 pub mod mail;
 pub mod prune;
+pub mod search_log;
 pub mod suspension;
 
 use std::future::Future;
@@ -24,28 +25,37 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::catalog::search_log::SearchLog;
 use crate::config::Config;
 use crate::mail::Mailer;
 
-/// What a job run needs: the database, the configuration and the mailer, and whether the jobs are
-/// being stopped.
+/// What a job run needs: the database, the configuration, the mailer and this instance's searches
+/// held for the search log, and whether the jobs are being stopped.
 #[derive(Clone)]
 pub struct JobContext {
     pub db: PgPool,
     pub config: Arc<Config>,
     pub mailer: Arc<Mailer>,
+    pub search_log: Arc<SearchLog>,
     stopping: watch::Receiver<bool>,
 }
 
 impl JobContext {
-    /// A context whose jobs run until [`Jobs::shutdown`] (or, outside [`Jobs`], are never stopped).
+    /// A context whose jobs run until [`Jobs::shutdown`] (or, outside [`Jobs`], are never stopped),
+    /// with a search log of its own that holds nothing (see [`JobContext::with_search_log`]).
     pub fn new(db: PgPool, config: Arc<Config>, mailer: Arc<Mailer>) -> Self {
         Self {
             db,
             config,
             mailer,
+            search_log: Arc::new(SearchLog::new(false)),
             stopping: watch::channel(false).1,
         }
+    }
+
+    /// The same context writing the searches `search_log` holds (the app state's).
+    pub fn with_search_log(self, search_log: Arc<SearchLog>) -> Self {
+        Self { search_log, ..self }
     }
 
     /// Whether the jobs were asked to stop: a run over many items returns after the one it is on.
@@ -77,6 +87,9 @@ pub fn all(config: &Config) -> Vec<Job> {
     ];
     if config.link_check_hours > 0 {
         jobs.push(links::job());
+    }
+    if config.search_log_days > 0 {
+        jobs.push(search_log::job(config.search_log_flush));
     }
     jobs
 }

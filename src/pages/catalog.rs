@@ -195,6 +195,7 @@ pub async fn list_datasets(
     let started = std::time::Instant::now();
     let results = search::search(&state.db, &state.search_index, &query).await?;
     crate::metrics::observe_search(started.elapsed());
+    state.search_log.record(&query, &results);
     let title = if query.text.is_empty() {
         "Datasets".to_owned()
     } else {

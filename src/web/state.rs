@@ -6,6 +6,7 @@ use sqlx::PgPool;
 
 use crate::catalog::index::IndexHandle;
 use crate::catalog::related::RelatedCache;
+use crate::catalog::search_log::SearchLog;
 use crate::catalog::watch::CatalogWatch;
 use crate::config::Config;
 
@@ -22,6 +23,8 @@ pub struct AppState {
     pub datasets: Arc<crate::catalog::related::DatasetCache>,
     /// The catalog version, kept current by notifications.
     pub catalog_watch: Arc<CatalogWatch>,
+    /// Searches made on this instance and not yet written to the search log (a job writes them).
+    pub search_log: Arc<SearchLog>,
 }
 
 impl AppState {
@@ -31,6 +34,7 @@ impl AppState {
         catalog_watch.spawn(db.clone());
         Self {
             db,
+            search_log: Arc::new(SearchLog::new(config.search_log_days > 0)),
             config: Arc::new(config),
             search_index: Arc::new(IndexHandle::default()),
             related: Arc::new(RelatedCache::default()),

@@ -477,6 +477,12 @@ fn table() -> Vec<Row> {
             "in 403 403 422 in",
         ),
         get("/admin/health", "/admin/health", ADMIN),
+        get("/admin/searches", "/admin/searches?days=7", ADMIN),
+        get(
+            "/admin/searches.csv",
+            "/admin/searches.csv?days=90&list=no-results",
+            ADMIN,
+        ),
         get("/admin/import", "/admin/import", ADMIN),
         get(
             "/admin/import/template.csv",

@@ -8,7 +8,11 @@ use crate::helpers::{PASSWORD, Template, TestApp};
 
 #[tokio::test]
 async fn journeys_in_a_real_browser_pass_with_no_accessibility_violations() {
-    let app = TestApp::with_mail_from(Template::Catalog, |_| {}).await;
+    // The search analytics journey reads searches of the earlier journeys, written meanwhile.
+    let app = TestApp::with_mail_from(Template::Catalog, |config| {
+        config.search_log_flush = std::time::Duration::from_secs(1);
+    })
+    .await;
     assert!(
         radportal::access::example::seed_if_empty(&app.db)
             .await

@@ -29,4 +29,5 @@ mod races;
 mod relevance;
 mod schemathesis;
 mod search;
+mod search_analytics;
 mod shutdown;

@@ -252,6 +252,22 @@ await journey('an administrator edits a dataset and restores the earlier version
   check((await admin.locator('h1').textContent()).trim() === original, 'the first version is back');
 });
 
+await journey('an administrator reads the search analytics on a narrow screen', async () => {
+  const admin = await newPage(360);
+  await signIn(admin, process.env.ADMIN_EMAIL, process.env.ADMIN_PASSWORD);
+  await admin.goto(`${base}/admin/searches?days=7`);
+  // The visitor's search of the first journey, written by the flush job meanwhile.
+  check((await admin.locator('#frequent').textContent()).toLowerCase().includes('lung ct'), 'the visitor\'s search is listed');
+  await axe(admin, 'admin-searches');
+  const overflow = await admin.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow <= 1, `the search analytics fit 360 px (overflow ${overflow}px)`);
+  await shot(admin, 'admin-searches-360px');
+  await admin.getByLabel('Period').selectOption('90');
+  await admin.getByRole('button', { name: 'Show' }).click();
+  await admin.waitForURL(/days=90/);
+  check((await admin.locator('#totals-heading').textContent()).includes('90 days'), 'the period changes without script');
+});
+
 await browser.close();
 console.log('axe violations per page type:', JSON.stringify(axeResults));
 if (failures.length > 0) {

@@ -1,6 +1,6 @@
 //! The catalog's SQL, checked against the schema when the crate compiles: datasets here, organizations,
-//! revisions, import uploads, catalog health and link checks in the submodules. (The search's own
-//! statements, text matching and the index load, stay with `search` and `index`.)
+//! revisions, import uploads, catalog health, link checks and the search log in the submodules. (The
+//! search's own statements, text matching and the index load, stay with `search` and `index`.)
 //!
 //! A dataset's fields are read into a row by column name, and written by name too: the fields go to
 //! PostgreSQL as one JSON object that `jsonb_populate_record` turns into a `datasets` row, so no
@@ -10,6 +10,7 @@ pub mod health;
 pub mod links;
 pub mod organizations;
 pub mod revisions;
+pub mod search_log;
 pub mod uploads;
 
 use sqlx::types::Json;
