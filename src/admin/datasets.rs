@@ -494,7 +494,9 @@ pub async fn create(
         )
             .into_response());
     };
-    match curation::create_dataset(&state.db, admin.id, organization, &fields).await? {
+    let created = curation::create_dataset(&state.db, admin.id, organization, &fields).await?;
+    state.catalog_watch.invalidate();
+    match created {
         Created::Created { .. } => Ok(Redirect::to(
             &Notice::DatasetCreated.on(&format!("/admin/datasets/{}/edit", fields.slug)),
         )
@@ -543,6 +545,7 @@ pub async fn update(
         &fields,
     )
     .await?;
+    state.catalog_watch.invalidate();
     match updated {
         Updated::Saved { .. } => Ok(Redirect::to(
             &Notice::DatasetSaved.on(&format!("/admin/datasets/{slug}/edit")),
@@ -577,6 +580,7 @@ pub async fn set_status(
     let status = DatasetStatus::parse(&form.status)
         .ok_or_else(|| AppError::BadRequest("Choose draft, published or retired.".to_owned()))?;
     curation::set_status(&state.db, admin.id, &slug, status).await?;
+    state.catalog_watch.invalidate();
     Ok(
         Redirect::to(&Notice::DatasetStatusChanged.on(&format!("/admin/datasets/{slug}/edit")))
             .into_response(),
@@ -634,6 +638,7 @@ pub async fn restore(
         .map_err(|_| AppError::BadRequest("Choose a version to restore.".to_owned()))?;
     // Restored or already as it was: either way the history shows where the record stands.
     let _: Restored = curation::restore_version(&state.db, admin.id, &slug, wanted).await?;
+    state.catalog_watch.invalidate();
     Ok(Redirect::to(&format!("/admin/datasets/{slug}/history")).into_response())
 }
 

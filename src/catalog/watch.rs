@@ -41,6 +41,12 @@ impl CatalogWatch {
         self.version.store(0, Ordering::Release);
     }
 
+    /// After this instance changed the catalog: until the change's notification arrives, nothing
+    /// read at the old version is reused (so the next page shows the change).
+    pub fn invalidate(&self) {
+        self.forget();
+    }
+
     /// Takes the database's version as authoritative: higher ones raise, a lower one (a restored
     /// database) replaces.
     fn observe(&self, current: i64) {

@@ -261,7 +261,10 @@ pub async fn show_dataset(
 ) -> Result<Response, AppError> {
     // The version is read before the dataset, so a change made meanwhile makes the entry stale.
     let version = state.catalog_watch.version();
-    let cached = version.and_then(|version| state.datasets.get(&slug, version));
+    // A draft in the cache may have been published a moment ago (the notice can lag): read again.
+    let cached = version
+        .and_then(|version| state.datasets.get(&slug, version))
+        .filter(|dataset| dataset.status != crate::catalog::model::DatasetStatus::Draft);
     let dataset = match cached {
         Some(dataset) => dataset,
         None => {
