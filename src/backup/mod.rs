@@ -103,6 +103,11 @@ pub const LEFT_OUT: &[(&str, &str)] = &[
         "the catalog's change counter for the instances' caches; the restore moves it once",
     ),
     (
+        "catalog_changes",
+        "which datasets each catalog version changed, for the instances' search indexes; after a \
+         restore they read the whole catalog",
+    ),
+    (
         "events_head",
         "the head of the events' hash chain: the manifest records it, and the restore sets it and \
          checks the chain against it",

@@ -1,19 +1,22 @@
 //! The in-memory search index: the published catalog's filterable fields, held column-wise in each app
 //! instance so that filters, the eight facet counts, sorting and paging cost microseconds rather than a
 //! scan of the datasets table per facet, and the text index that matches and ranks the words. PostgreSQL
-//! stays the source of truth; the index is reloaded whenever `catalog_state.version` moves (checked on
-//! every search).
+//! stays the source of truth; when `catalog_state.version` moves, the rows the change log names are
+//! read again and applied to a copy of the index, which replaces it.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use futures_util::TryStreamExt;
 use sqlx::PgPool;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, watch};
 
 use super::query::{Facet, FacetCount, FacetValues, SearchQuery, Sort};
 use super::textindex::{Document, InvertedIndex, Plan, Ranking};
 use super::vocabulary::{ConceptKind, Vocabulary};
+use super::watch::CatalogWatch;
 
 /// Facets in index order.
 const FACETS: [Facet; 8] = Facet::ALL;
@@ -47,7 +50,7 @@ fn facet_kind(facet: Facet) -> Option<ConceptKind> {
 }
 
 /// Distinct values of one facet, numbered.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Dictionary {
     values: Vec<String>,
     labels: Vec<Option<String>>,
@@ -55,8 +58,15 @@ struct Dictionary {
 }
 
 impl Dictionary {
+    /// The number of a value; a label given replaces the one known (an organization renamed).
     fn id(&mut self, value: &str, label: Option<&str>) -> u32 {
         if let Some(id) = self.ids.get(value) {
+            let known = &mut self.labels[*id as usize];
+            if let Some(label) = label
+                && known.as_deref() != Some(label)
+            {
+                *known = Some(label.to_owned());
+            }
             return *id;
         }
         let id = self.values.len() as u32;
@@ -67,7 +77,9 @@ impl Dictionary {
     }
 }
 
-/// One published dataset's filterable and sortable fields. Rows are kept in title order.
+/// One published dataset's filterable and sortable fields. Rows read with the whole catalog are in
+/// title order; rows appended by updates follow.
+#[derive(Clone)]
 struct Row {
     id: i64,
     subject_count: Option<i64>,
@@ -78,21 +90,36 @@ struct Row {
     /// Hashes of the lower-case title and of the slug, to tell a query that names the dataset exactly.
     title_hash: u64,
     slug_hash: u64,
+    /// The hash of the lower-case DOI.
+    doi_hash: Option<u64>,
+    /// The lower-case title, for placing appended rows in title order.
+    title_key: Box<str>,
     /// The vocabulary's concepts of the dataset's structured facts.
     concepts: Box<[u32]>,
 }
 
-/// A snapshot of the published catalog.
+/// A snapshot of the published catalog. Snapshots share their posting lists: an update copies the
+/// small parts and the lists it appends to.
+#[derive(Clone)]
 pub struct CatalogIndex {
     version: i64,
     rows: Vec<Row>,
+    /// Rows not marked dead, one bit each, and how many.
+    live: Vec<u64>,
+    live_rows: usize,
+    /// Live rows in title order; each row's place in it (ties of other orders go by title); and
+    /// whether the rows themselves are in title order (every row live, none appended).
+    by_title: Vec<u32>,
+    title_rank: Vec<u32>,
+    title_ordered: bool,
     values: Vec<u32>,
     dictionaries: Vec<Dictionary>,
     by_id: HashMap<i64, u32>,
     text: InvertedIndex,
     /// Rows by the hash of their lower-case DOI.
     by_doi: HashMap<u64, u32>,
-    /// While loading: `values[starts[row][f]..starts[row][f + 1]]` are a row's value ids for facet `f`.
+    /// While adding rows: `values[starts[i][f]..starts[i][f + 1]]` are the value ids for facet `f` of
+    /// the `i`-th row added.
     starts: Vec<[u32; FACETS.len() + 1]>,
     facet_bits: Vec<Vec<Vec<u64>>>,
     by_subjects: Vec<u32>,
@@ -118,6 +145,32 @@ pub struct Evaluation {
     pub facets: Vec<FacetValues>,
 }
 
+/// One published dataset as the index reads it.
+struct Source {
+    id: i64,
+    organization_slug: String,
+    organization_name: String,
+    source_kind: String,
+    access_level: String,
+    license: String,
+    modalities: Vec<String>,
+    body_parts: Vec<String>,
+    tasks: Vec<String>,
+    data_use_limitations: Vec<String>,
+    subject_count: Option<i64>,
+    newest: Option<i32>,
+    title: String,
+    aliases: Vec<String>,
+    slug: String,
+    doi: Option<String>,
+    conditions: Vec<String>,
+    annotation_objects: Vec<String>,
+    challenge: Option<String>,
+    summary: String,
+    description: String,
+    modified: i64,
+}
+
 impl CatalogIndex {
     /// Reads the published catalog: filterable fields, and the text of every dataset's four search
     /// fields with the vocabulary's concepts of its structured facts.
@@ -133,7 +186,8 @@ impl CatalogIndex {
         let version = super::db::catalog_version(&mut *tx).await?;
         let mut index = Self::empty(version);
         // Rows are streamed, so that loading a large catalog never holds it twice.
-        let mut sources = sqlx::query!(
+        let mut sources = sqlx::query_as!(
+            Source,
             r#"select d.id, o.slug as organization_slug, o.name as organization_name,
                     d.source_kind::text as "source_kind!",
                     coalesce(d.access_level::text, 'unknown') as "access_level!",
@@ -149,102 +203,183 @@ impl CatalogIndex {
         )
         .fetch(&mut *tx);
         while let Some(source) = sources.try_next().await? {
-            let row_number = index.rows.len() as u32;
-            let mut starts = [0u32; FACETS.len() + 1];
-            let mut fact_concepts: Vec<u32> = Vec::new();
-            for (slot, facet) in FACETS.iter().enumerate() {
-                starts[slot] = index.values.len() as u32;
-                let dictionary = &mut index.dictionaries[slot];
-                let values = &mut index.values;
-                let mut push_concepts = |items: &[String], kind: ConceptKind| {
-                    for item in items {
-                        for key in vocabulary.normalise(item, kind) {
-                            let concept = vocabulary.by_key(kind, &key);
-                            // Shown through the facet's own labels (the vocabulary's names).
-                            let id = dictionary.id(&key, None);
-                            if !values[starts[slot] as usize..].contains(&id) {
-                                values.push(id);
-                            }
-                            if let Some(concept) = concept
-                                && !fact_concepts.contains(&concept)
-                            {
-                                fact_concepts.push(concept);
-                            }
-                        }
-                    }
-                };
-                match facet {
-                    Facet::Organization => {
-                        let id = dictionary
-                            .id(&source.organization_slug, Some(&source.organization_name));
-                        values.push(id);
-                    }
-                    Facet::SourceKind => values.push(dictionary.id(&source.source_kind, None)),
-                    Facet::AccessLevel => values.push(dictionary.id(&source.access_level, None)),
-                    Facet::License => values.push(dictionary.id(&source.license, None)),
-                    Facet::Modality => push_concepts(&source.modalities, ConceptKind::Modality),
-                    Facet::BodyPart => push_concepts(&source.body_parts, ConceptKind::Anatomy),
-                    Facet::Task => push_concepts(&source.tasks, ConceptKind::Task),
-                    Facet::DataUse => {
-                        for item in &source.data_use_limitations {
-                            values.push(dictionary.id(item, None));
-                        }
-                    }
-                }
-            }
-            for condition in &source.conditions {
-                for concept in vocabulary.concepts_of_fact(condition, &[ConceptKind::Finding]) {
-                    if !fact_concepts.contains(&concept) {
-                        fact_concepts.push(concept);
-                    }
-                }
-            }
-            starts[FACETS.len()] = index.values.len() as u32;
-            index.starts.push(starts);
-            index.by_id.insert(source.id, row_number);
-            if let Some(doi) = &source.doi {
-                index.by_doi.insert(hash(doi), row_number);
-            }
-            let names = format!(
-                "{} {} {}",
-                source.title,
-                source.aliases.join(" "),
-                source.slug.replace('-', " ")
-            );
-            let facts = format!(
-                "{} {} {} {} {} {} {}",
-                source.organization_name,
-                source.modalities.join(" "),
-                source.body_parts.join(", "),
-                source.tasks.join(", "),
-                source.conditions.join(", "),
-                source.annotation_objects.join(" "),
-                source.challenge.as_deref().unwrap_or(""),
-            );
-            index.text.add(
-                &Document {
-                    fields: [&names, &facts, &source.summary, &source.description],
-                    fact_concepts: &fact_concepts,
-                },
-                vocabulary,
-            );
-            let title = source.title.to_lowercase();
-            index.rows.push(Row {
-                id: source.id,
-                subject_count: source.subject_count,
-                newest: source.newest,
-                modified: source.modified,
-                title_hash: hash(&title),
-                slug_hash: hash(&source.slug),
-                concepts: fact_concepts.into_boxed_slice(),
-            });
+            index.push(source, vocabulary);
         }
         drop(sources);
         tx.commit().await?;
         index.text.finish();
         index.rows.shrink_to_fit();
-        index.build_bitsets();
+        index.index_rows_from(0);
         Ok(index)
+    }
+
+    /// This index with the changes since its version applied: the changed datasets (and every
+    /// dataset of a changed organization) are read again, their old rows marked dead and the
+    /// published ones appended. `None` when the change log does not cover the gap (a restored
+    /// database, a truncation, a log pruned since), and the whole catalog must be read.
+    pub async fn updated(&self, db: &PgPool) -> sqlx::Result<Option<Self>> {
+        let vocabulary = Vocabulary::builtin();
+        let mut tx = db
+            .begin_with("begin isolation level repeatable read, read only")
+            .await?;
+        let Some(changes) = super::db::catalog_changes_since(&mut tx, self.version).await? else {
+            return Ok(None);
+        };
+        let sources = sqlx::query_as!(
+            Source,
+            r#"select d.id, o.slug as organization_slug, o.name as organization_name,
+                    d.source_kind::text as "source_kind!",
+                    coalesce(d.access_level::text, 'unknown') as "access_level!",
+                    coalesce(d.license, 'unknown') as "license!",
+                    d.modalities, d.body_parts, d.tasks, d.data_use_limitations, d.subject_count,
+                    (coalesce(d.last_updated_upstream, make_date(d.year, 1, 1)) - date '1970-01-01') as newest,
+                    d.title, d.aliases, d.slug, lower(d.doi) as doi, d.conditions, d.annotation_objects,
+                    d.challenge, d.summary, d.description,
+                    extract(epoch from d.updated_at)::bigint as "modified!"
+             from datasets d join organizations o on o.id = d.organization_id
+             where d.status = 'published'
+               and (d.id = any($1) or d.organization_id = any($2))
+             order by lower(d.title), d.id"#,
+            &changes.datasets,
+            &changes.organizations,
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let mut next = self.clone();
+        next.version = changes.version;
+        for id in changes
+            .datasets
+            .iter()
+            .chain(sources.iter().map(|source| &source.id))
+        {
+            if let Some(row) = next.by_id.remove(id) {
+                next.remove_row(row);
+            }
+        }
+        let first = next.rows.len();
+        for source in sources {
+            next.push(source, vocabulary);
+        }
+        next.text.refresh();
+        next.index_rows_from(first);
+        Ok(Some(next))
+    }
+
+    /// Rows marked dead since the index was last read whole.
+    pub fn dead_rows(&self) -> usize {
+        self.rows.len() - self.live_rows
+    }
+
+    /// Marks a row dead: it matches no filter, text or identifier any more.
+    fn remove_row(&mut self, row: u32) {
+        let at = row as usize;
+        self.live[at / 64] &= !(1 << (row % 64));
+        self.live_rows -= 1;
+        self.text.remove(row);
+        if let Some(doi) = self.rows[at].doi_hash
+            && self.by_doi.get(&doi) == Some(&row)
+        {
+            self.by_doi.remove(&doi);
+        }
+    }
+
+    /// Appends a dataset as the next row: its facet values (made bitsets by
+    /// [`Self::index_rows_from`]), its text, its identifiers.
+    fn push(&mut self, source: Source, vocabulary: &Vocabulary) {
+        let row_number = self.rows.len() as u32;
+        let mut starts = [0u32; FACETS.len() + 1];
+        let mut fact_concepts: Vec<u32> = Vec::new();
+        for (slot, facet) in FACETS.iter().enumerate() {
+            starts[slot] = self.values.len() as u32;
+            let dictionary = &mut self.dictionaries[slot];
+            let values = &mut self.values;
+            let mut push_concepts = |items: &[String], kind: ConceptKind| {
+                for item in items {
+                    for key in vocabulary.normalise(item, kind) {
+                        let concept = vocabulary.by_key(kind, &key);
+                        // Shown through the facet's own labels (the vocabulary's names).
+                        let id = dictionary.id(&key, None);
+                        if !values[starts[slot] as usize..].contains(&id) {
+                            values.push(id);
+                        }
+                        if let Some(concept) = concept
+                            && !fact_concepts.contains(&concept)
+                        {
+                            fact_concepts.push(concept);
+                        }
+                    }
+                }
+            };
+            match facet {
+                Facet::Organization => {
+                    let id =
+                        dictionary.id(&source.organization_slug, Some(&source.organization_name));
+                    values.push(id);
+                }
+                Facet::SourceKind => values.push(dictionary.id(&source.source_kind, None)),
+                Facet::AccessLevel => values.push(dictionary.id(&source.access_level, None)),
+                Facet::License => values.push(dictionary.id(&source.license, None)),
+                Facet::Modality => push_concepts(&source.modalities, ConceptKind::Modality),
+                Facet::BodyPart => push_concepts(&source.body_parts, ConceptKind::Anatomy),
+                Facet::Task => push_concepts(&source.tasks, ConceptKind::Task),
+                Facet::DataUse => {
+                    for item in &source.data_use_limitations {
+                        values.push(dictionary.id(item, None));
+                    }
+                }
+            }
+        }
+        for condition in &source.conditions {
+            for concept in vocabulary.concepts_of_fact(condition, &[ConceptKind::Finding]) {
+                if !fact_concepts.contains(&concept) {
+                    fact_concepts.push(concept);
+                }
+            }
+        }
+        starts[FACETS.len()] = self.values.len() as u32;
+        self.starts.push(starts);
+        self.by_id.insert(source.id, row_number);
+        let doi_hash = source.doi.as_deref().map(hash);
+        if let Some(doi) = doi_hash {
+            self.by_doi.insert(doi, row_number);
+        }
+        let names = format!(
+            "{} {} {}",
+            source.title,
+            source.aliases.join(" "),
+            source.slug.replace('-', " ")
+        );
+        let facts = format!(
+            "{} {} {} {} {} {} {}",
+            source.organization_name,
+            source.modalities.join(" "),
+            source.body_parts.join(", "),
+            source.tasks.join(", "),
+            source.conditions.join(", "),
+            source.annotation_objects.join(" "),
+            source.challenge.as_deref().unwrap_or(""),
+        );
+        self.text.add(
+            &Document {
+                fields: [&names, &facts, &source.summary, &source.description],
+                fact_concepts: &fact_concepts,
+            },
+            vocabulary,
+        );
+        let title = source.title.to_lowercase();
+        self.rows.push(Row {
+            id: source.id,
+            subject_count: source.subject_count,
+            newest: source.newest,
+            modified: source.modified,
+            title_hash: hash(&title),
+            slug_hash: hash(&source.slug),
+            doi_hash,
+            title_key: title.into_boxed_str(),
+            concepts: fact_concepts.into_boxed_slice(),
+        });
+        self.live_rows += 1;
     }
 
     /// An index of nothing, at `version`.
@@ -252,6 +387,11 @@ impl CatalogIndex {
         Self {
             version,
             rows: Vec::new(),
+            live: Vec::new(),
+            live_rows: 0,
+            by_title: Vec::new(),
+            title_rank: Vec::new(),
+            title_ordered: true,
             values: Vec::new(),
             dictionaries: FACETS.iter().map(|_| Dictionary::default()).collect(),
             by_id: HashMap::new(),
@@ -268,12 +408,13 @@ impl CatalogIndex {
         self.version
     }
 
+    /// Published datasets.
     pub fn len(&self) -> usize {
-        self.rows.len()
+        self.live_rows
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.live_rows == 0
     }
 
     /// Parses a researcher's text against this index's words and the vocabulary.
@@ -335,10 +476,10 @@ impl CatalogIndex {
             .collect();
         if plan.units.is_empty() && !plan.excluded.is_empty() {
             // Only exclusions: every dataset but the excluded ones.
-            hits = (0..self.rows.len())
-                .filter(|row| !matches.excluded[*row])
+            hits = set_rows(&self.live)
+                .filter(|row| !matches.excluded[*row as usize])
                 .map(|row| TextHit {
-                    row: row as u32,
+                    row,
                     score: 0.0,
                     word_match: true,
                 })
@@ -370,7 +511,7 @@ impl CatalogIndex {
             .concepts
             .iter()
             .copied()
-            .filter(|concept| self.text.concept_frequency(*concept) * 2 <= self.rows.len())
+            .filter(|concept| self.text.concept_frequency(*concept) * 2 <= self.live_rows)
             .collect();
         let plan = Plan::of_concepts(&telling);
         if plan.units.is_empty() {
@@ -385,7 +526,11 @@ impl CatalogIndex {
                 word_match: false,
             })
             .collect();
-        alike.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.row.cmp(&b.row)));
+        alike.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then(self.title_rank[a.row as usize].cmp(&self.title_rank[b.row as usize]))
+        });
         alike.truncate(MAX_ALIKE);
         alike
     }
@@ -410,52 +555,75 @@ impl CatalogIndex {
         })
     }
 
-    /// Rows having each value of each facet, as bitsets (`facet_bits[slot][value]`).
-    fn build_bitsets(&mut self) {
+    /// Makes the rows from `first` on (just added) filterable and sortable: each row's facet values
+    /// into the bitsets of the values (`facet_bits[slot][value]`), the row into the live rows and
+    /// the orders by subjects, date and title.
+    fn index_rows_from(&mut self, first: usize) {
         let words = self.rows.len().div_ceil(64);
-        self.facet_bits = self
-            .dictionaries
-            .iter()
-            .map(|dictionary| vec![vec![0u64; words]; dictionary.values.len()])
-            .collect();
-        for (index, starts) in self.starts.iter().enumerate() {
+        self.live.resize(words, 0);
+        for row in first..self.rows.len() {
+            self.live[row / 64] |= 1 << (row % 64);
+        }
+        self.facet_bits.resize_with(FACETS.len(), Vec::new);
+        for (slot, dictionary) in self.dictionaries.iter().enumerate() {
+            let bits = &mut self.facet_bits[slot];
+            for value in bits.iter_mut() {
+                value.resize(words, 0);
+            }
+            bits.resize_with(dictionary.values.len(), || vec![0u64; words]);
+        }
+        for (added, starts) in self.starts.iter().enumerate() {
+            let row = first + added;
             for slot in 0..FACETS.len() {
                 for value in &self.values[starts[slot] as usize..starts[slot + 1] as usize] {
-                    self.facet_bits[slot][*value as usize][index / 64] |= 1 << (index % 64);
+                    self.facet_bits[slot][*value as usize][row / 64] |= 1 << (row % 64);
                 }
             }
         }
-        let mut by_subjects: Vec<u32> = (0..self.rows.len() as u32).collect();
-        by_subjects.sort_by(|a, b| {
-            self.rows[*b as usize]
-                .subject_count
-                .cmp(&self.rows[*a as usize].subject_count)
-                .then(a.cmp(b))
-        });
-        let mut by_newest: Vec<u32> = (0..self.rows.len() as u32).collect();
-        by_newest.sort_by(|a, b| {
-            self.rows[*b as usize]
-                .newest
-                .cmp(&self.rows[*a as usize].newest)
-                .then(a.cmp(b))
-        });
-        self.by_subjects = by_subjects;
-        self.by_newest = by_newest;
         // The per-row values were only needed to build the bitsets.
         self.values = Vec::new();
         self.starts = Vec::new();
+        let rows = &self.rows;
+        let live = &self.live;
+        let by_title = |a: &u32, b: &u32| {
+            rows[*a as usize]
+                .title_key
+                .cmp(&rows[*b as usize].title_key)
+                .then(rows[*a as usize].id.cmp(&rows[*b as usize].id))
+        };
+        let added = first as u32..rows.len() as u32;
+        self.by_title = merged(&self.by_title, added.clone(), live, by_title);
+        self.title_ordered = self.by_title.len() == rows.len()
+            && self
+                .by_title
+                .iter()
+                .enumerate()
+                .all(|(at, row)| at == *row as usize);
+        let mut title_rank = vec![u32::MAX; rows.len()];
+        for (rank, row) in self.by_title.iter().enumerate() {
+            title_rank[*row as usize] = rank as u32;
+        }
+        let rank = &title_rank;
+        let by_subjects = |a: &u32, b: &u32| {
+            rows[*b as usize]
+                .subject_count
+                .cmp(&rows[*a as usize].subject_count)
+                .then(rank[*a as usize].cmp(&rank[*b as usize]))
+        };
+        let by_newest = |a: &u32, b: &u32| {
+            rows[*b as usize]
+                .newest
+                .cmp(&rows[*a as usize].newest)
+                .then(rank[*a as usize].cmp(&rank[*b as usize]))
+        };
+        self.by_subjects = merged(&self.by_subjects, added.clone(), live, by_subjects);
+        self.by_newest = merged(&self.by_newest, added, live, by_newest);
+        self.title_rank = title_rank;
     }
 
-    /// A bitset with every row set.
+    /// A bitset with every live row set.
     fn all_rows(&self) -> Vec<u64> {
-        let mut bits = vec![u64::MAX; self.rows.len().div_ceil(64)];
-        let tail = self.rows.len() % 64;
-        if tail != 0
-            && let Some(last) = bits.last_mut()
-        {
-            *last = (1u64 << tail) - 1;
-        }
-        bits
+        self.live.clone()
     }
 
     /// Filters, counts facets, sorts and pages. `text` holds the text matches when the query has text.
@@ -585,7 +753,9 @@ impl CatalogIndex {
                 let mut ranked: Vec<&TextHit> = hits.iter().filter(|hit| is_set(hit.row)).collect();
                 let end = offset.saturating_add(wanted).min(ranked.len());
                 let compare = |a: &&TextHit, b: &&TextHit| {
-                    b.score.total_cmp(&a.score).then(a.row.cmp(&b.row))
+                    b.score
+                        .total_cmp(&a.score)
+                        .then(self.title_rank[a.row as usize].cmp(&self.title_rank[b.row as usize]))
                 };
                 if offset >= ranked.len() {
                     Vec::new()
@@ -598,9 +768,17 @@ impl CatalogIndex {
                     ranked[offset..end].iter().map(|hit| hit.row).collect()
                 }
             }
-            (Sort::Relevance | Sort::Title, _) => {
+            (Sort::Relevance | Sort::Title, _) if self.title_ordered => {
                 set_rows(&matches).skip(offset).take(wanted).collect()
             }
+            (Sort::Relevance | Sort::Title, _) => self
+                .by_title
+                .iter()
+                .copied()
+                .filter(|row| is_set(*row))
+                .skip(offset)
+                .take(wanted)
+                .collect(),
             (sort @ (Sort::Subjects | Sort::Newest), _) => {
                 let order = if sort == Sort::Subjects {
                     &self.by_subjects
@@ -626,6 +804,29 @@ impl CatalogIndex {
             facets,
         }
     }
+}
+
+/// The live rows of `order` and the rows `added` (sorted by `compare` first), merged in the order
+/// `compare` gives.
+fn merged(
+    order: &[u32],
+    added: std::ops::Range<u32>,
+    live: &[u64],
+    compare: impl Fn(&u32, &u32) -> std::cmp::Ordering,
+) -> Vec<u32> {
+    let mut added: Vec<u32> = added.collect();
+    added.sort_by(&compare);
+    let is_live = |row: &u32| live[*row as usize / 64] & (1 << (row % 64)) != 0;
+    let mut out = Vec::with_capacity(order.len() + added.len());
+    let mut added = added.into_iter().peekable();
+    for row in order.iter().filter(|row| is_live(row)) {
+        while let Some(next) = added.next_if(|next| compare(next, row).is_lt()) {
+            out.push(next);
+        }
+        out.push(*row);
+    }
+    out.extend(added);
+    out
 }
 
 /// A 64-bit hash of a string (for equality checks against stored hashes).
@@ -672,17 +873,36 @@ fn set_rows(bits: &[u64]) -> impl Iterator<Item = u32> + '_ {
     })
 }
 
-/// The current index of one app instance, reloaded when the catalog's version moves.
+/// A search waits for an update of at most this many changed datasets to be applied (read your own
+/// writes); larger changes are applied while searches read the previous snapshot.
+const WAIT_FOR_AT_MOST: i64 = 256;
+/// How long a search waits for such an update at most.
+const WAIT_AT_MOST: Duration = Duration::from_secs(2);
+/// The whole catalog is read again (in the background) once this share of rows is dead.
+const DEAD_SHARE_FOR_RELOAD: usize = 5;
+/// How often the follower checks the catalog's version even without a notification.
+const FOLLOW_EVERY: Duration = Duration::from_secs(1);
+
+/// The current index of one app instance, kept current with the catalog's change log: a change
+/// is applied to a copy of the index (changed rows only) which then replaces it, so searches never
+/// wait for the whole catalog to be read (except the very first time).
 pub struct IndexHandle {
-    current: Arc<RwLock<Arc<CatalogIndex>>>,
-    reload: Arc<Mutex<()>>,
+    current: RwLock<Arc<CatalogIndex>>,
+    /// Held while the index is read or updated: one update at a time.
+    updating: Arc<Mutex<()>>,
+    /// Set when the index may be behind; the updater runs until it finds it clear.
+    behind: AtomicBool,
+    /// The version of the installed snapshot, for searches waiting for an update.
+    installed: watch::Sender<i64>,
 }
 
 impl Default for IndexHandle {
     fn default() -> Self {
         Self {
-            current: Arc::new(RwLock::new(Arc::new(CatalogIndex::empty(-1)))),
-            reload: Arc::new(Mutex::new(())),
+            current: RwLock::new(Arc::new(CatalogIndex::empty(-1))),
+            updating: Arc::new(Mutex::new(())),
+            behind: AtomicBool::new(false),
+            installed: watch::channel(-1).0,
         }
     }
 }
@@ -695,39 +915,145 @@ impl IndexHandle {
             .clone()
     }
 
-    /// The index as of the catalog's current version, reloading it first when it is behind.
-    pub async fn current(&self, db: &PgPool) -> sqlx::Result<Arc<CatalogIndex>> {
-        let version = super::db::catalog_version(db).await?;
-        // A different version, lower too (a restored database), means the snapshot is not current.
+    /// The catalog version of the installed snapshot (-1 before the first read).
+    pub fn installed_version(&self) -> i64 {
+        *self.installed.borrow()
+    }
+
+    fn install(&self, fresh: Arc<CatalogIndex>) {
+        crate::metrics::set_index(fresh.version, fresh.len(), std::time::SystemTime::now());
+        let version = fresh.version;
+        *self
+            .current
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = fresh;
+        self.installed.send_replace(version);
+    }
+
+    /// The index for a search. The catalog's version (and how much changed since the snapshot) is
+    /// read on every search: a change of a few datasets is waited for, so that a search always sees
+    /// such a change once it is committed; a larger one is applied in the background while the
+    /// search reads the previous snapshot.
+    pub async fn current(self: &Arc<Self>, db: &PgPool) -> sqlx::Result<Arc<CatalogIndex>> {
         let snapshot = self.snapshot();
-        if snapshot.version == version {
+        let lag = super::db::catalog_lag(db, snapshot.version).await?;
+        if lag.version == snapshot.version {
             return Ok(snapshot);
         }
-        // One reload at a time; whoever waited finds it done.
-        let guard = Arc::clone(&self.reload).lock_owned().await;
+        if snapshot.version < 0 {
+            // Nothing to serve yet: the first read of the catalog is waited for.
+            return self.load_first(db).await;
+        }
+        let mut installed = self.installed.subscribe();
+        self.follow(db);
+        if lag.complete && lag.datasets <= WAIT_FOR_AT_MOST {
+            let target = lag.version;
+            let waited =
+                tokio::time::timeout(WAIT_AT_MOST, installed.wait_for(|v| *v >= target)).await;
+            if waited.is_err() {
+                tracing::warn!(
+                    version = target,
+                    "search index update is slow; serving the previous snapshot"
+                );
+            }
+        }
+        Ok(self.snapshot())
+    }
+
+    async fn load_first(self: &Arc<Self>, db: &PgPool) -> sqlx::Result<Arc<CatalogIndex>> {
+        let guard = Arc::clone(&self.updating).lock_owned().await;
         let snapshot = self.snapshot();
-        if snapshot.version == version {
+        if snapshot.version >= 0 {
             return Ok(snapshot);
         }
-        // The reload runs as its own task, so a request that gives up (timeout, closed connection)
-        // does not abandon a half-built index: the next one finds it installed.
-        let current = Arc::clone(&self.current);
+        // Its own task, so that a request that gives up does not abandon a half-read index.
+        let handle = Arc::clone(self);
         let db = db.clone();
-        let reload = tokio::spawn(async move {
+        tokio::spawn(async move {
             let _guard = guard;
             let fresh = Arc::new(CatalogIndex::load(&db).await?);
+            handle.install(Arc::clone(&fresh));
+            Ok::<_, sqlx::Error>(fresh)
+        })
+        .await
+        .map_err(|_| sqlx::Error::WorkerCrashed)?
+    }
+
+    /// Brings the index up to date in the background (unless it was never read: the first search
+    /// reads it). Several calls at once start one updater, which runs until nobody asked again.
+    pub fn follow(self: &Arc<Self>, db: &PgPool) {
+        self.behind.store(true, Ordering::Release);
+        let Ok(guard) = Arc::clone(&self.updating).try_lock_owned() else {
+            // The running updater sees `behind` and goes round again.
+            return;
+        };
+        let handle = Arc::clone(self);
+        let db = db.clone();
+        tokio::spawn(async move {
+            let mut guard = Some(guard);
+            loop {
+                while handle.behind.swap(false, Ordering::AcqRel) {
+                    if let Err(error) = handle.update(&db).await {
+                        tracing::warn!(%error, "search index update failed; retrying shortly");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        handle.behind.store(true, Ordering::Release);
+                    }
+                }
+                drop(guard.take());
+                // Asked again between the last check and the release: go on if nobody else did.
+                if !handle.behind.load(Ordering::Acquire) {
+                    return;
+                }
+                match Arc::clone(&handle.updating).try_lock_owned() {
+                    Ok(again) => guard = Some(again),
+                    Err(_) => return,
+                }
+            }
+        });
+    }
+
+    /// One update: the changed rows, or the whole catalog when the change log does not reach back
+    /// or too many rows are dead.
+    async fn update(&self, db: &PgPool) -> sqlx::Result<()> {
+        let snapshot = self.snapshot();
+        if snapshot.version < 0 {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let whole = snapshot.dead_rows() * DEAD_SHARE_FOR_RELOAD > snapshot.rows.len().max(1000);
+        let fresh = match (whole, snapshot.updated(db).await?) {
+            (false, Some(updated)) => updated,
+            _ => CatalogIndex::load(db).await?,
+        };
+        if fresh.version != snapshot.version {
             tracing::debug!(
                 version = fresh.version,
                 datasets = fresh.len(),
-                "search index reloaded"
+                dead = fresh.dead_rows(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "search index updated"
             );
-            *current
-                .write()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()) = fresh.clone();
-            crate::metrics::set_index(fresh.version, fresh.len(), std::time::SystemTime::now());
-            Ok::<_, sqlx::Error>(fresh)
+            self.install(Arc::new(fresh));
+        }
+        Ok(())
+    }
+
+    /// Keeps the index current for as long as the process runs: on every catalog notification, and
+    /// every second without one (a lost notification, or a connection pooler that does not pass
+    /// them on).
+    pub fn spawn_follower(self: &Arc<Self>, db: PgPool, catalog: Arc<CatalogWatch>) {
+        let handle = Arc::clone(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = catalog.changed() => {}
+                    () = tokio::time::sleep(FOLLOW_EVERY) => {}
+                }
+                if handle.snapshot().version >= 0 {
+                    handle.follow(&db);
+                }
+            }
         });
-        reload.await.map_err(|_| sqlx::Error::WorkerCrashed)?
     }
 }
 

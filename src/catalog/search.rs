@@ -11,6 +11,8 @@ use sqlx::PgPool;
 use std::collections::{HashMap, HashSet};
 
 use super::analysis;
+use std::sync::Arc;
+
 use super::index::{CatalogIndex, IndexHandle, TextHit};
 use super::model::DatasetSummary;
 pub use super::query::{
@@ -134,21 +136,22 @@ impl Extras<'static> {
 /// Runs a search: the page of results and every facet's counts.
 pub async fn search(
     db: &PgPool,
-    index: &IndexHandle,
+    index: &Arc<IndexHandle>,
     query: &SearchQuery,
 ) -> sqlx::Result<SearchResults> {
     search_with(db, index, query, Extras::ALL).await
 }
 
 /// Runs a search, computing only the given extras. The catalog version is read from the database on
-/// every search, so a search always sees every committed change.
+/// every search, so a search sees every committed change of a few datasets (a larger one, such as a
+/// bulk import, shows once this instance has applied it: within a second or so).
 ///
 /// The in-memory index parses and ranks the text, applies the filters, counts the facets, sorts and
 /// cuts the page; PostgreSQL then supplies the page's rows and the text their snippets are cut from.
 /// That is two round trips: the version, and the page.
 pub async fn search_with(
     db: &PgPool,
-    index: &IndexHandle,
+    index: &Arc<IndexHandle>,
     query: &SearchQuery,
     extras: Extras<'_>,
 ) -> sqlx::Result<SearchResults> {

@@ -9,6 +9,7 @@
 //! saturated, times its inverse document frequency; datasets matching more units rank first.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::analysis;
 use super::vocabulary::{ConceptKind, Found, Vocabulary, Word, words_of};
@@ -104,9 +105,13 @@ struct Posting {
     positions: u32,
 }
 
-#[derive(Default)]
+/// The postings of one word or concept, in row order, and the varint-coded position deltas of word
+/// postings. Lists are shared between snapshots of the index: an update copies only the lists it
+/// appends to.
+#[derive(Clone, Default)]
 struct PostingList {
     postings: Vec<Posting>,
+    positions: Vec<u8>,
 }
 
 /// A document to index: its four fields' text and the concepts of its structured facts.
@@ -115,16 +120,19 @@ pub struct Document<'a> {
     pub fact_concepts: &'a [u32],
 }
 
-/// The inverted index.
-#[derive(Default)]
+/// The inverted index. Rows are appended; a row that changed or left the catalog is marked dead
+/// (skipped by every match and left out of the statistics) and its replacement appended, until the
+/// whole index is built again.
+#[derive(Clone, Default)]
 pub struct InvertedIndex {
     words: HashMap<Box<str>, u32>,
     /// Concept → list of its exact occurrences, and of occurrences through a narrower concept.
     concept_exact: HashMap<u32, u32>,
     concept_broad: HashMap<u32, u32>,
-    lists: Vec<PostingList>,
-    /// Varint-coded position deltas of word postings.
-    positions: Vec<u8>,
+    lists: Vec<Arc<PostingList>>,
+    /// Rows marked dead, one bit each, and how many.
+    dead: Vec<u64>,
+    dead_rows: usize,
     lengths: Vec<[u16; FIELDS]>,
     total_lengths: [u64; FIELDS],
     /// Per list: whether the word occurs in some dataset's names.
@@ -166,8 +174,38 @@ fn read_varint(bytes: &[u8], at: &mut usize) -> u32 {
 }
 
 impl InvertedIndex {
+    /// Rows, dead ones included (row numbers run below this).
     pub fn rows(&self) -> usize {
         self.lengths.len()
+    }
+
+    /// Rows not marked dead: the documents the statistics count.
+    pub fn live_rows(&self) -> usize {
+        self.rows() - self.dead_rows
+    }
+
+    fn is_dead(&self, row: u32) -> bool {
+        self.dead_rows > 0
+            && self
+                .dead
+                .get(row as usize / 64)
+                .is_some_and(|word| word & (1 << (row % 64)) != 0)
+    }
+
+    /// Marks a row dead: it matches nothing from now on.
+    pub fn remove(&mut self, row: u32) {
+        let at = row as usize;
+        if at >= self.rows() || self.is_dead(row) {
+            return;
+        }
+        if self.dead.len() <= at / 64 {
+            self.dead.resize(at / 64 + 1, 0);
+        }
+        self.dead[at / 64] |= 1 << (row % 64);
+        self.dead_rows += 1;
+        for (field, length) in self.lengths[at].iter().enumerate() {
+            self.total_lengths[field] -= u64::from(*length);
+        }
     }
 
     fn list_for_word(&mut self, word: &str) -> u32 {
@@ -175,7 +213,8 @@ impl InvertedIndex {
             return *list;
         }
         let list = self.lists.len() as u32;
-        self.lists.push(PostingList::default());
+        self.lists.push(Arc::default());
+        self.in_names.push(false);
         self.words.insert(word.into(), list);
         list
     }
@@ -191,11 +230,13 @@ impl InvertedIndex {
         }
         let list = self.lists.len() as u32;
         map.insert(concept, list);
-        self.lists.push(PostingList::default());
+        self.lists.push(Arc::default());
+        self.in_names.push(false);
         list
     }
 
-    /// Adds the next row (rows are added in order, from 0).
+    /// Adds the next row (rows are added in order, from 0; after [`Self::finish`] too, followed by
+    /// [`Self::refresh`]).
     pub fn add(&mut self, document: &Document<'_>, vocabulary: &Vocabulary) {
         let row = self.lengths.len() as u32;
         let mut words: HashMap<String, Pending> = HashMap::new();
@@ -268,16 +309,20 @@ impl InvertedIndex {
         }
         for (word, pending) in words {
             let list = self.list_for_word(&word);
-            let start = self.positions.len() as u32;
+            if pending.tfs[Field::Names as usize] > 0 {
+                self.note_name_word(&word, list);
+            }
+            let target = Arc::make_mut(&mut self.lists[list as usize]);
+            let start = target.positions.len() as u32;
             let mut previous = 0;
             let mut positions = pending.positions;
             positions.sort_unstable();
             positions.dedup();
             for position in positions {
-                push_varint(&mut self.positions, position - previous);
+                push_varint(&mut target.positions, position - previous);
                 previous = position;
             }
-            self.lists[list as usize].postings.push(Posting {
+            target.postings.push(Posting {
                 row,
                 tfs: pending.tfs,
                 positions: start,
@@ -285,11 +330,13 @@ impl InvertedIndex {
         }
         for ((concept, broad), tfs) in concepts {
             let list = self.list_for_concept(concept, broad);
-            self.lists[list as usize].postings.push(Posting {
-                row,
-                tfs,
-                positions: u32::MAX,
-            });
+            Arc::make_mut(&mut self.lists[list as usize])
+                .postings
+                .push(Posting {
+                    row,
+                    tfs,
+                    positions: u32::MAX,
+                });
         }
         for (field, length) in lengths.iter().enumerate() {
             self.total_lengths[field] += u64::from(*length);
@@ -297,10 +344,35 @@ impl InvertedIndex {
         self.lengths.push(lengths);
     }
 
-    /// Frees spare capacity once every row is in.
+    /// Records that a word occurs in some dataset's name (for corrections of misspelt names).
+    fn note_name_word(&mut self, word: &str, list: u32) {
+        if std::mem::replace(&mut self.in_names[list as usize], true)
+            || word.chars().any(|c| c.is_ascii_digit())
+        {
+            return;
+        }
+        let length = word.chars().count();
+        if self.name_words.len() <= length {
+            self.name_words.resize_with(length + 1, Vec::new);
+        }
+        self.name_words[length].push((word.into(), list));
+    }
+
+    /// Frees spare capacity once every row is in, and computes the length norms.
     pub fn finish(&mut self) {
+        for list in &mut self.lists {
+            let list = Arc::make_mut(list);
+            list.postings.shrink_to_fit();
+            list.positions.shrink_to_fit();
+        }
+        self.lengths.shrink_to_fit();
+        self.refresh();
+    }
+
+    /// After rows were added or marked dead: the length norms over the live rows again.
+    pub fn refresh(&mut self) {
         self.analysed = HashMap::new();
-        let rows = self.rows().max(1) as f32;
+        let rows = self.live_rows().max(1) as f32;
         let averages: Vec<f32> = (0..FIELDS)
             .map(|field| (self.total_lengths[field] as f32 / rows).max(1.0))
             .collect();
@@ -317,59 +389,47 @@ impl InvertedIndex {
                 norms
             })
             .collect();
-        for list in &mut self.lists {
-            list.postings.shrink_to_fit();
-        }
-        self.in_names = self
-            .lists
-            .iter()
-            .map(|list| {
-                list.postings
-                    .iter()
-                    .any(|p| p.tfs[Field::Names as usize] > 0)
-            })
-            .collect();
-        let mut name_words: Vec<Vec<(Box<str>, u32)>> = Vec::new();
-        for (word, list) in &self.words {
-            if self.in_names[*list as usize] && !word.chars().any(|c| c.is_ascii_digit()) {
-                let length = word.chars().count();
-                if name_words.len() <= length {
-                    name_words.resize_with(length + 1, Vec::new);
-                }
-                name_words[length].push((word.clone(), *list));
-            }
-        }
-        self.name_words = name_words;
-        self.positions.shrink_to_fit();
-        self.lengths.shrink_to_fit();
     }
 
     /// A posting's positions, into `out` (cleared first).
-    fn positions_into(&self, posting: &Posting, out: &mut Vec<u32>) {
+    fn positions_into(list: &PostingList, posting: &Posting, out: &mut Vec<u32>) {
         out.clear();
         let count: u32 = posting.tfs.iter().map(|tf| u32::from(*tf)).sum();
         let mut at = posting.positions as usize;
         let mut position = 0;
         for _ in 0..count {
-            position += read_varint(&self.positions, &mut at);
+            position += read_varint(&list.positions, &mut at);
             out.push(position);
         }
     }
 
     fn word_list(&self, term: &str) -> Option<&PostingList> {
-        self.words.get(term).map(|list| &self.lists[*list as usize])
+        self.words
+            .get(term)
+            .map(|list| &*self.lists[*list as usize])
+    }
+
+    /// Postings of live rows in a list.
+    fn live_len(&self, list: &PostingList) -> usize {
+        if self.dead_rows == 0 {
+            return list.postings.len();
+        }
+        list.postings
+            .iter()
+            .filter(|posting| !self.is_dead(posting.row))
+            .count()
     }
 
     /// Number of documents with a concept (exactly, not through a narrower one).
     pub fn concept_frequency(&self, concept: u32) -> usize {
         self.concept_exact
             .get(&concept)
-            .map_or(0, |list| self.lists[*list as usize].postings.len())
+            .map_or(0, |list| self.live_len(&self.lists[*list as usize]))
     }
 
     /// Number of documents containing a word.
     pub fn word_frequency(&self, term: &str) -> usize {
-        self.word_list(term).map_or(0, |list| list.postings.len())
+        self.word_list(term).map_or(0, |list| self.live_len(list))
     }
 
     /// Words of dataset names close to a misspelt one (Damerau–Levenshtein 1, or 2 for long words),
@@ -388,8 +448,13 @@ impl InvertedIndex {
             .flatten()
             .filter(|(word, _)| word.chars().next() == first || limit > 1)
             .filter_map(|(word, list)| {
-                analysis::edit_distance(term, word, limit)
-                    .map(|distance| (distance, self.lists[*list as usize].postings.len(), &**word))
+                analysis::edit_distance(term, word, limit).map(|distance| {
+                    (
+                        distance,
+                        self.live_len(&self.lists[*list as usize]),
+                        &**word,
+                    )
+                })
             })
             .collect();
         found.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)).then(a.2.cmp(b.2)));
@@ -410,7 +475,7 @@ impl InvertedIndex {
                 .sum();
         }
         let lengths = &self.lengths[posting.row as usize];
-        let rows = self.rows().max(1) as f32;
+        let rows = self.live_rows().max(1) as f32;
         let mut total = 0.0;
         for field in 0..FIELDS {
             if tfs[field] == 0 {
@@ -951,13 +1016,15 @@ pub struct Matches {
     /// Units matched only through a correction, per row.
     pub corrected: Vec<u8>,
     pub units: usize,
+    /// Live rows (the number of documents the frequencies are out of).
+    pub live_rows: usize,
 }
 
 impl Matches {
     /// The units a dataset must match to match "every word": all but those most datasets have
     /// ("dataset", "scans"), which only add to the score — unless every unit is that common.
     pub fn required(&self, plan: &Plan) -> u32 {
-        let rows = self.scores.len();
+        let rows = self.live_rows;
         let all = if self.units >= 32 {
             u32::MAX
         } else {
@@ -977,6 +1044,7 @@ impl InvertedIndex {
     /// Scores every row against the plan.
     pub fn evaluate(&self, plan: &Plan, vocabulary: &Vocabulary, ranking: Ranking) -> Matches {
         let rows = self.rows();
+        let live_rows = self.live_rows();
         let mut matches = Matches {
             scores: vec![0.0; rows],
             matched: vec![0; rows],
@@ -984,6 +1052,7 @@ impl InvertedIndex {
             excluded: vec![false; rows],
             corrected: vec![0; rows],
             units: plan.units.len(),
+            live_rows,
         };
         let mut frequency = vec![0f32; rows];
         let mut only_corrected = vec![false; rows];
@@ -999,7 +1068,7 @@ impl InvertedIndex {
             matches.unit_frequencies.push(touched.len());
             let df = touched.len() as f32;
             let idf = if ranking.idf {
-                (1.0 + (rows as f32 - df + 0.5) / (df + 0.5)).ln()
+                (1.0 + (live_rows as f32 - df + 0.5) / (df + 0.5)).ln()
             } else {
                 1.0
             };
@@ -1043,6 +1112,9 @@ impl InvertedIndex {
         only_corrected: &mut [bool],
     ) {
         let mut add = |row: u32, value: f32, corrected: bool| {
+            if self.is_dead(row) {
+                return;
+            }
             let at = row as usize;
             if frequency[at] == 0.0 {
                 touched.push(row);
@@ -1122,6 +1194,9 @@ impl InvertedIndex {
             lists[1..].iter().map(|(_, o)| (Vec::new(), *o)).collect();
         let mut out = Vec::new();
         'rows: for posting in &shortest.postings {
+            if self.is_dead(posting.row) {
+                continue;
+            }
             for (number, (list, _)) in lists.iter().enumerate().skip(1) {
                 let postings = &list.postings;
                 let cursor = &mut cursors[number];
@@ -1133,9 +1208,13 @@ impl InvertedIndex {
                 }
             }
             for (number, (list, _)) in lists.iter().enumerate().skip(1) {
-                self.positions_into(&list.postings[cursors[number]], &mut others[number - 1].0);
+                Self::positions_into(
+                    list,
+                    &list.postings[cursors[number]],
+                    &mut others[number - 1].0,
+                );
             }
-            self.positions_into(posting, &mut starts);
+            Self::positions_into(shortest, posting, &mut starts);
             let mut tfs = [0u8; FIELDS];
             for start in &starts {
                 let Some(origin) = start.checked_sub(shortest_offset) else {

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
+use tokio::sync::Notify;
 
 /// The notification channel the catalog-version trigger notifies.
 pub const CHANNEL: &str = "radportal_catalog";
@@ -24,6 +25,8 @@ const RECONNECT_DELAY: Duration = Duration::from_secs(1);
 pub struct CatalogWatch {
     /// 0 while unknown.
     version: AtomicI64,
+    /// Woken whenever a notification raises the version.
+    raised: Notify,
 }
 
 impl CatalogWatch {
@@ -34,7 +37,14 @@ impl CatalogWatch {
     }
 
     fn raise_to(&self, version: i64) {
-        self.version.fetch_max(version, Ordering::AcqRel);
+        if self.version.fetch_max(version, Ordering::AcqRel) < version {
+            self.raised.notify_waiters();
+        }
+    }
+
+    /// Waits for the next notification of a catalog change.
+    pub async fn changed(&self) {
+        self.raised.notified().await;
     }
 
     fn forget(&self) {

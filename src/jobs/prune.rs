@@ -1,5 +1,5 @@
-//! Pruning: expired sessions, tokens and old throttling records, and searches older than the search
-//! log's retention.
+//! Pruning: expired sessions, tokens and old throttling records, searches older than the search
+//! log's retention, and the catalog's change log after a day.
 
 use std::time::Duration;
 
@@ -18,6 +18,7 @@ pub fn job() -> Job {
 fn run(context: &JobContext) -> RunFuture<'_> {
     Box::pin(async move {
         crate::auth::db::prune_expired(&context.db).await?;
+        crate::catalog::db::prune_catalog_changes(&context.db).await?;
         // With recording off (0 days) nothing is kept: what an earlier setting kept goes too.
         let searches =
             crate::catalog::db::search_log::prune(&context.db, context.config.search_log_days)

@@ -15,7 +15,7 @@ use crate::config::Config;
 pub struct AppState {
     pub db: PgPool,
     pub config: Arc<Config>,
-    /// This instance's in-memory search index (reloaded when the catalog changes).
+    /// This instance's in-memory search index (updated when the catalog changes).
     pub search_index: Arc<IndexHandle>,
     /// Related datasets of recently viewed dataset pages.
     pub related: Arc<RelatedCache>,
@@ -32,11 +32,13 @@ impl AppState {
     pub fn new(db: PgPool, config: Config) -> Self {
         let catalog_watch = Arc::new(CatalogWatch::default());
         catalog_watch.spawn(db.clone());
+        let search_index = Arc::new(IndexHandle::default());
+        search_index.spawn_follower(db.clone(), Arc::clone(&catalog_watch));
         Self {
             db,
             search_log: Arc::new(SearchLog::new(config.search_log_days > 0)),
             config: Arc::new(config),
-            search_index: Arc::new(IndexHandle::default()),
+            search_index,
             related: Arc::new(RelatedCache::default()),
             datasets: Arc::new(crate::catalog::related::DatasetCache::default()),
             catalog_watch,

@@ -22,6 +22,7 @@ mod helpers;
 mod hostile;
 mod import;
 mod layers;
+mod live_index;
 mod logs;
 mod metadata;
 mod metrics;

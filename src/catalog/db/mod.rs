@@ -502,6 +502,97 @@ pub async fn catalog_version(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
         .await
 }
 
+/// How far the catalog moved past a version: the current version, how many dataset and organization
+/// changes the change log records since, and whether it records every version in between.
+pub struct CatalogLag {
+    pub version: i64,
+    pub datasets: i64,
+    pub complete: bool,
+}
+
+/// The catalog's version and the changes since `since`, in one statement.
+pub async fn catalog_lag(db: impl PgExecutor<'_>, since: i64) -> sqlx::Result<CatalogLag> {
+    let row = sqlx::query!(
+        r#"select s.version,
+                  count(c.version) as "changes!",
+                  count(distinct c.version) as "versions!"
+           from catalog_state s
+           left join catalog_changes c on c.version > $1 and c.version <= s.version
+           group by s.version"#,
+        since
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(CatalogLag {
+        version: row.version,
+        datasets: row.changes,
+        complete: row.versions == row.version - since,
+    })
+}
+
+/// What changed in the catalog after a version, as the change log records it.
+pub struct Changes {
+    /// The version the changes lead to (the current one).
+    pub version: i64,
+    pub datasets: Vec<i64>,
+    pub organizations: Vec<i64>,
+}
+
+/// The datasets and organizations changed after catalog version `since` up to the current version,
+/// read in the caller's transaction; `None` when the log does not record every version in between
+/// (a restored database, a truncation, a log pruned since).
+pub async fn catalog_changes_since(
+    tx: &mut PgConnection,
+    since: i64,
+) -> sqlx::Result<Option<Changes>> {
+    let version = catalog_version(&mut *tx).await?;
+    if version < since {
+        return Ok(None);
+    }
+    let rows = sqlx::query!(
+        "select version, dataset_id, organization_id from catalog_changes
+         where version > $1 and version <= $2",
+        since,
+        version
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut versions = std::collections::HashSet::new();
+    let mut changes = Changes {
+        version,
+        datasets: Vec::new(),
+        organizations: Vec::new(),
+    };
+    for row in rows {
+        versions.insert(row.version);
+        match (row.dataset_id, row.organization_id) {
+            (Some(dataset), _) => changes.datasets.push(dataset),
+            (None, Some(organization)) => changes.organizations.push(organization),
+            // A truncation: everything changed.
+            (None, None) => return Ok(None),
+        }
+    }
+    if versions.len() as i64 != version - since {
+        return Ok(None);
+    }
+    changes.datasets.sort_unstable();
+    changes.datasets.dedup();
+    changes.organizations.sort_unstable();
+    changes.organizations.dedup();
+    Ok(Some(changes))
+}
+
+/// Forgets changes older than a day: an instance further behind reads the whole catalog.
+pub async fn prune_catalog_changes(db: impl PgExecutor<'_>) -> sqlx::Result<u64> {
+    let done = sqlx::query!(
+        "delete from catalog_changes where changed_at < now() - interval '1 day'
+         and version < (select version from catalog_state)"
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// A label and how many published datasets carry it.
 #[derive(Clone, Debug)]
 pub struct Count {
