@@ -880,6 +880,8 @@ const WAIT_FOR_AT_MOST: i64 = 256;
 const WAIT_AT_MOST: Duration = Duration::from_secs(2);
 /// The whole catalog is read again (in the background) once this share of rows is dead.
 const DEAD_SHARE_FOR_RELOAD: usize = 5;
+/// The longest pause between two updates.
+const MAX_PAUSE: Duration = Duration::from_millis(500);
 /// How often the follower checks the catalog's version even without a notification.
 const FOLLOW_EVERY: Duration = Duration::from_secs(1);
 
@@ -993,11 +995,16 @@ impl IndexHandle {
             let mut guard = Some(guard);
             loop {
                 while handle.behind.swap(false, Ordering::AcqRel) {
+                    let started = Instant::now();
                     if let Err(error) = handle.update(&db).await {
                         tracing::warn!(%error, "search index update failed; retrying shortly");
                         tokio::time::sleep(Duration::from_millis(200)).await;
                         handle.behind.store(true, Ordering::Release);
                     }
+                    // Under a stream of changes (a slow bulk import), updates take at most about
+                    // half of one core: as long a pause as the update took, changes meanwhile
+                    // gathered into the next.
+                    tokio::time::sleep(started.elapsed().min(MAX_PAUSE)).await;
                 }
                 drop(guard.take());
                 // Asked again between the last check and the release: go on if nobody else did.

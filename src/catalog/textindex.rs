@@ -105,13 +105,70 @@ struct Posting {
     positions: u32,
 }
 
-/// The postings of one word or concept, in row order, and the varint-coded position deltas of word
-/// postings. Lists are shared between snapshots of the index: an update copies only the lists it
-/// appends to.
+/// Postings per chunk of a list.
+const CHUNK: usize = 1024;
+
+/// Up to [`CHUNK`] postings of a list, in row order, and the varint-coded position deltas of its word
+/// postings.
 #[derive(Clone, Default)]
-struct PostingList {
+struct Chunk {
     postings: Vec<Posting>,
     positions: Vec<u8>,
+}
+
+/// The postings of one word or concept, in row order, in chunks: every chunk but the last is full.
+/// Chunks are shared between snapshots of the index, so an update that appends a row copies only
+/// the last chunk of each list it touches.
+#[derive(Clone, Default)]
+struct PostingList {
+    chunks: Vec<Arc<Chunk>>,
+    len: usize,
+}
+
+impl PostingList {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Every posting with the chunk holding its positions.
+    fn iter(&self) -> impl Iterator<Item = (&Chunk, &Posting)> {
+        self.chunks.iter().flat_map(|chunk| {
+            chunk
+                .postings
+                .iter()
+                .map(move |posting| (&**chunk, posting))
+        })
+    }
+
+    /// The `at`-th posting with its chunk.
+    fn get(&self, at: usize) -> (&Chunk, &Posting) {
+        let chunk = &self.chunks[at / CHUNK];
+        (chunk, &chunk.postings[at % CHUNK])
+    }
+
+    /// Appends a posting (its row after every row of the list) with its positions, ascending.
+    fn push(&mut self, row: u32, tfs: [u8; FIELDS], positions: &[u32]) {
+        if self.len % CHUNK == 0 {
+            self.chunks.push(Arc::new(Chunk::default()));
+        }
+        let chunk = Arc::make_mut(self.chunks.last_mut().expect("a chunk was just ensured"));
+        let start = if positions.is_empty() {
+            u32::MAX
+        } else {
+            chunk.positions.len() as u32
+        };
+        let mut previous = 0;
+        for position in positions {
+            push_varint(&mut chunk.positions, position - previous);
+            previous = *position;
+        }
+        chunk.postings.push(Posting {
+            row,
+            tfs,
+            positions: start,
+        });
+        self.len += 1;
+    }
 }
 
 /// A document to index: its four fields' text and the concepts of its structured facts.
@@ -312,31 +369,14 @@ impl InvertedIndex {
             if pending.tfs[Field::Names as usize] > 0 {
                 self.note_name_word(&word, list);
             }
-            let target = Arc::make_mut(&mut self.lists[list as usize]);
-            let start = target.positions.len() as u32;
-            let mut previous = 0;
             let mut positions = pending.positions;
             positions.sort_unstable();
             positions.dedup();
-            for position in positions {
-                push_varint(&mut target.positions, position - previous);
-                previous = position;
-            }
-            target.postings.push(Posting {
-                row,
-                tfs: pending.tfs,
-                positions: start,
-            });
+            Arc::make_mut(&mut self.lists[list as usize]).push(row, pending.tfs, &positions);
         }
         for ((concept, broad), tfs) in concepts {
             let list = self.list_for_concept(concept, broad);
-            Arc::make_mut(&mut self.lists[list as usize])
-                .postings
-                .push(Posting {
-                    row,
-                    tfs,
-                    positions: u32::MAX,
-                });
+            Arc::make_mut(&mut self.lists[list as usize]).push(row, tfs, &[]);
         }
         for (field, length) in lengths.iter().enumerate() {
             self.total_lengths[field] += u64::from(*length);
@@ -361,9 +401,11 @@ impl InvertedIndex {
     /// Frees spare capacity once every row is in, and computes the length norms.
     pub fn finish(&mut self) {
         for list in &mut self.lists {
-            let list = Arc::make_mut(list);
-            list.postings.shrink_to_fit();
-            list.positions.shrink_to_fit();
+            for chunk in &mut Arc::make_mut(list).chunks {
+                let chunk = Arc::make_mut(chunk);
+                chunk.postings.shrink_to_fit();
+                chunk.positions.shrink_to_fit();
+            }
         }
         self.lengths.shrink_to_fit();
         self.refresh();
@@ -392,13 +434,13 @@ impl InvertedIndex {
     }
 
     /// A posting's positions, into `out` (cleared first).
-    fn positions_into(list: &PostingList, posting: &Posting, out: &mut Vec<u32>) {
+    fn positions_into(chunk: &Chunk, posting: &Posting, out: &mut Vec<u32>) {
         out.clear();
         let count: u32 = posting.tfs.iter().map(|tf| u32::from(*tf)).sum();
         let mut at = posting.positions as usize;
         let mut position = 0;
         for _ in 0..count {
-            position += read_varint(&list.positions, &mut at);
+            position += read_varint(&chunk.positions, &mut at);
             out.push(position);
         }
     }
@@ -412,11 +454,10 @@ impl InvertedIndex {
     /// Postings of live rows in a list.
     fn live_len(&self, list: &PostingList) -> usize {
         if self.dead_rows == 0 {
-            return list.postings.len();
+            return list.len();
         }
-        list.postings
-            .iter()
-            .filter(|posting| !self.is_dead(posting.row))
+        list.iter()
+            .filter(|(_, posting)| !self.is_dead(posting.row))
             .count()
     }
 
@@ -1129,7 +1170,7 @@ impl InvertedIndex {
                 Alternative::Word { term, weight } => {
                     let corrected = *weight < 1.0;
                     if let Some(list) = self.word_list(term) {
-                        for posting in &list.postings {
+                        for (_, posting) in list.iter() {
                             add(
                                 posting.row,
                                 weight * self.weighted_tf(posting, posting.tfs, ranking),
@@ -1156,7 +1197,7 @@ impl InvertedIndex {
                         let Some(list) = map.get(concept) else {
                             continue;
                         };
-                        for posting in &self.lists[*list as usize].postings {
+                        for (_, posting) in self.lists[*list as usize].iter() {
                             let mut tfs = posting.tfs;
                             if !ranking.facts {
                                 tfs[Field::Facts as usize] = 0;
@@ -1186,35 +1227,31 @@ impl InvertedIndex {
             }
         }
         // Walk the shortest list; the others follow with cursors (every list is in row order).
-        lists.sort_by_key(|(list, _)| list.postings.len());
+        lists.sort_by_key(|(list, _)| list.len());
         let (shortest, shortest_offset) = lists[0];
         let mut cursors = vec![0usize; lists.len()];
         let mut starts: Vec<u32> = Vec::new();
         let mut others: Vec<(Vec<u32>, u32)> =
             lists[1..].iter().map(|(_, o)| (Vec::new(), *o)).collect();
         let mut out = Vec::new();
-        'rows: for posting in &shortest.postings {
+        'rows: for (chunk, posting) in shortest.iter() {
             if self.is_dead(posting.row) {
                 continue;
             }
             for (number, (list, _)) in lists.iter().enumerate().skip(1) {
-                let postings = &list.postings;
                 let cursor = &mut cursors[number];
-                while *cursor < postings.len() && postings[*cursor].row < posting.row {
+                while *cursor < list.len() && list.get(*cursor).1.row < posting.row {
                     *cursor += 1;
                 }
-                if *cursor >= postings.len() || postings[*cursor].row != posting.row {
+                if *cursor >= list.len() || list.get(*cursor).1.row != posting.row {
                     continue 'rows;
                 }
             }
             for (number, (list, _)) in lists.iter().enumerate().skip(1) {
-                Self::positions_into(
-                    list,
-                    &list.postings[cursors[number]],
-                    &mut others[number - 1].0,
-                );
+                let (other_chunk, other) = list.get(cursors[number]);
+                Self::positions_into(other_chunk, other, &mut others[number - 1].0);
             }
-            Self::positions_into(shortest, posting, &mut starts);
+            Self::positions_into(chunk, posting, &mut starts);
             let mut tfs = [0u8; FIELDS];
             for start in &starts {
                 let Some(origin) = start.checked_sub(shortest_offset) else {
