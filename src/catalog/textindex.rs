@@ -148,7 +148,7 @@ impl PostingList {
 
     /// Appends a posting (its row after every row of the list) with its positions, ascending.
     fn push(&mut self, row: u32, tfs: [u8; FIELDS], positions: &[u32]) {
-        if self.len % CHUNK == 0 {
+        if self.len.is_multiple_of(CHUNK) {
             self.chunks.push(Arc::new(Chunk::default()));
         }
         let chunk = Arc::make_mut(self.chunks.last_mut().expect("a chunk was just ensured"));
