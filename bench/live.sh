@@ -6,7 +6,7 @@
 #
 #   bench/live.sh                  # 20 changes, 30 s idle, a 10,000-record import
 #
-# Settings (environment): BULK (10000), CHANGES (20), IDLE (30), CONNECTIONS (8), PORT (8181, and the
+# Settings (environment): BULK (10000), BULK_SEED (a new one per run), CHANGES (20), IDLE (30), CONNECTIONS (8), PORT (8181, and the
 # next one for the second instance), BENCH_DB (radportal_bench), PGHOST/PGPORT/PGUSER, RADPORTAL_SRC,
 # RADPORTAL_BIN. Writes bench/results/live.json.
 set -euo pipefail
@@ -14,6 +14,8 @@ set -euo pipefail
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$BENCH_DIR")"
 BULK="${BULK:-10000}"
+# New records on every run (a run adds them to the bench database).
+BULK_SEED="${BULK_SEED:-$(date +%s)}"
 CHANGES="${CHANGES:-20}"
 IDLE="${IDLE:-30}"
 CONNECTIONS="${CONNECTIONS:-8}"
@@ -33,16 +35,17 @@ exec 9>"$RESULTS/.lock"
 flock -n 9 || { echo "error: another bench job is running (it holds $RESULTS/.lock)" >&2; exit 1; }
 [[ -x "$RADPORTAL_BIN" ]] || { echo "error: $RADPORTAL_BIN is missing; cargo build --release" >&2; exit 1; }
 
-# The bulk file: new datasets (their own ids and DOIs) generated once.
-BULK_FILE="$BENCH_DIR/data/bulk-$BULK.json"
+# The bulk file: new datasets (their own ids and DOIs).
+BULK_FILE="$BENCH_DIR/data/bulk-$BULK-seed$BULK_SEED.json"
 if [[ ! -s "$BULK_FILE" ]]; then
-    python3 "$BENCH_DIR/generate.py" --count "$BULK" --seed 4242 - | python3 -c '
-import json, sys
+    python3 "$BENCH_DIR/generate.py" --count "$BULK" --seed "$BULK_SEED" - | BULK_SEED="$BULK_SEED" python3 -c '
+import json, os, sys
 records = json.load(sys.stdin)
+seed = os.environ["BULK_SEED"]
 for n, record in enumerate(records):
-    record["id"] = f"bulk-{n:06d}-" + record["id"]
+    record["id"] = f"bulk{seed}-{n:06d}-" + record["id"]
     if record.get("doi"):
-        record["doi"] = record["doi"].replace("/SYN.", "/BULK.")
+        record["doi"] = record["doi"].replace("/SYN.", f"/BULK{seed}.")
 json.dump(records, open(sys.argv[1], "w"))' "$BULK_FILE"
 fi
 
