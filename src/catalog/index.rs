@@ -876,7 +876,10 @@ fn set_rows(bits: &[u64]) -> impl Iterator<Item = u32> + '_ {
 /// A search waits for an update of at most this many changed datasets to be applied (read your own
 /// writes); larger changes are applied while searches read the previous snapshot.
 const WAIT_FOR_AT_MOST: i64 = 256;
-/// How long a search waits for such an update at most.
+/// An index of at most this many datasets is brought up to date before every search, whatever the
+/// change: updating it takes milliseconds.
+const SMALL_CATALOG: usize = 10_000;
+/// How long a search waits for an update at most.
 const WAIT_AT_MOST: Duration = Duration::from_secs(2);
 /// The whole catalog is read again (in the background) once this share of rows is dead.
 const DEAD_SHARE_FOR_RELOAD: usize = 5;
@@ -933,9 +936,9 @@ impl IndexHandle {
     }
 
     /// The index for a search. The catalog's version (and how much changed since the snapshot) is
-    /// read on every search: a change of a few datasets is waited for, so that a search always sees
-    /// such a change once it is committed; a larger one is applied in the background while the
-    /// search reads the previous snapshot.
+    /// read on every search: a change of a few datasets, and any change of a small catalog, is
+    /// waited for, so that a search sees it once it is committed; a larger one is applied in the
+    /// background while the search reads the previous snapshot.
     pub async fn current(self: &Arc<Self>, db: &PgPool) -> sqlx::Result<Arc<CatalogIndex>> {
         let snapshot = self.snapshot();
         let lag = super::db::catalog_lag(db, snapshot.version).await?;
@@ -948,7 +951,7 @@ impl IndexHandle {
         }
         let mut installed = self.installed.subscribe();
         self.follow(db);
-        if lag.complete && lag.datasets <= WAIT_FOR_AT_MOST {
+        if snapshot.len() <= SMALL_CATALOG || (lag.complete && lag.datasets <= WAIT_FOR_AT_MOST) {
             let target = lag.version;
             let waited =
                 tokio::time::timeout(WAIT_AT_MOST, installed.wait_for(|v| *v >= target)).await;
