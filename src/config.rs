@@ -137,6 +137,64 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub metrics: MetricsArgs,
+
+    #[command(flatten)]
+    pub sign_in: SignInArgs,
+}
+
+/// How people sign in: the key that keeps two-factor secrets, and who must use a second factor.
+#[derive(Args, Clone)]
+pub struct SignInArgs {
+    /// A random 256-bit key as 64 hexadecimal characters (`openssl rand -hex 32`) that encrypts the
+    /// authenticator secrets of two-factor sign-in in the database. Without it two-factor sign-in is
+    /// not offered. Keep it the same across restarts and instances: secrets sealed with another key
+    /// cannot be opened.
+    #[arg(long, env = "RADPORTAL_SECRET_KEY", hide_env_values = true, value_name = "HEX",
+          value_parser = parse_secret_key)]
+    pub secret_key: Option<SecretKey>,
+
+    /// Administrators and committee members who sign in with a password must set up two-factor
+    /// sign-in before they can use the portal (needs `--secret-key`).
+    #[arg(long, env = "RADPORTAL_REQUIRE_TWO_FACTOR", default_value_t = false, action = clap::ArgAction::Set)]
+    pub require_two_factor: bool,
+}
+
+/// A 256-bit key for sealing secrets at rest; its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretKey([u8; 32]);
+
+impl SecretKey {
+    /// The key's bytes.
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl From<[u8; 32]> for SecretKey {
+    fn from(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretKey(***)")
+    }
+}
+
+/// A secret key: 64 hexadecimal characters.
+fn parse_secret_key(value: &str) -> Result<SecretKey, String> {
+    let bytes = hex::decode(value.trim())
+        .ok()
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+        .ok_or_else(|| {
+            "use 64 hexadecimal characters (a 256-bit key, e.g. from `openssl rand -hex 32`)"
+                .to_owned()
+        })?;
+    if bytes.iter().all(|b| *b == bytes[0]) {
+        return Err("use a random key, not a repeated byte".to_owned());
+    }
+    Ok(SecretKey(bytes))
 }
 
 /// Where the Prometheus metrics are served. Without either setting `/metrics` answers 404.
@@ -248,6 +306,10 @@ pub struct Config {
     pub search_log_days: u32,
     /// How often the searches held in memory are written to the search log.
     pub search_log_flush: Duration,
+    /// The key that seals two-factor secrets; `None` turns two-factor sign-in off.
+    pub secret_key: Option<SecretKey>,
+    /// Whether administrators and committee members must use a second factor.
+    pub require_two_factor: bool,
 }
 
 impl Config {
@@ -278,7 +340,21 @@ impl Config {
             metrics_listen: None,
             search_log_days: DEFAULT_SEARCH_LOG_DAYS,
             search_log_flush: Duration::from_secs(DEFAULT_SEARCH_LOG_FLUSH_SECS),
+            secret_key: None,
+            require_two_factor: false,
         }
+    }
+
+    /// Settings that cannot work together, as a message for the operator.
+    pub fn check(&self) -> Result<(), String> {
+        if self.require_two_factor && self.secret_key.is_none() {
+            return Err(
+                "RADPORTAL_REQUIRE_TWO_FACTOR needs RADPORTAL_SECRET_KEY, the key that encrypts the \
+                 two-factor secrets"
+                    .to_owned(),
+            );
+        }
+        Ok(())
     }
 
     /// The database URL with its password hidden, safe to print.
@@ -326,6 +402,8 @@ impl From<ServeArgs> for Config {
                 .and_then(|address| address.parse().ok()),
             search_log_days: args.search_log_days,
             search_log_flush: Duration::from_secs(args.search_log_flush_secs),
+            secret_key: args.sign_in.secret_key,
+            require_two_factor: args.sign_in.require_two_factor,
         }
     }
 }
@@ -362,6 +440,8 @@ impl fmt::Debug for Config {
             .field("metrics_listen", &self.metrics_listen)
             .field("search_log_days", &self.search_log_days)
             .field("search_log_flush", &self.search_log_flush)
+            .field("secret_key", &self.secret_key)
+            .field("require_two_factor", &self.require_two_factor)
             .finish()
     }
 }
@@ -476,6 +556,26 @@ mod tests {
             config.metrics_listen,
             Some("127.0.0.1:9090".parse().unwrap())
         );
+    }
+
+    #[test]
+    fn a_secret_key_is_64_hex_characters_never_shown_and_required_for_two_factor() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let parsed = |args: &[&str]| Cli::try_parse_from([&["radportal"], args].concat());
+        for bad in ["abcd", &"0".repeat(64), &"g".repeat(64)] {
+            assert!(parsed(&["--secret-key", bad]).is_err(), "{bad}");
+        }
+        let key = "8f3a".repeat(15) + "01ab";
+        let config = Config::from(parsed(&["--secret-key", &key]).unwrap().serve);
+        assert!(config.secret_key.is_some() && config.check().is_ok());
+        assert!(!format!("{config:?}").contains(&key));
+        let config = Config::from(parsed(&["--require-two-factor", "true"]).unwrap().serve);
+        assert!(config.check().unwrap_err().contains("RADPORTAL_SECRET_KEY"));
     }
 
     #[test]

@@ -189,6 +189,7 @@ pub async fn close(db: &PgPool, user_id: i64) -> Result<(), AppError> {
     end_access(&mut tx, user_id).await?;
     db::delete_all_credentials(&mut *tx, user_id).await?;
     db::delete_all_api_tokens(&mut *tx, user_id).await?;
+    super::two_factor::forget_account(&mut tx, user_id).await?;
     db::leave_committees(&mut *tx, user_id).await?;
     db::anonymise_closed_user(&mut *tx, user_id).await?;
     tx.commit().await?;

@@ -776,6 +776,9 @@ pub async fn prune_expired(db: impl PgExecutor<'_> + Copy) -> sqlx::Result<()> {
     sqlx::query!("delete from email_tokens where expires_at < now() - interval '7 days'")
         .execute(db)
         .await?;
+    sqlx::query!("delete from sign_in_challenges where expires_at < now()")
+        .execute(db)
+        .await?;
     sqlx::query!("delete from auth_attempts where attempted_at < now() - interval '1 day'")
         .execute(db)
         .await?;

@@ -1,9 +1,10 @@
-//! Accounts: registration, e-mail confirmation and password reset, signing in, sessions, throttling,
-//! roles, the researcher's profile and credentials, personal API tokens, what administrators do to
+//! Accounts: registration, e-mail confirmation and password reset, signing in, two-factor sign-in,
+//! sessions, throttling, roles, the researcher's profile and credentials, personal API tokens, what administrators do to
 //! accounts, the first administrator of a fresh install, and the audit trail administrators read.
 //!
 //! `db` holds the SQL, one statement per function; the operation modules (`account`, `admin`,
-//! `credentials`, `registration`, `sign_in`, `tokens`) each run one user action in one transaction.
+//! `credentials`, `registration`, `sign_in`, `tokens`, `two_factor`) each run one user action in one
+//! transaction; `totp` and `sealing` are the pure parts of two-factor sign-in.
 
 pub mod account;
 pub mod admin;
@@ -15,7 +16,10 @@ pub mod mails;
 pub mod model;
 pub mod password;
 pub mod registration;
+pub mod sealing;
 pub mod session;
 pub mod sign_in;
 pub mod throttle;
 pub mod tokens;
+pub mod totp;
+pub mod two_factor;

@@ -30,6 +30,8 @@ pub struct AccountPage {
     pub sessions: i64,
     pub live_tokens: usize,
     pub today: time::Date,
+    /// Whether two-factor sign-in is on.
+    pub two_factor: bool,
 }
 
 impl AccountPage {
@@ -60,6 +62,7 @@ pub async fn account(
         sessions,
         live_tokens,
         today: now.date(),
+        two_factor: crate::auth::two_factor::is_enabled(&state.db, user.id).await?,
         user,
     })
 }

@@ -1,10 +1,11 @@
-//! Signing in and out, registering, confirming an e-mail address and resetting a forgotten password.
+//! Signing in (the password, then the code of a second factor when the account has one) and out,
+//! registering, confirming an e-mail address and resetting a forgotten password.
 
 use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use crate::auth::account::{check_new_password, check_profile};
@@ -13,6 +14,7 @@ use crate::auth::model::Email;
 use crate::auth::registration::{self, Outcome, Registration};
 use crate::auth::sign_in::{self, Attempt, SignIn};
 use crate::auth::throttle::Action;
+use crate::auth::two_factor::{self, CodeAttempt, Proven, SecondStep};
 use crate::auth::{password, session};
 use crate::error::AppError;
 use crate::validation::FieldErrors;
@@ -89,6 +91,7 @@ pub async fn sign_in(
         password: form.password,
         client: &client,
         old_session: session_token(&headers),
+        next: &next,
     };
     let status = match sign_in::sign_in(&state.db, attempt).await? {
         SignIn::SignedIn { session } => {
@@ -98,6 +101,16 @@ pub async fn sign_in(
                     session::cookie(&session, state.is_https()),
                 )],
                 Redirect::to(&next),
+            )
+                .into_response());
+        }
+        SignIn::SecondFactor { challenge } => {
+            return Ok((
+                [(
+                    header::SET_COOKIE,
+                    two_factor::challenge_cookie(&challenge, state.is_https()),
+                )],
+                Redirect::to("/sign-in/code"),
             )
                 .into_response());
         }
@@ -125,6 +138,130 @@ pub async fn sign_in(
         }
     };
     Ok((status, render(&page)?).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "auth/sign_in_code.html")]
+pub struct SignInCodePage {
+    pub layout: Layout,
+    pub error: Option<String>,
+}
+
+impl SignInCodePage {
+    fn new(error: Option<String>) -> Self {
+        Self {
+            layout: Layout::new("Enter your code", Nav::None),
+            error,
+        }
+    }
+}
+
+/// The token of the sign-in waiting for its code, from the request's cookies.
+fn challenge_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find_map(two_factor::challenge_from_cookies)
+}
+
+/// Back to the password, saying why; the stale cookie goes.
+fn sign_in_expired(state: &AppState) -> Response {
+    (
+        [(
+            header::SET_COOKIE,
+            two_factor::clearing_challenge_cookie(state.is_https()),
+        )],
+        Redirect::to(&Notice::SignInExpired.on("/sign-in")),
+    )
+        .into_response()
+}
+
+/// `GET /sign-in/code`: the second step of a sign-in whose password was right.
+pub async fn sign_in_code_form(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    if user.is_some() {
+        return Ok(Redirect::to("/account").into_response());
+    }
+    let waiting = match challenge_token(&headers) {
+        Some(token) => two_factor::challenge(&state.db, token).await?.is_some(),
+        None => false,
+    };
+    if !waiting {
+        return Ok(sign_in_expired(&state));
+    }
+    render(&SignInCodePage::new(None))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct CodeForm {
+    code: String,
+}
+
+/// What a page says about a refused code.
+pub fn code_refusal(refusal: &Proven<()>) -> (StatusCode, String) {
+    match refusal {
+        Proven::Throttled => (
+            StatusCode::TOO_MANY_REQUESTS,
+            Action::SecondFactor.message(),
+        ),
+        Proven::ReusedCode => (
+            StatusCode::UNAUTHORIZED,
+            "That code was already used. Wait for your app to show the next one, or use another \
+             recovery code."
+                .to_owned(),
+        ),
+        _ => (
+            StatusCode::UNAUTHORIZED,
+            "That code is not right. Enter the six digits your app shows now, or one of your \
+             recovery codes."
+                .to_owned(),
+        ),
+    }
+}
+
+/// `POST /sign-in/code`: completes the sign-in with a code from the app or a recovery code.
+pub async fn sign_in_code(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    headers: HeaderMap,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, AppError> {
+    let Some(challenge) = challenge_token(&headers) else {
+        return Ok(sign_in_expired(&state));
+    };
+    let attempt = CodeAttempt {
+        challenge,
+        code: &form.code,
+        client: &client,
+        old_session: session_token(&headers),
+    };
+    match two_factor::complete_sign_in(&state.db, state.config.secret_key.as_ref(), attempt).await?
+    {
+        SecondStep::Expired => Ok(sign_in_expired(&state)),
+        SecondStep::SignedIn { session, next } => Ok((
+            AppendHeaders([
+                (
+                    header::SET_COOKIE,
+                    session::cookie(&session, state.is_https()),
+                ),
+                (
+                    header::SET_COOKIE,
+                    two_factor::clearing_challenge_cookie(state.is_https()),
+                ),
+            ]),
+            Redirect::to(&safe_next(Some(&next))),
+        )
+            .into_response()),
+        SecondStep::Refused(refusal) => {
+            let (status, message) = code_refusal(&refusal);
+            Ok((status, render(&SignInCodePage::new(Some(message)))?).into_response())
+        }
+    }
 }
 
 /// `POST /sign-out`: ends this browser's session.

@@ -385,6 +385,15 @@ impl Drop for TestDatabase {
     }
 }
 
+/// The key that seals two-factor secrets in the tests (random-looking, and no secret).
+pub fn secret_key() -> radportal::config::SecretKey {
+    let mut key = [0u8; 32];
+    for (i, byte) in key.iter_mut().enumerate() {
+        *byte = u8::try_from(i * 37 % 251).unwrap() ^ 0x5a;
+    }
+    radportal::config::SecretKey::from(key)
+}
+
 /// The password of every account the tests create.
 pub const PASSWORD: &str = "correct horse battery staple";
 

@@ -32,3 +32,4 @@ mod schemathesis;
 mod search;
 mod search_analytics;
 mod shutdown;
+mod two_factor;
