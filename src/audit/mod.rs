@@ -58,6 +58,7 @@ impl Target {
 pub enum AuditAction {
     AccountClosed,
     AccountEmailVerified,
+    AccountIdentityLinked,
     AccountPasswordChanged,
     AccountPasswordReset,
     AccountProfileUpdated,
@@ -95,9 +96,10 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action, for filters and tests.
-    pub const ALL: [Self; 35] = [
+    pub const ALL: [Self; 36] = [
         Self::AccountClosed,
         Self::AccountEmailVerified,
+        Self::AccountIdentityLinked,
         Self::AccountPasswordChanged,
         Self::AccountPasswordReset,
         Self::AccountProfileUpdated,
@@ -138,6 +140,7 @@ impl AuditAction {
         match self {
             Self::AccountClosed => "account.closed",
             Self::AccountEmailVerified => "account.email_verified",
+            Self::AccountIdentityLinked => "account.identity_linked",
             Self::AccountPasswordChanged => "account.password_changed",
             Self::AccountPasswordReset => "account.password_reset",
             Self::AccountProfileUpdated => "account.profile_updated",

@@ -56,9 +56,10 @@ pub async fn sign_in(db: &PgPool, attempt: Attempt<'_>) -> Result<SignIn, AppErr
         db::find_for_sign_in(db, email).await?
     };
     // The same work and the same answer whether or not the address has an account.
+    // An account without a password here (made by an institution's sign-in) has no password to match.
     let (user, stored) = match found {
-        Some((user, hash)) => (Some(user), hash),
-        None => (None, password::UNKNOWN_USER_HASH.to_owned()),
+        Some((user, Some(hash))) => (Some(user), hash),
+        _ => (None, password::UNKNOWN_USER_HASH.to_owned()),
     };
     let matches = password::verify(attempt.password, stored).await?;
     let Some(user) = user.filter(|_| matches) else {

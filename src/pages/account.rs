@@ -32,6 +32,9 @@ pub struct AccountPage {
     pub today: time::Date,
     /// Whether two-factor sign-in is on.
     pub two_factor: bool,
+    /// Whether the account has a password here (an account made by an institution's sign-in has
+    /// none).
+    pub has_password: bool,
 }
 
 impl AccountPage {
@@ -63,6 +66,7 @@ pub async fn account(
         live_tokens,
         today: now.date(),
         two_factor: crate::auth::two_factor::is_enabled(&state.db, user.id).await?,
+        has_password: db::password_hash(&state.db, user.id).await?.is_some(),
         user,
     })
 }

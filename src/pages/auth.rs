@@ -30,17 +30,41 @@ pub struct SignInPage {
     pub error: Option<String>,
     /// After a correct password on an unconfirmed address: offer to send the link again.
     pub unverified: bool,
+    /// Whether accounts with a password here may sign in.
+    pub local_accounts: bool,
+    /// The institutions' providers: (id, name).
+    pub providers: Vec<(String, String)>,
 }
 
 impl SignInPage {
-    fn new(email: &str, next: String) -> Self {
+    fn new(state: &AppState, email: &str, next: String) -> Self {
         Self {
             layout: Layout::new("Sign in", Nav::None),
             email: email.to_owned(),
             next,
             error: None,
             unverified: false,
+            local_accounts: state.config.local_accounts,
+            providers: state
+                .config
+                .oidc_providers
+                .iter()
+                .map(|provider| (provider.id.clone(), provider.name.clone()))
+                .collect(),
         }
+    }
+}
+
+/// Refuses what only accounts with a password here do, when the operator turned those off.
+fn local_accounts_on(state: &AppState) -> Result<(), AppError> {
+    if state.config.local_accounts {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "This portal signs people in through their institution only; it keeps no passwords. \
+             Please use your institution's sign-in on the sign-in page."
+                .to_owned(),
+        ))
     }
 }
 
@@ -56,6 +80,7 @@ fn safe_next(next: Option<&str>) -> String {
 
 /// `GET /sign-in`: the form, or straight on for someone already signed in.
 pub async fn sign_in_form(
+    State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
     Query(params): Query<SignInParams>,
     notice: Option<Notice>,
@@ -64,7 +89,7 @@ pub async fn sign_in_form(
     if user.is_some() {
         return Ok(Redirect::to(&next).into_response());
     }
-    let mut page = SignInPage::new("", next);
+    let mut page = SignInPage::new(&state, "", next);
     page.layout = page.layout.with_notice(notice);
     render(&page)
 }
@@ -84,8 +109,9 @@ pub async fn sign_in(
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Result<Response, AppError> {
+    local_accounts_on(&state)?;
     let next = safe_next(form.next.as_deref());
-    let mut page = SignInPage::new(form.email.trim(), next.clone());
+    let mut page = SignInPage::new(&state, form.email.trim(), next.clone());
     let attempt = Attempt {
         email: &form.email,
         password: form.password,
@@ -264,20 +290,32 @@ pub async fn sign_in_code(
     }
 }
 
-/// `POST /sign-out`: ends this browser's session.
+/// `POST /sign-out`: ends this browser's session, and sends it on to end the provider's session when
+/// it signed in through one.
 pub async fn sign_out(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
+    let mut signed_in_through = None;
     if let Some(token) = session_token(&headers) {
-        session::delete(&state.db, token).await?;
+        signed_in_through = session::end(&state.db, token).await?;
+    }
+    // A session from an institution's provider ends there too, when the provider offers that.
+    let mut target = "/".to_owned();
+    if let Some(provider) = signed_in_through
+        .as_deref()
+        .and_then(|id| state.config.oidc_provider(id))
+        && let Some(url) =
+            crate::auth::oidc::sign_out_url(&state.oidc, provider, &state.config.base_url).await
+    {
+        target = url;
     }
     Ok((
         [(
             header::SET_COOKIE,
             session::clearing_cookie(state.is_https()),
         )],
-        Redirect::to("/"),
+        Redirect::to(&target),
     )
         .into_response())
 }
@@ -342,7 +380,11 @@ impl MessagePage {
 }
 
 /// `GET /register`: the registration form.
-pub async fn register_form(MaybeUser(user): MaybeUser) -> Result<Response, AppError> {
+pub async fn register_form(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+) -> Result<Response, AppError> {
+    local_accounts_on(&state)?;
     if user.is_some() {
         return Ok(Redirect::to("/account").into_response());
     }
@@ -358,6 +400,7 @@ pub async fn register(
     ClientAddr(client): ClientAddr,
     Form(mut form): Form<RegisterForm>,
 ) -> Result<Response, AppError> {
+    local_accounts_on(&state)?;
     let mut errors = FieldErrors::default();
     let email = match Email::parse(&form.email) {
         Ok(email) => Some(email),
@@ -505,12 +548,14 @@ impl EmailRequestPage {
 }
 
 /// `GET /forgot-password`: asks for the address to send a reset link to.
-pub async fn forgot_password_form() -> Result<Response, AppError> {
+pub async fn forgot_password_form(State(state): State<AppState>) -> Result<Response, AppError> {
+    local_accounts_on(&state)?;
     render(&EmailRequestPage::forgot(String::new()))
 }
 
 /// `GET /verify-email/resend`: asks for the address to send a new confirmation link to.
-pub async fn resend_verification_form() -> Result<Response, AppError> {
+pub async fn resend_verification_form(State(state): State<AppState>) -> Result<Response, AppError> {
+    local_accounts_on(&state)?;
     render(&EmailRequestPage::resend(String::new()))
 }
 
@@ -522,6 +567,7 @@ async fn email_link_request(
     mut page: EmailRequestPage,
     purpose: TokenPurpose,
 ) -> Result<Response, AppError> {
+    local_accounts_on(state)?;
     let email = match Email::parse(&page.email) {
         Ok(email) => email,
         Err(_) => {
@@ -590,6 +636,7 @@ pub async fn reset_password_form(
     State(state): State<AppState>,
     Query(params): Query<TokenParam>,
 ) -> Result<Response, AppError> {
+    local_accounts_on(&state)?;
     if db::email_token_user(&state.db, &params.token, TokenPurpose::ResetPassword)
         .await?
         .is_none()
@@ -615,6 +662,7 @@ pub async fn reset_password(
     State(state): State<AppState>,
     Form(form): Form<ResetPasswordForm>,
 ) -> Result<Response, AppError> {
+    local_accounts_on(&state)?;
     let not_valid = || link_not_valid("password reset", ("/forgot-password", "Ask for a new link"));
     let Some(user) = registration::reset_link_user(&state.db, &form.token).await? else {
         return not_valid();

@@ -7,6 +7,7 @@
 //! | sign in (password, then a second factor) and out, registration, e-mail confirmation, password reset | `auth` | `templates/auth/` |
 //! | the account page, profile, credentials, tokens, export, closing | `account` | `templates/auth/` |
 //! | two-factor sign-in: setup, recovery codes, turning it off | `two_factor` | `templates/auth/two_factor*.html` |
+//! | signing in through an institution's OpenID Connect provider | `oidc` | `templates/auth/message.html` |
 //! | projects | `projects` | `templates/access/project*.html` |
 //! | cart, requests, review | `requests` | `templates/access/` |
 //! | my access, grants, agreements, notifications | `grants` | `templates/access/` |
@@ -19,6 +20,7 @@ pub mod auth;
 pub mod catalog;
 pub mod grants;
 pub mod health;
+pub mod oidc;
 pub mod projects;
 pub mod requests;
 pub mod two_factor;
@@ -58,6 +60,8 @@ fn auth_routes() -> Routes {
     Routes::new()
         .get("/sign-in", auth::sign_in_form)
         .post("/sign-in", auth::sign_in)
+        .post("/sign-in/oidc/{provider}", oidc::start)
+        .get("/sign-in/oidc/{provider}/callback", oidc::callback)
         .get("/sign-in/code", auth::sign_in_code_form)
         .post("/sign-in/code", auth::sign_in_code)
         .post("/sign-out", auth::sign_out)

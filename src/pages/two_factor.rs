@@ -19,8 +19,7 @@ use crate::validation::FieldErrors;
 use crate::web::extract::{ClientAddr, CurrentUser};
 use crate::web::{AppState, Layout, Nav, Notice, render};
 
-/// Where the two-factor settings live.
-pub const PATH: &str = "/account/two-factor";
+pub use crate::web::enrolment::PATH;
 
 #[derive(Template)]
 #[template(path = "auth/two_factor.html")]

@@ -1,6 +1,7 @@
 //! When the operator requires a second factor for administrators and committee members, such an
-//! account that has not set one up is sent to set it up before it may do anything else: every page
-//! but the setup pages and signing out answers with a redirect there.
+//! account that signed in with its password and has not set one up is sent to set it up before it
+//! may do anything else: every page but the setup pages and signing out answers with a redirect
+//! there. A session signed in through an institution's provider is the provider's to secure.
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -11,9 +12,12 @@ use super::state::AppState;
 use crate::auth::{session, two_factor};
 use crate::error::AppError;
 
+/// Where an account's two-factor settings live, and where accounts that must set it up are sent.
+pub const PATH: &str = "/account/two-factor";
+
 /// What an account that must set up a second factor may still reach.
 fn is_exempt(path: &str) -> bool {
-    path == crate::pages::two_factor::PATH
+    path == PATH
         || path.starts_with("/account/two-factor/")
         || path == "/sign-out"
         || path.starts_with("/static/")
@@ -40,9 +44,15 @@ pub async fn require_second_factor(
         Err(error) => return AppError::from(error).into_response(),
     };
     if two_factor::role_requires(&user) {
-        match two_factor::is_enabled(&state.db, user.id).await {
-            Ok(true) => {}
-            Ok(false) => return Redirect::to(crate::pages::two_factor::PATH).into_response(),
+        let must_enrol = async {
+            Ok::<_, sqlx::Error>(
+                session::provider(&state.db, token).await?.is_none()
+                    && !two_factor::is_enabled(&state.db, user.id).await?,
+            )
+        };
+        match must_enrol.await {
+            Ok(false) => {}
+            Ok(true) => return Redirect::to(PATH).into_response(),
             Err(error) => return AppError::from(error).into_response(),
         }
     }

@@ -141,6 +141,18 @@ fn table() -> Vec<Row> {
             Form(&[("email", "x@example.org"), ("password", "wrong")]),
             "401 401 401 401 401",
         ),
+        // Signing in through an institution's provider: only configured providers exist.
+        post(
+            "/sign-in/oidc/{provider}",
+            "/sign-in/oidc/nowhere",
+            Form(&[("next", "/account")]),
+            "404 404 404 404 404",
+        ),
+        get(
+            "/sign-in/oidc/{provider}/callback",
+            "/sign-in/oidc/nowhere/callback?code=x&state=y",
+            "404 404 404 404 404",
+        ),
         // The second step of a sign-in: without a sign-in waiting for its code, back to the password.
         get("/sign-in/code", "/sign-in/code", "303 303 303 303 303"),
         post(

@@ -26,6 +26,7 @@ mod live_index;
 mod logs;
 mod metadata;
 mod metrics;
+mod oidc;
 mod races;
 mod relevance;
 mod schemathesis;
