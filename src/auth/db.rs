@@ -778,6 +778,9 @@ pub async fn prune_expired(db: impl PgExecutor<'_> + Copy) -> sqlx::Result<()> {
     sqlx::query!("delete from email_tokens where expires_at < now() - interval '7 days'")
         .execute(db)
         .await?;
+    sqlx::query!("delete from oidc_sign_ins where expires_at < now()")
+        .execute(db)
+        .await?;
     sqlx::query!("delete from sign_in_challenges where expires_at < now()")
         .execute(db)
         .await?;

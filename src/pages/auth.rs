@@ -53,6 +53,13 @@ impl SignInPage {
                 .collect(),
         }
     }
+
+    /// `next=…` for the providers' links, encoded.
+    fn next_query(&self) -> String {
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("next", &self.next)
+            .finish()
+    }
 }
 
 /// Refuses what only accounts with a password here do, when the operator turned those off.
@@ -290,8 +297,8 @@ pub async fn sign_in_code(
     }
 }
 
-/// `POST /sign-out`: ends this browser's session, and sends it on to end the provider's session when
-/// it signed in through one.
+/// `POST /sign-out`: ends this browser's session; one signed in through a provider is offered the
+/// provider's sign-out too.
 pub async fn sign_out(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -300,24 +307,30 @@ pub async fn sign_out(
     if let Some(token) = session_token(&headers) {
         signed_in_through = session::end(&state.db, token).await?;
     }
-    // A session from an institution's provider ends there too, when the provider offers that.
-    let mut target = "/".to_owned();
+    let clearing = [(
+        header::SET_COOKIE,
+        session::clearing_cookie(state.is_https()),
+    )];
+    // A session from an institution's provider can end there too, when the provider offers that. A
+    // link, not a redirect: browsers do not follow a form's redirect to another origin under the
+    // portal's `form-action 'self'` policy.
     if let Some(provider) = signed_in_through
         .as_deref()
         .and_then(|id| state.config.oidc_provider(id))
         && let Some(url) =
             crate::auth::oidc::sign_out_url(&state.oidc, provider, &state.config.base_url).await
     {
-        target = url;
+        let name = &provider.name;
+        let page = MessagePage::new(
+            "You are signed out",
+            vec![format!(
+                "You are signed out of the portal, but still signed in at {name}, which other sites may use too. On a shared computer, sign out there as well."
+            )],
+            Some((&url, &format!("Sign out at {name} too"))),
+        );
+        return Ok((clearing, render(&page)?).into_response());
     }
-    Ok((
-        [(
-            header::SET_COOKIE,
-            session::clearing_cookie(state.is_https()),
-        )],
-        Redirect::to(&target),
-    )
-        .into_response())
+    Ok((clearing, Redirect::to("/")).into_response())
 }
 
 #[derive(Deserialize, Default)]

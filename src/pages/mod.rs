@@ -60,7 +60,7 @@ fn auth_routes() -> Routes {
     Routes::new()
         .get("/sign-in", auth::sign_in_form)
         .post("/sign-in", auth::sign_in)
-        .post("/sign-in/oidc/{provider}", oidc::start)
+        .get("/sign-in/oidc/{provider}", oidc::start)
         .get("/sign-in/oidc/{provider}/callback", oidc::callback)
         .get("/sign-in/code", auth::sign_in_code_form)
         .post("/sign-in/code", auth::sign_in_code)

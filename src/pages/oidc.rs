@@ -1,8 +1,8 @@
-//! Signing in through an institution's provider: the sign-in page's button sends the browser there,
+//! Signing in through an institution's provider: the sign-in page's link sends the browser there,
 //! and the provider sends it back to the callback, which completes the sign-in or says plainly why
-//! not.
+//! not. The start is a link, not a form: a browser refuses to follow a form's redirect to another
+//! origin under the portal's `form-action 'self'` policy.
 
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
@@ -18,7 +18,7 @@ use crate::web::{AppState, render};
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
-pub struct StartForm {
+pub struct StartParams {
     next: Option<String>,
 }
 
@@ -27,14 +27,14 @@ fn provider<'a>(state: &'a AppState, id: &str) -> Result<&'a OidcProvider, AppEr
     state.config.oidc_provider(id).ok_or(AppError::NotFound)
 }
 
-/// `POST /sign-in/oidc/{provider}`: sends the browser to the provider to sign in.
+/// `GET /sign-in/oidc/{provider}`: sends the browser to the provider to sign in.
 pub async fn start(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Form(form): Form<StartForm>,
+    Query(params): Query<StartParams>,
 ) -> Result<Response, AppError> {
     let provider = provider(&state, &id)?;
-    let next = crate::web::redirect::safe_next(form.next.as_deref(), "/account");
+    let next = crate::web::redirect::safe_next(params.next.as_deref(), "/account");
     match oidc::start(
         &state.db,
         &state.oidc,

@@ -142,10 +142,9 @@ fn table() -> Vec<Row> {
             "401 401 401 401 401",
         ),
         // Signing in through an institution's provider: only configured providers exist.
-        post(
+        get(
             "/sign-in/oidc/{provider}",
-            "/sign-in/oidc/nowhere",
-            Form(&[("next", "/account")]),
+            "/sign-in/oidc/nowhere?next=/account",
             "404 404 404 404 404",
         ),
         get(

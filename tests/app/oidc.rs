@@ -26,7 +26,7 @@ const CLIENT_ID: &str = "radportal-test-client";
 const CLIENT_SECRET: &str = "secret of the test client: 0123456789";
 
 /// The portal's settings for a provider at `issuer`.
-fn provider(id: &str, name: &str, issuer: &str) -> OidcProvider {
+pub fn provider(id: &str, name: &str, issuer: &str) -> OidcProvider {
     OidcProvider {
         id: id.to_owned(),
         name: name.to_owned(),
@@ -42,15 +42,15 @@ fn provider(id: &str, name: &str, issuer: &str) -> OidcProvider {
 }
 
 /// The real provider: a node process, ended with the test.
-struct RealProvider {
-    issuer: String,
+pub struct RealProvider {
+    pub issuer: String,
     accounts_file: std::path::PathBuf,
     _process: tokio::process::Child,
 }
 
 impl RealProvider {
     /// Starts the provider for a portal at `portal` (which knows it as `uni`), with `accounts`.
-    async fn start(portal: &str, accounts: Value) -> Self {
+    pub async fn start(portal: &str, accounts: Value) -> Self {
         let accounts_file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("oidc-accounts-{}.json", uuid::Uuid::new_v4()));
         std::fs::write(&accounts_file, accounts.to_string()).unwrap();
@@ -121,14 +121,25 @@ fn location(response: &Response) -> String {
     response.headers()["location"].to_str().unwrap().to_owned()
 }
 
-/// Presses "Sign in with …" for provider `id` on the sign-in page; returns where the browser goes.
+/// Follows "Sign in with …" for provider `id` on the sign-in page; returns where the browser goes.
 async fn start(app: &TestApp, client: &Client, id: &str) -> String {
-    let response = client
-        .post(app.url(&format!("/sign-in/oidc/{id}")))
-        .form(&[("next", "/account")])
-        .send()
-        .await
-        .unwrap();
+    let page = Page::new(
+        &client
+            .get(app.url("/sign-in"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    let link = page
+        .attrs("#institution-sign-in a", "href")
+        .into_iter()
+        .find(|href| href.starts_with(&format!("/sign-in/oidc/{id}?")))
+        .expect("a link to sign in with the provider");
+    assert_eq!(link, format!("/sign-in/oidc/{id}?next=%2Faccount"));
+    let response = client.get(app.url(&link)).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     location(&response)
 }
@@ -228,7 +239,7 @@ async fn a_first_sign_in_through_the_provider_makes_an_account_with_institution_
             .unwrap(),
     );
     assert_eq!(
-        page.text("#institution-sign-in button"),
+        page.text("#institution-sign-in a"),
         "Sign in with University Hospital"
     );
 
@@ -253,7 +264,10 @@ async fn a_first_sign_in_through_the_provider_makes_an_account_with_institution_
         "University Hospital, Department of Radiology"
     );
     assert_eq!(page.text("#account-role"), "Administrator");
-    assert!(page.text("#no-password").contains("through your institution"));
+    assert!(
+        page.text("#no-password")
+            .contains("through your institution")
+    );
     let (id, password, verified, admin): (i64, Option<String>, bool, bool) = sqlx::query_as(
         "select id, password_hash, email_verified_at is not null, is_admin from users
          where email = 'ada@uni.example'",
@@ -275,9 +289,15 @@ async fn a_first_sign_in_through_the_provider_makes_an_account_with_institution_
     let response = app.sign_in_with(&new_client(), "ada@uni.example", "").await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 
-    // Signing out ends the portal's session and sends the browser to end the provider's.
+    // Signing out ends the portal's session and offers to end the provider's.
     let response = browser.post(app.url("/sign-out")).send().await.unwrap();
-    let end_session = location(&response);
+    assert_eq!(response.status(), StatusCode::OK);
+    let page = Page::new(&response.text().await.unwrap());
+    let end_session = page
+        .attrs("main a", "href")
+        .into_iter()
+        .find(|href| href.contains("/session/end"))
+        .expect("a link to sign out at the provider");
     assert!(
         end_session.starts_with(&format!(
             "{}/session/end?client_id={CLIENT_ID}",
@@ -658,7 +678,7 @@ async fn without_local_accounts_only_the_provider_signs_in() {
     let page = app.page("/sign-in").await;
     assert!(page.texts("#password").is_empty(), "no password form");
     assert_eq!(
-        page.text("#institution-sign-in button"),
+        page.text("#institution-sign-in a"),
         "Sign in with Forging Provider"
     );
     let response = app

@@ -4,7 +4,8 @@
 //! the provider's group mapping to the administrator flag and committee seats.
 
 use serde_json::{Value, json};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgExecutor};
+use time::OffsetDateTime;
 
 use super::Person;
 use crate::audit::{self, AuditAction, Target};
@@ -273,6 +274,38 @@ async fn apply_groups(
             .await?;
         }
     }
+    Ok(())
+}
+
+/// A provider's person linked to an account.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Identity {
+    pub provider: String,
+    pub issuer: String,
+    pub subject: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_sign_in_at: OffsetDateTime,
+}
+
+/// The providers' people linked to an account, oldest first.
+pub async fn identities(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<Vec<Identity>> {
+    sqlx::query_as!(
+        Identity,
+        "select provider, issuer, subject, created_at, last_sign_in_at
+         from oidc_identities where user_id = $1 order by id",
+        user_id,
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Unlinks every provider's person from an account (it is being closed).
+pub async fn forget_account(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<()> {
+    sqlx::query!("delete from oidc_identities where user_id = $1", user_id)
+        .execute(db)
+        .await?;
     Ok(())
 }
 
