@@ -290,6 +290,7 @@ fn database_config(database: DatabaseArgs) -> Config {
 }
 
 async fn serve(config: Config, format: LogFormat) -> anyhow::Result<ExitCode> {
+    config.check().map_err(anyhow::Error::msg)?;
     let pool = crate::db::connect_and_migrate(&config).await?;
     if config.seed_catalog
         && let Some(report) = import::seed_if_empty(&pool).await?

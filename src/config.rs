@@ -137,6 +137,223 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub metrics: MetricsArgs,
+
+    #[command(flatten)]
+    pub sign_in: SignInArgs,
+}
+
+/// How people sign in: local accounts or not, institutional providers, the key that keeps two-factor
+/// secrets, and who must use a second factor.
+#[derive(Args, Clone)]
+pub struct SignInArgs {
+    /// Accounts with a password kept here: signing in with one, registering, and resetting a
+    /// forgotten password. Turn it off when everyone signs in through an institution's provider.
+    #[arg(long, env = "RADPORTAL_LOCAL_ACCOUNTS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub local_accounts: bool,
+
+    /// OpenID Connect providers people may sign in with, as comma-separated ids (letters, digits and
+    /// dashes); each is set up by `RADPORTAL_OIDC_<ID>_ISSUER`, `_CLIENT_ID`, `_CLIENT_SECRET` and
+    /// optional `_NAME`, `_SCOPES`, `_INSTITUTION_CLAIM`, `_GROUPS_CLAIM`, `_ADMIN_GROUPS` and
+    /// `_COMMITTEE_GROUPS` (see the README).
+    #[arg(long = "oidc-providers", env = "RADPORTAL_OIDC_PROVIDERS", value_name = "IDS",
+          default_value = "", value_parser = parse_oidc_providers_from_env)]
+    pub oidc_providers: OidcProviders,
+
+    /// A random 256-bit key as 64 hexadecimal characters (`openssl rand -hex 32`) that encrypts the
+    /// authenticator secrets of two-factor sign-in in the database. Without it two-factor sign-in is
+    /// not offered. Keep it the same across restarts and instances: secrets sealed with another key
+    /// cannot be opened.
+    #[arg(long, env = "RADPORTAL_SECRET_KEY", hide_env_values = true, value_name = "HEX",
+          value_parser = parse_secret_key)]
+    pub secret_key: Option<SecretKeySetting>,
+
+    /// Administrators and committee members who sign in with a password must set up two-factor
+    /// sign-in before they can use the portal (needs `--secret-key`).
+    #[arg(long, env = "RADPORTAL_REQUIRE_TWO_FACTOR", default_value_t = false, action = clap::ArgAction::Set)]
+    pub require_two_factor: bool,
+}
+
+/// The configured OpenID Connect providers.
+#[derive(Clone, Debug, Default)]
+pub struct OidcProviders(pub Vec<OidcProvider>);
+
+/// One OpenID Connect provider (an institution's sign-in service).
+#[derive(Clone)]
+pub struct OidcProvider {
+    /// The id in the portal's URLs and settings, lower case: `uni` in `/sign-in/oidc/uni`.
+    pub id: String,
+    /// What the sign-in button says: "Sign in with {name}".
+    pub name: String,
+    /// The issuer, exactly as the provider's discovery document and ID tokens name it.
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    /// The scopes asked for, `openid` among them.
+    pub scopes: String,
+    /// The claim whose value becomes the profile's institution.
+    pub institution_claim: String,
+    /// The claim listing the person's groups, when groups give roles.
+    pub groups_claim: Option<String>,
+    /// Groups whose members are administrators.
+    pub admin_groups: Vec<String>,
+    /// Groups whose members sit on a committee: (group, committee slug).
+    pub committee_groups: Vec<(String, String)>,
+}
+
+impl fmt::Debug for OidcProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OidcProvider")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"***")
+            .field("scopes", &self.scopes)
+            .field("institution_claim", &self.institution_claim)
+            .field("groups_claim", &self.groups_claim)
+            .field("admin_groups", &self.admin_groups)
+            .field("committee_groups", &self.committee_groups)
+            .finish()
+    }
+}
+
+/// The scopes asked for when a provider's `_SCOPES` is not set.
+pub const DEFAULT_OIDC_SCOPES: &str = "openid email profile";
+/// The institution claim when a provider's `_INSTITUTION_CLAIM` is not set.
+pub const DEFAULT_INSTITUTION_CLAIM: &str = "organization";
+
+fn parse_oidc_providers_from_env(ids: &str) -> Result<OidcProviders, String> {
+    parse_oidc_providers(ids, |name| std::env::var(name).ok())
+}
+
+/// The providers named in `ids`, each read from the settings `lookup` finds
+/// (`RADPORTAL_OIDC_<ID>_...`).
+pub fn parse_oidc_providers(
+    ids: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<OidcProviders, String> {
+    let mut providers = Vec::new();
+    for id in ids.split(',').map(str::trim).filter(|id| !id.is_empty()) {
+        let id = id.to_lowercase();
+        if !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') || id.len() > 40 {
+            return Err(format!(
+                "the provider id '{id}' may use only letters, digits and dashes (at most 40)"
+            ));
+        }
+        if providers.iter().any(|p: &OidcProvider| p.id == id) {
+            return Err(format!("the provider '{id}' is named twice"));
+        }
+        let prefix = format!("RADPORTAL_OIDC_{}_", id.to_uppercase().replace('-', "_"));
+        let setting = |name: &str| {
+            lookup(&format!("{prefix}{name}"))
+                .map(|value| value.trim().to_owned())
+                .filter(|value| !value.is_empty())
+        };
+        let required = |name: &str| {
+            setting(name).ok_or_else(|| format!("the provider '{id}' needs {prefix}{name}"))
+        };
+        let issuer = required("ISSUER")?;
+        match Url::parse(&issuer) {
+            Ok(url) if matches!(url.scheme(), "https" | "http") && url.query().is_none() => {}
+            _ => {
+                return Err(format!(
+                    "{prefix}ISSUER is not an http(s) URL without a query: {issuer}"
+                ));
+            }
+        }
+        let list = |name: &str| -> Vec<String> {
+            setting(name)
+                .map(|value| {
+                    value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|item| !item.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut committee_groups = Vec::new();
+        for pair in list("COMMITTEE_GROUPS") {
+            let Some((group, slug)) = pair.split_once('=') else {
+                return Err(format!(
+                    "{prefix}COMMITTEE_GROUPS pairs a group with a committee: group=committee-slug"
+                ));
+            };
+            committee_groups.push((group.trim().to_owned(), slug.trim().to_owned()));
+        }
+        let scopes = setting("SCOPES").unwrap_or_else(|| DEFAULT_OIDC_SCOPES.to_owned());
+        if !scopes.split_whitespace().any(|scope| scope == "openid") {
+            return Err(format!("{prefix}SCOPES must include openid"));
+        }
+        let admin_groups = list("ADMIN_GROUPS");
+        let groups_claim = setting("GROUPS_CLAIM");
+        if groups_claim.is_none() && (!admin_groups.is_empty() || !committee_groups.is_empty()) {
+            return Err(format!(
+                "the provider '{id}' maps groups to roles but has no {prefix}GROUPS_CLAIM"
+            ));
+        }
+        providers.push(OidcProvider {
+            name: setting("NAME").unwrap_or_else(|| id.clone()),
+            issuer,
+            client_id: required("CLIENT_ID")?,
+            client_secret: SecretString::from(required("CLIENT_SECRET")?),
+            scopes,
+            institution_claim: setting("INSTITUTION_CLAIM")
+                .unwrap_or_else(|| DEFAULT_INSTITUTION_CLAIM.to_owned()),
+            groups_claim,
+            admin_groups,
+            committee_groups,
+            id,
+        });
+    }
+    Ok(OidcProviders(providers))
+}
+
+/// A 256-bit key for sealing secrets at rest; its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretKey([u8; 32]);
+
+impl SecretKey {
+    /// The key's bytes.
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl From<[u8; 32]> for SecretKey {
+    fn from(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretKey(***)")
+    }
+}
+
+/// A secret key as set: a key, or nothing (an empty value, as an unset variable in a compose file
+/// gives).
+#[derive(Clone, Debug)]
+pub struct SecretKeySetting(Option<SecretKey>);
+
+/// A secret key: 64 hexadecimal characters, or empty for none.
+fn parse_secret_key(value: &str) -> Result<SecretKeySetting, String> {
+    if value.trim().is_empty() {
+        return Ok(SecretKeySetting(None));
+    }
+    let bytes = hex::decode(value.trim())
+        .ok()
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+        .ok_or_else(|| {
+            "use 64 hexadecimal characters (a 256-bit key, e.g. from `openssl rand -hex 32`)"
+                .to_owned()
+        })?;
+    if bytes.iter().all(|b| *b == bytes[0]) {
+        return Err("use a random key, not a repeated byte".to_owned());
+    }
+    Ok(SecretKeySetting(Some(SecretKey(bytes))))
 }
 
 /// Where the Prometheus metrics are served. Without either setting `/metrics` answers 404.
@@ -248,6 +465,14 @@ pub struct Config {
     pub search_log_days: u32,
     /// How often the searches held in memory are written to the search log.
     pub search_log_flush: Duration,
+    /// The key that seals two-factor secrets; `None` turns two-factor sign-in off.
+    pub secret_key: Option<SecretKey>,
+    /// Whether administrators and committee members must use a second factor.
+    pub require_two_factor: bool,
+    /// Whether accounts with a password kept here may sign in, register and reset passwords.
+    pub local_accounts: bool,
+    /// The institutions' OpenID Connect providers.
+    pub oidc_providers: Vec<OidcProvider>,
 }
 
 impl Config {
@@ -278,7 +503,37 @@ impl Config {
             metrics_listen: None,
             search_log_days: DEFAULT_SEARCH_LOG_DAYS,
             search_log_flush: Duration::from_secs(DEFAULT_SEARCH_LOG_FLUSH_SECS),
+            secret_key: None,
+            require_two_factor: false,
+            local_accounts: true,
+            oidc_providers: Vec::new(),
         }
+    }
+
+    /// Settings that cannot work together, as a message for the operator.
+    pub fn check(&self) -> Result<(), String> {
+        if self.require_two_factor && self.secret_key.is_none() {
+            return Err(
+                "RADPORTAL_REQUIRE_TWO_FACTOR needs RADPORTAL_SECRET_KEY, the key that encrypts the \
+                 two-factor secrets"
+                    .to_owned(),
+            );
+        }
+        if !self.local_accounts && self.oidc_providers.is_empty() {
+            return Err(
+                "with RADPORTAL_LOCAL_ACCOUNTS=false nobody could sign in: configure an OpenID \
+                 Connect provider (RADPORTAL_OIDC_PROVIDERS)"
+                    .to_owned(),
+            );
+        }
+        Ok(())
+    }
+
+    /// The configured provider `id`.
+    pub fn oidc_provider(&self, id: &str) -> Option<&OidcProvider> {
+        self.oidc_providers
+            .iter()
+            .find(|provider| provider.id == id)
     }
 
     /// The database URL with its password hidden, safe to print.
@@ -326,6 +581,10 @@ impl From<ServeArgs> for Config {
                 .and_then(|address| address.parse().ok()),
             search_log_days: args.search_log_days,
             search_log_flush: Duration::from_secs(args.search_log_flush_secs),
+            secret_key: args.sign_in.secret_key.and_then(|setting| setting.0),
+            require_two_factor: args.sign_in.require_two_factor,
+            local_accounts: args.sign_in.local_accounts,
+            oidc_providers: args.sign_in.oidc_providers.0,
         }
     }
 }
@@ -362,6 +621,10 @@ impl fmt::Debug for Config {
             .field("metrics_listen", &self.metrics_listen)
             .field("search_log_days", &self.search_log_days)
             .field("search_log_flush", &self.search_log_flush)
+            .field("secret_key", &self.secret_key)
+            .field("require_two_factor", &self.require_two_factor)
+            .field("local_accounts", &self.local_accounts)
+            .field("oidc_providers", &self.oidc_providers)
             .finish()
     }
 }
@@ -476,6 +739,84 @@ mod tests {
             config.metrics_listen,
             Some("127.0.0.1:9090".parse().unwrap())
         );
+    }
+
+    #[test]
+    fn a_secret_key_is_64_hex_characters_never_shown_and_required_for_two_factor() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let parsed = |args: &[&str]| Cli::try_parse_from([&["radportal"], args].concat());
+        for bad in ["abcd", &"0".repeat(64), &"g".repeat(64)] {
+            assert!(parsed(&["--secret-key", bad]).is_err(), "{bad}");
+        }
+        let key = "8f3a".repeat(15) + "01ab";
+        let config = Config::from(parsed(&["--secret-key", &key]).unwrap().serve);
+        assert!(config.secret_key.is_some() && config.check().is_ok());
+        assert!(!format!("{config:?}").contains(&key));
+        let config = Config::from(parsed(&["--secret-key", ""]).unwrap().serve);
+        assert!(config.secret_key.is_none());
+        let config = Config::from(parsed(&["--require-two-factor", "true"]).unwrap().serve);
+        assert!(config.check().unwrap_err().contains("RADPORTAL_SECRET_KEY"));
+    }
+
+    #[test]
+    fn providers_are_read_from_their_settings_and_mistakes_are_named() {
+        let settings: std::collections::HashMap<&str, &str> = [
+            (
+                "RADPORTAL_OIDC_UNI_HOSPITAL_ISSUER",
+                "https://login.uni.example/realms/staff",
+            ),
+            ("RADPORTAL_OIDC_UNI_HOSPITAL_CLIENT_ID", "radportal"),
+            ("RADPORTAL_OIDC_UNI_HOSPITAL_CLIENT_SECRET", "s3cret-value"),
+            ("RADPORTAL_OIDC_UNI_HOSPITAL_NAME", "University Hospital"),
+            ("RADPORTAL_OIDC_UNI_HOSPITAL_GROUPS_CLAIM", "groups"),
+            (
+                "RADPORTAL_OIDC_UNI_HOSPITAL_ADMIN_GROUPS",
+                "portal-admins, it",
+            ),
+            (
+                "RADPORTAL_OIDC_UNI_HOSPITAL_COMMITTEE_GROUPS",
+                "dac=imaging-dac",
+            ),
+            ("RADPORTAL_OIDC_BARE_ISSUER", "https://id.example.org"),
+            ("RADPORTAL_OIDC_BARE_CLIENT_ID", "portal"),
+        ]
+        .into_iter()
+        .collect();
+        let lookup = |name: &str| settings.get(name).map(|value| (*value).to_owned());
+        let providers = parse_oidc_providers("Uni-Hospital", lookup).unwrap().0;
+        let uni = &providers[0];
+        assert_eq!(uni.id, "uni-hospital");
+        assert_eq!(uni.name, "University Hospital");
+        assert_eq!(uni.scopes, DEFAULT_OIDC_SCOPES);
+        assert_eq!(uni.admin_groups, ["portal-admins", "it"]);
+        assert_eq!(
+            uni.committee_groups,
+            [("dac".to_owned(), "imaging-dac".to_owned())]
+        );
+        assert!(!format!("{uni:?}").contains("s3cret"));
+        let error = parse_oidc_providers("uni-hospital,bare", lookup).unwrap_err();
+        assert!(
+            error.contains("RADPORTAL_OIDC_BARE_CLIENT_SECRET"),
+            "{error}"
+        );
+        assert!(parse_oidc_providers("uni hospital", lookup).is_err());
+        assert!(parse_oidc_providers("uni-hospital,UNI-HOSPITAL", lookup).is_err());
+        assert!(parse_oidc_providers("", lookup).unwrap().0.is_empty());
+        let mut config = Config::for_database("postgres://h/db");
+        config.local_accounts = false;
+        assert!(
+            config
+                .check()
+                .unwrap_err()
+                .contains("RADPORTAL_OIDC_PROVIDERS")
+        );
+        config.oidc_providers = providers;
+        assert!(config.check().is_ok());
     }
 
     #[test]

@@ -189,6 +189,8 @@ pub async fn close(db: &PgPool, user_id: i64) -> Result<(), AppError> {
     end_access(&mut tx, user_id).await?;
     db::delete_all_credentials(&mut *tx, user_id).await?;
     db::delete_all_api_tokens(&mut *tx, user_id).await?;
+    super::two_factor::forget_account(&mut tx, user_id).await?;
+    super::oidc::accounts::forget_account(&mut *tx, user_id).await?;
     db::leave_committees(&mut *tx, user_id).await?;
     db::anonymise_closed_user(&mut *tx, user_id).await?;
     tx.commit().await?;
@@ -202,6 +204,8 @@ pub async fn export(db: &PgPool, user: &User) -> Result<serde_json::Value, AppEr
     let tokens = db::list_api_tokens(&mut *conn, user.id).await?;
     let sessions = db::session_times(&mut *conn, user.id).await?;
     let events = db::account_events(&mut *conn, user.id).await?;
+    let two_factor = super::two_factor::status(&mut *conn, user.id).await?;
+    let identities = super::oidc::accounts::identities(&mut *conn, user.id).await?;
     let stamp = |at| crate::format::rfc3339(at);
     Ok(json!({
         "account": {
@@ -216,6 +220,12 @@ pub async fn export(db: &PgPool, user: &User) -> Result<serde_json::Value, AppEr
         },
         "credentials": credentials,
         "api_tokens": tokens,
+        // The app's key and the recovery codes are secrets: only whether they exist.
+        "two_factor": {
+            "enabled_at": two_factor.enabled_at.map(stamp),
+            "recovery_codes_left": two_factor.recovery_codes_left,
+        },
+        "institution_sign_ins": identities,
         "sessions": sessions.into_iter().map(|session| json!({
             "created_at": stamp(session.created_at),
             "last_seen_at": stamp(session.last_seen_at),

@@ -84,11 +84,11 @@ pub async fn any_admin(db: impl PgExecutor<'_>) -> sqlx::Result<bool> {
     .await
 }
 
-/// The open account with this e-mail address (any case) and its password hash.
+/// The open account with this e-mail address (any case) and its password hash, if it has a password.
 pub async fn find_for_sign_in(
     db: impl PgExecutor<'_>,
     email: &str,
-) -> sqlx::Result<Option<(User, String)>> {
+) -> sqlx::Result<Option<(User, Option<String>)>> {
     let row = sqlx::query!(
         r#"select u.id, u.email::text as "email!", u.name, u.institution, u.orcid, u.is_admin,
                exists (select 1 from dac_members m where m.user_id = u.id) as "is_reviewer!",
@@ -294,14 +294,16 @@ pub async fn mark_email_verified(db: impl PgExecutor<'_>, user_id: i64) -> sqlx:
     Ok(())
 }
 
-/// The password hash of an open account.
+/// The password hash of an open account; `None` also for an account without a password (one that
+/// signs in through an institution).
 pub async fn password_hash(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar!(
+    Ok(sqlx::query_scalar!(
         "select password_hash from users where id = $1 and closed_at is null",
         user_id,
     )
     .fetch_optional(db)
-    .await
+    .await?
+    .flatten())
 }
 
 /// Replaces the account's password hash.
@@ -774,6 +776,12 @@ pub async fn prune_expired(db: impl PgExecutor<'_> + Copy) -> sqlx::Result<()> {
     .execute(db)
     .await?;
     sqlx::query!("delete from email_tokens where expires_at < now() - interval '7 days'")
+        .execute(db)
+        .await?;
+    sqlx::query!("delete from oidc_sign_ins where expires_at < now()")
+        .execute(db)
+        .await?;
+    sqlx::query!("delete from sign_in_challenges where expires_at < now()")
         .execute(db)
         .await?;
     sqlx::query!("delete from auth_attempts where attempted_at < now() - interval '1 day'")

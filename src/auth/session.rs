@@ -53,6 +53,48 @@ pub fn token_from_cookies(header: &str) -> Option<&str> {
         .filter(|value| value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
+/// Starts a session for `user_id`, signed in through the provider `provider`, and returns its token.
+pub async fn create_through(
+    db: impl PgExecutor<'_>,
+    user_id: i64,
+    provider: &str,
+) -> sqlx::Result<String> {
+    let token = new_token();
+    sqlx::query!(
+        "insert into sessions (token_hash, user_id, expires_at, provider)
+         values ($1, $2, now() + make_interval(days => $3), $4)",
+        token_hash(&token),
+        user_id,
+        ABSOLUTE_DAYS,
+        provider,
+    )
+    .execute(db)
+    .await?;
+    Ok(token)
+}
+
+/// The provider a live session was signed in through; `None` for a password signed in here.
+pub async fn provider(db: impl PgExecutor<'_>, token: &str) -> sqlx::Result<Option<String>> {
+    Ok(sqlx::query_scalar!(
+        "select provider from sessions where token_hash = $1",
+        token_hash(token)
+    )
+    .fetch_optional(db)
+    .await?
+    .flatten())
+}
+
+/// Ends one session; returns the provider it was signed in through, if any.
+pub async fn end(db: impl PgExecutor<'_>, token: &str) -> sqlx::Result<Option<String>> {
+    Ok(sqlx::query_scalar!(
+        "delete from sessions where token_hash = $1 returning provider",
+        token_hash(token)
+    )
+    .fetch_optional(db)
+    .await?
+    .flatten())
+}
+
 /// Starts a session for `user_id` and returns its token.
 pub async fn create(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<String> {
     let token = new_token();

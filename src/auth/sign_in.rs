@@ -1,12 +1,13 @@
 //! Signing in: the throttle, the password check that takes as long for an unknown address as for a
-//! known one, and a fresh session for every successful sign-in.
+//! known one, and a fresh session for every successful sign-in, or, for an account with two-factor
+//! sign-in, a sign-in waiting for its code (see `two_factor`).
 
 use sqlx::PgPool;
 
 use super::account::MAX_PASSWORD_INPUT_BYTES;
 use super::model::Email;
 use super::throttle::{self, Action};
-use super::{db, password, session};
+use super::{db, password, session, two_factor};
 use crate::error::AppError;
 
 /// What the person typed, and where from.
@@ -17,6 +18,8 @@ pub struct Attempt<'a> {
     pub client: &'a str,
     /// The session token the browser already had, if any; it stops working.
     pub old_session: Option<&'a str>,
+    /// Where to go once signed in (a path on this site).
+    pub next: &'a str,
 }
 
 /// How a sign-in attempt ended.
@@ -32,6 +35,8 @@ pub enum SignIn {
     Unverified,
     /// Signed in; the new session's token.
     SignedIn { session: String },
+    /// The password was right; the account's second factor is still to come, under this token.
+    SecondFactor { challenge: String },
 }
 
 /// Checks an attempt and, when it succeeds, starts a new session.
@@ -51,9 +56,10 @@ pub async fn sign_in(db: &PgPool, attempt: Attempt<'_>) -> Result<SignIn, AppErr
         db::find_for_sign_in(db, email).await?
     };
     // The same work and the same answer whether or not the address has an account.
+    // An account without a password here (made by an institution's sign-in) has no password to match.
     let (user, stored) = match found {
-        Some((user, hash)) => (Some(user), hash),
-        None => (None, password::UNKNOWN_USER_HASH.to_owned()),
+        Some((user, Some(hash))) => (Some(user), hash),
+        _ => (None, password::UNKNOWN_USER_HASH.to_owned()),
     };
     let matches = password::verify(attempt.password, stored).await?;
     let Some(user) = user.filter(|_| matches) else {
@@ -71,6 +77,16 @@ pub async fn sign_in(db: &PgPool, attempt: Attempt<'_>) -> Result<SignIn, AppErr
     }
     let mut tx = db.begin().await?;
     throttle::forget(&mut *tx, counted).await?;
+    if two_factor::is_enabled(&mut *tx, user.id).await? {
+        // No session yet: only the code completes the sign-in.
+        let challenge = two_factor::create_challenge(&mut *tx, user.id, attempt.next).await?;
+        tx.commit().await?;
+        tracing::info!(
+            user_id = user.id,
+            "password accepted; waiting for the second factor"
+        );
+        return Ok(SignIn::SecondFactor { challenge });
+    }
     throttle::clear_account(&mut *tx, Action::SignIn, email).await?;
     // A new session at every sign-in: a token planted before sign-in is worth nothing after it.
     if let Some(old) = attempt.old_session {

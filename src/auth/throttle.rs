@@ -9,6 +9,8 @@ use sqlx::{PgExecutor, PgPool};
 pub enum Action {
     /// A failed sign-in.
     SignIn,
+    /// A code of the second factor (at sign-in, or to change two-factor settings).
+    SecondFactor,
     /// A request for a password-reset or verification link.
     EmailLink,
     /// A registration.
@@ -27,6 +29,7 @@ impl Action {
     fn key(self) -> &'static str {
         match self {
             Self::SignIn => "sign_in",
+            Self::SecondFactor => "second_factor",
             Self::EmailLink => "email_link",
             Self::Register => "register",
         }
@@ -35,7 +38,7 @@ impl Action {
     /// The limits for this action.
     pub fn rule(self) -> Rule {
         match self {
-            Self::SignIn => Rule {
+            Self::SignIn | Self::SecondFactor => Rule {
                 per_account: 5,
                 per_client: 30,
                 window_minutes: 15,
@@ -61,6 +64,9 @@ impl Action {
                 "Too many unsuccessful sign-in attempts. Please wait {minutes} minutes and try again, \
                  or reset your password."
             ),
+            Self::SecondFactor => {
+                format!("Too many wrong codes. Please wait {minutes} minutes and try again.")
+            }
             Self::EmailLink => format!(
                 "Too many links were asked for. Please wait {minutes} minutes, and check your inbox \
                  (and spam folder) for the ones already sent."

@@ -34,6 +34,9 @@ const fn table(name: &'static str) -> Table {
 pub const TABLES: &[Table] = &[
     table("organizations"),
     table("users"),
+    table("totp_authenticators"),
+    table("recovery_codes"),
+    table("oidc_identities"),
     Table {
         name: "datasets",
         derived: &["search_vector", "search_names", "task_categories"],
@@ -74,6 +77,15 @@ pub const LEFT_OUT: &[(&str, &str)] = &[
         "auth_attempts",
         "the throttles' counts of failed sign-ins, mailed links and registrations, which look \
          back an hour at most",
+    ),
+    (
+        "sign_in_challenges",
+        "sign-ins whose password was right, waiting five minutes at most for their second \
+         factor's code",
+    ),
+    (
+        "oidc_sign_ins",
+        "sign-ins sent to an institution's provider and not back yet, for ten minutes at most",
     ),
     (
         "outbox",

@@ -30,6 +30,11 @@ pub struct AccountPage {
     pub sessions: i64,
     pub live_tokens: usize,
     pub today: time::Date,
+    /// Whether two-factor sign-in is on.
+    pub two_factor: bool,
+    /// Whether the account has a password here (an account made by an institution's sign-in has
+    /// none).
+    pub has_password: bool,
 }
 
 impl AccountPage {
@@ -60,6 +65,8 @@ pub async fn account(
         sessions,
         live_tokens,
         today: now.date(),
+        two_factor: crate::auth::two_factor::is_enabled(&state.db, user.id).await?,
+        has_password: db::password_hash(&state.db, user.id).await?.is_some(),
         user,
     })
 }

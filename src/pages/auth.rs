@@ -1,10 +1,11 @@
-//! Signing in and out, registering, confirming an e-mail address and resetting a forgotten password.
+//! Signing in (the password, then the code of a second factor when the account has one) and out,
+//! registering, confirming an e-mail address and resetting a forgotten password.
 
 use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use crate::auth::account::{check_new_password, check_profile};
@@ -13,6 +14,7 @@ use crate::auth::model::Email;
 use crate::auth::registration::{self, Outcome, Registration};
 use crate::auth::sign_in::{self, Attempt, SignIn};
 use crate::auth::throttle::Action;
+use crate::auth::two_factor::{self, CodeAttempt, Proven, SecondStep};
 use crate::auth::{password, session};
 use crate::error::AppError;
 use crate::validation::FieldErrors;
@@ -28,17 +30,48 @@ pub struct SignInPage {
     pub error: Option<String>,
     /// After a correct password on an unconfirmed address: offer to send the link again.
     pub unverified: bool,
+    /// Whether accounts with a password here may sign in.
+    pub local_accounts: bool,
+    /// The institutions' providers: (id, name).
+    pub providers: Vec<(String, String)>,
 }
 
 impl SignInPage {
-    fn new(email: &str, next: String) -> Self {
+    fn new(state: &AppState, email: &str, next: String) -> Self {
         Self {
             layout: Layout::new("Sign in", Nav::None),
             email: email.to_owned(),
             next,
             error: None,
             unverified: false,
+            local_accounts: state.config.local_accounts,
+            providers: state
+                .config
+                .oidc_providers
+                .iter()
+                .map(|provider| (provider.id.clone(), provider.name.clone()))
+                .collect(),
         }
+    }
+
+    /// `next=…` for the providers' links, encoded.
+    fn next_query(&self) -> String {
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("next", &self.next)
+            .finish()
+    }
+}
+
+/// Refuses what only accounts with a password here do, when the operator turned those off.
+fn local_accounts_on(state: &AppState) -> Result<(), AppError> {
+    if state.config.local_accounts {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "This portal signs people in through their institution only; it keeps no passwords. \
+             Please use your institution's sign-in on the sign-in page."
+                .to_owned(),
+        ))
     }
 }
 
@@ -54,6 +87,7 @@ fn safe_next(next: Option<&str>) -> String {
 
 /// `GET /sign-in`: the form, or straight on for someone already signed in.
 pub async fn sign_in_form(
+    State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
     Query(params): Query<SignInParams>,
     notice: Option<Notice>,
@@ -62,7 +96,7 @@ pub async fn sign_in_form(
     if user.is_some() {
         return Ok(Redirect::to(&next).into_response());
     }
-    let mut page = SignInPage::new("", next);
+    let mut page = SignInPage::new(&state, "", next);
     page.layout = page.layout.with_notice(notice);
     render(&page)
 }
@@ -82,13 +116,15 @@ pub async fn sign_in(
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Result<Response, AppError> {
+    local_accounts_on(&state)?;
     let next = safe_next(form.next.as_deref());
-    let mut page = SignInPage::new(form.email.trim(), next.clone());
+    let mut page = SignInPage::new(&state, form.email.trim(), next.clone());
     let attempt = Attempt {
         email: &form.email,
         password: form.password,
         client: &client,
         old_session: session_token(&headers),
+        next: &next,
     };
     let status = match sign_in::sign_in(&state.db, attempt).await? {
         SignIn::SignedIn { session } => {
@@ -98,6 +134,16 @@ pub async fn sign_in(
                     session::cookie(&session, state.is_https()),
                 )],
                 Redirect::to(&next),
+            )
+                .into_response());
+        }
+        SignIn::SecondFactor { challenge } => {
+            return Ok((
+                [(
+                    header::SET_COOKIE,
+                    two_factor::challenge_cookie(&challenge, state.is_https()),
+                )],
+                Redirect::to("/sign-in/code"),
             )
                 .into_response());
         }
@@ -127,22 +173,164 @@ pub async fn sign_in(
     Ok((status, render(&page)?).into_response())
 }
 
-/// `POST /sign-out`: ends this browser's session.
+#[derive(Template)]
+#[template(path = "auth/sign_in_code.html")]
+pub struct SignInCodePage {
+    pub layout: Layout,
+    pub error: Option<String>,
+}
+
+impl SignInCodePage {
+    fn new(error: Option<String>) -> Self {
+        Self {
+            layout: Layout::new("Enter your code", Nav::None),
+            error,
+        }
+    }
+}
+
+/// The token of the sign-in waiting for its code, from the request's cookies.
+fn challenge_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find_map(two_factor::challenge_from_cookies)
+}
+
+/// Back to the password, saying why; the stale cookie goes.
+fn sign_in_expired(state: &AppState) -> Response {
+    (
+        [(
+            header::SET_COOKIE,
+            two_factor::clearing_challenge_cookie(state.is_https()),
+        )],
+        Redirect::to(&Notice::SignInExpired.on("/sign-in")),
+    )
+        .into_response()
+}
+
+/// `GET /sign-in/code`: the second step of a sign-in whose password was right.
+pub async fn sign_in_code_form(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    if user.is_some() {
+        return Ok(Redirect::to("/account").into_response());
+    }
+    let waiting = match challenge_token(&headers) {
+        Some(token) => two_factor::challenge(&state.db, token).await?.is_some(),
+        None => false,
+    };
+    if !waiting {
+        return Ok(sign_in_expired(&state));
+    }
+    render(&SignInCodePage::new(None))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct CodeForm {
+    code: String,
+}
+
+/// What a page says about a refused code.
+pub fn code_refusal(refusal: &Proven<()>) -> (StatusCode, String) {
+    match refusal {
+        Proven::Throttled => (
+            StatusCode::TOO_MANY_REQUESTS,
+            Action::SecondFactor.message(),
+        ),
+        Proven::ReusedCode => (
+            StatusCode::UNAUTHORIZED,
+            "That code was already used. Wait for your app to show the next one, or use another \
+             recovery code."
+                .to_owned(),
+        ),
+        _ => (
+            StatusCode::UNAUTHORIZED,
+            "That code is not right. Enter the six digits your app shows now, or one of your \
+             recovery codes."
+                .to_owned(),
+        ),
+    }
+}
+
+/// `POST /sign-in/code`: completes the sign-in with a code from the app or a recovery code.
+pub async fn sign_in_code(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    headers: HeaderMap,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, AppError> {
+    let Some(challenge) = challenge_token(&headers) else {
+        return Ok(sign_in_expired(&state));
+    };
+    let attempt = CodeAttempt {
+        challenge,
+        code: &form.code,
+        client: &client,
+        old_session: session_token(&headers),
+    };
+    match two_factor::complete_sign_in(&state.db, state.config.secret_key.as_ref(), attempt).await?
+    {
+        SecondStep::Expired => Ok(sign_in_expired(&state)),
+        SecondStep::SignedIn { session, next } => Ok((
+            AppendHeaders([
+                (
+                    header::SET_COOKIE,
+                    session::cookie(&session, state.is_https()),
+                ),
+                (
+                    header::SET_COOKIE,
+                    two_factor::clearing_challenge_cookie(state.is_https()),
+                ),
+            ]),
+            Redirect::to(&safe_next(Some(&next))),
+        )
+            .into_response()),
+        SecondStep::Refused(refusal) => {
+            let (status, message) = code_refusal(&refusal);
+            Ok((status, render(&SignInCodePage::new(Some(message)))?).into_response())
+        }
+    }
+}
+
+/// `POST /sign-out`: ends this browser's session; one signed in through a provider is offered the
+/// provider's sign-out too.
 pub async fn sign_out(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
+    let mut signed_in_through = None;
     if let Some(token) = session_token(&headers) {
-        session::delete(&state.db, token).await?;
+        signed_in_through = session::end(&state.db, token).await?;
     }
-    Ok((
-        [(
-            header::SET_COOKIE,
-            session::clearing_cookie(state.is_https()),
-        )],
-        Redirect::to("/"),
-    )
-        .into_response())
+    let clearing = [(
+        header::SET_COOKIE,
+        session::clearing_cookie(state.is_https()),
+    )];
+    // A session from an institution's provider can end there too, when the provider offers that. A
+    // link, not a redirect: browsers do not follow a form's redirect to another origin under the
+    // portal's `form-action 'self'` policy.
+    if let Some(provider) = signed_in_through
+        .as_deref()
+        .and_then(|id| state.config.oidc_provider(id))
+        && let Some(url) =
+            crate::auth::oidc::sign_out_url(&state.oidc, provider, &state.config.base_url).await
+    {
+        let name = &provider.name;
+        let page = MessagePage::new(
+            "You are signed out",
+            vec![format!(
+                "You are signed out of the portal, but still signed in at {name}, which other sites may use too. On a shared computer, sign out there as well."
+            )],
+            Some((&url, &format!("Sign out at {name} too"))),
+        );
+        return Ok((clearing, render(&page)?).into_response());
+    }
+    Ok((clearing, Redirect::to("/")).into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -205,7 +393,11 @@ impl MessagePage {
 }
 
 /// `GET /register`: the registration form.
-pub async fn register_form(MaybeUser(user): MaybeUser) -> Result<Response, AppError> {
+pub async fn register_form(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+) -> Result<Response, AppError> {
+    local_accounts_on(&state)?;
     if user.is_some() {
         return Ok(Redirect::to("/account").into_response());
     }
@@ -221,6 +413,7 @@ pub async fn register(
     ClientAddr(client): ClientAddr,
     Form(mut form): Form<RegisterForm>,
 ) -> Result<Response, AppError> {
+    local_accounts_on(&state)?;
     let mut errors = FieldErrors::default();
     let email = match Email::parse(&form.email) {
         Ok(email) => Some(email),
@@ -368,12 +561,14 @@ impl EmailRequestPage {
 }
 
 /// `GET /forgot-password`: asks for the address to send a reset link to.
-pub async fn forgot_password_form() -> Result<Response, AppError> {
+pub async fn forgot_password_form(State(state): State<AppState>) -> Result<Response, AppError> {
+    local_accounts_on(&state)?;
     render(&EmailRequestPage::forgot(String::new()))
 }
 
 /// `GET /verify-email/resend`: asks for the address to send a new confirmation link to.
-pub async fn resend_verification_form() -> Result<Response, AppError> {
+pub async fn resend_verification_form(State(state): State<AppState>) -> Result<Response, AppError> {
+    local_accounts_on(&state)?;
     render(&EmailRequestPage::resend(String::new()))
 }
 
@@ -385,6 +580,7 @@ async fn email_link_request(
     mut page: EmailRequestPage,
     purpose: TokenPurpose,
 ) -> Result<Response, AppError> {
+    local_accounts_on(state)?;
     let email = match Email::parse(&page.email) {
         Ok(email) => email,
         Err(_) => {
@@ -453,6 +649,7 @@ pub async fn reset_password_form(
     State(state): State<AppState>,
     Query(params): Query<TokenParam>,
 ) -> Result<Response, AppError> {
+    local_accounts_on(&state)?;
     if db::email_token_user(&state.db, &params.token, TokenPurpose::ResetPassword)
         .await?
         .is_none()
@@ -478,6 +675,7 @@ pub async fn reset_password(
     State(state): State<AppState>,
     Form(form): Form<ResetPasswordForm>,
 ) -> Result<Response, AppError> {
+    local_accounts_on(&state)?;
     let not_valid = || link_not_valid("password reset", ("/forgot-password", "Ask for a new link"));
     let Some(user) = registration::reset_link_user(&state.db, &form.token).await? else {
         return not_valid();

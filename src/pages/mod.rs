@@ -4,8 +4,10 @@
 //! | area | module | templates |
 //! |---|---|---|
 //! | home, search, dataset and organization pages, CSV and DCAT | `catalog` | `templates/catalog/`, `templates/organizations/` |
-//! | sign in and out, registration, e-mail confirmation, password reset | `auth` | `templates/auth/` |
+//! | sign in (password, then a second factor) and out, registration, e-mail confirmation, password reset | `auth` | `templates/auth/` |
 //! | the account page, profile, credentials, tokens, export, closing | `account` | `templates/auth/` |
+//! | two-factor sign-in: setup, recovery codes, turning it off | `two_factor` | `templates/auth/two_factor*.html` |
+//! | signing in through an institution's OpenID Connect provider | `oidc` | `templates/auth/message.html` |
 //! | projects | `projects` | `templates/access/project*.html` |
 //! | cart, requests, review | `requests` | `templates/access/` |
 //! | my access, grants, agreements, notifications | `grants` | `templates/access/` |
@@ -18,8 +20,10 @@ pub mod auth;
 pub mod catalog;
 pub mod grants;
 pub mod health;
+pub mod oidc;
 pub mod projects;
 pub mod requests;
+pub mod two_factor;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, StatusCode};
@@ -56,6 +60,10 @@ fn auth_routes() -> Routes {
     Routes::new()
         .get("/sign-in", auth::sign_in_form)
         .post("/sign-in", auth::sign_in)
+        .get("/sign-in/oidc/{provider}", oidc::start)
+        .get("/sign-in/oidc/{provider}/callback", oidc::callback)
+        .get("/sign-in/code", auth::sign_in_code_form)
+        .post("/sign-in/code", auth::sign_in_code)
         .post("/sign-out", auth::sign_out)
         .get("/register", auth::register_form)
         .post("/register", auth::register)
@@ -91,6 +99,14 @@ fn auth_routes() -> Routes {
         .get("/account/tokens", account::tokens)
         .post("/account/tokens", account::create_token)
         .post("/account/tokens/{id}/revoke", account::revoke_token)
+        .get(two_factor::PATH, two_factor::show)
+        .post("/account/two-factor/setup", two_factor::begin_setup)
+        .post("/account/two-factor/confirm", two_factor::confirm_setup)
+        .post("/account/two-factor/disable", two_factor::disable)
+        .post(
+            "/account/two-factor/recovery-codes",
+            two_factor::regenerate_recovery_codes,
+        )
 }
 
 fn access_routes() -> Routes {

@@ -31,13 +31,17 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
 /// From the outside in: the request metrics (outermost, so that they count every answer as sent),
 /// `no-store` for signed-in answers and the security headers (so that every answer carries them,
 /// the 408, 413, cross-site and panic answers included), request id and
-/// tracing, panic recovery, the timeout, compression, body limits, the cross-site check, and the
-/// check of text at the edge.
+/// tracing, panic recovery, the timeout, compression, body limits, the cross-site check, the
+/// check of text at the edge, and sending accounts that must set up a second factor to do so.
 pub fn apply(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
     let config = &state.config;
     let request_id = HeaderName::from_static("x-request-id");
     let form_limit = config.max_body_bytes;
     let router = routes
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            super::enrolment::require_second_factor,
+        ))
         .layer(axum::middleware::from_fn(move |request, next| {
             super::edge::check_request(request, next, form_limit)
         }))

@@ -3,6 +3,7 @@
 
 pub mod csrf;
 pub mod edge;
+pub mod enrolment;
 pub mod error;
 pub mod extract;
 pub mod markdown;

@@ -16,11 +16,13 @@ pub enum Notice {
     PasswordReset,
     SignedOutEverywhere,
     AccountClosed,
+    SignInExpired,
     // The account page.
     ProfileSaved,
     PasswordChanged,
     CredentialAdded,
     CredentialRemoved,
+    TwoFactorDisabled,
     // Access requests.
     CommentAdded,
     ChangesRequested,
@@ -44,15 +46,17 @@ pub enum Notice {
 
 impl Notice {
     /// Every notice, for looking codes up.
-    pub const ALL: [Self; 24] = [
+    pub const ALL: [Self; 26] = [
         Self::EmailVerified,
         Self::PasswordReset,
         Self::SignedOutEverywhere,
         Self::AccountClosed,
+        Self::SignInExpired,
         Self::ProfileSaved,
         Self::PasswordChanged,
         Self::CredentialAdded,
         Self::CredentialRemoved,
+        Self::TwoFactorDisabled,
         Self::CommentAdded,
         Self::ChangesRequested,
         Self::VoteRecorded,
@@ -79,10 +83,12 @@ impl Notice {
             Self::PasswordReset => "password_reset",
             Self::SignedOutEverywhere => "signed_out_everywhere",
             Self::AccountClosed => "account_closed",
+            Self::SignInExpired => "sign_in_expired",
             Self::ProfileSaved => "profile_saved",
             Self::PasswordChanged => "password_changed",
             Self::CredentialAdded => "credential_added",
             Self::CredentialRemoved => "credential_removed",
+            Self::TwoFactorDisabled => "two_factor_disabled",
             Self::CommentAdded => "comment_added",
             Self::ChangesRequested => "changes_requested",
             Self::VoteRecorded => "vote_recorded",
@@ -111,12 +117,18 @@ impl Notice {
             }
             Self::SignedOutEverywhere => "You were signed out on every device.",
             Self::AccountClosed => "Your account is closed. Thank you for using the portal.",
+            Self::SignInExpired => {
+                "That sign-in was not completed in time. Please enter your password again."
+            }
             Self::ProfileSaved => "Your profile was saved.",
             Self::PasswordChanged => {
                 "Your password was changed; your other sessions were signed out."
             }
             Self::CredentialAdded => "The credential was added.",
             Self::CredentialRemoved => "The credential was removed.",
+            Self::TwoFactorDisabled => {
+                "Two-factor sign-in is off; your password alone signs you in now."
+            }
             Self::CommentAdded => "Your comment was added.",
             Self::ChangesRequested => "The applicant was asked for changes.",
             Self::VoteRecorded => "Your vote was recorded.",

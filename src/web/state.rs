@@ -25,6 +25,8 @@ pub struct AppState {
     pub catalog_watch: Arc<CatalogWatch>,
     /// Searches made on this instance and not yet written to the search log (a job writes them).
     pub search_log: Arc<SearchLog>,
+    /// The institutions' sign-in providers: their discovery documents and keys, as last fetched.
+    pub oidc: Arc<crate::auth::oidc::provider::Providers>,
 }
 
 impl AppState {
@@ -42,6 +44,7 @@ impl AppState {
             related: Arc::new(RelatedCache::default()),
             datasets: Arc::new(crate::catalog::related::DatasetCache::default()),
             catalog_watch,
+            oidc: Arc::new(crate::auth::oidc::provider::Providers::new()),
         }
     }
 

@@ -9,7 +9,7 @@ use radportal::auth::model::TokenScope;
 use radportal::auth::session;
 use reqwest::{Client, Method, StatusCode};
 
-use crate::helpers::{TestApp, bundled_record};
+use crate::helpers::{TestApp, bundled_record, secret_key};
 
 /// Who is asking.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,6 +141,25 @@ fn table() -> Vec<Row> {
             Form(&[("email", "x@example.org"), ("password", "wrong")]),
             "401 401 401 401 401",
         ),
+        // Signing in through an institution's provider: only configured providers exist.
+        get(
+            "/sign-in/oidc/{provider}",
+            "/sign-in/oidc/nowhere?next=/account",
+            "404 404 404 404 404",
+        ),
+        get(
+            "/sign-in/oidc/{provider}/callback",
+            "/sign-in/oidc/nowhere/callback?code=x&state=y",
+            "404 404 404 404 404",
+        ),
+        // The second step of a sign-in: without a sign-in waiting for its code, back to the password.
+        get("/sign-in/code", "/sign-in/code", "303 303 303 303 303"),
+        post(
+            "/sign-in/code",
+            "/sign-in/code",
+            Form(&[("code", "123456")]),
+            "303 303 303 303 303",
+        ),
         post("/sign-out", "/sign-out", Empty, "303 303 303 303 303"),
         get("/register", "/register", "200 303 303 303 200"),
         post("/register", "/register", Form(&[]), "422 422 422 422 422"),
@@ -242,6 +261,33 @@ fn table() -> Vec<Row> {
             "/account/tokens/{token}/revoke",
             Empty,
             "in 404 404 404 in",
+        ),
+        // Two-factor sign-in of one's own account; with nothing set up, confirming, turning off and
+        // new recovery codes go back to the settings.
+        get("/account/two-factor", "/account/two-factor", ACCOUNT),
+        post(
+            "/account/two-factor/setup",
+            "/account/two-factor/setup",
+            Empty,
+            "in 200 200 200 in",
+        ),
+        post(
+            "/account/two-factor/confirm",
+            "/account/two-factor/confirm",
+            Form(&[("code", "123456")]),
+            "in 303 303 303 in",
+        ),
+        post(
+            "/account/two-factor/disable",
+            "/account/two-factor/disable",
+            Form(&[("disable_code", "123456")]),
+            "in 303 303 303 in",
+        ),
+        post(
+            "/account/two-factor/recovery-codes",
+            "/account/two-factor/recovery-codes",
+            Form(&[("regenerate_code", "123456")]),
+            "in 303 303 303 in",
         ),
         // Requesting access: the cart and projects belong to the signed-in person.
         get("/cart", "/cart", ACCOUNT),
@@ -642,7 +688,7 @@ async fn fixture(app: &TestApp, role: Role, n: usize) -> Fixture {
 
 #[tokio::test]
 async fn every_route_answers_each_role_as_the_table_says() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_configured(|config| config.secret_key = Some(secret_key())).await;
     let record = bundled_record("lidc-idri");
     let body = serde_json::to_vec(&vec![record]).unwrap();
     app.import(&body).await;

@@ -1,6 +1,8 @@
 //! Journeys in real headless Chromium (Playwright with Debian's chromium) and axe-core accessibility
 //! checks of every page type: `tests/browser/journeys.mjs`, run against this suite's server. The script
 //! asks for mailed links on its standard output; this test delivers the mail, reads the link from the SMTP server and answers.
+//! `tests/browser/sign_in.mjs` signs in through a real OpenID Connect provider and with a second
+//! factor.
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -59,4 +61,41 @@ async fn journeys_in_a_real_browser_pass_with_no_accessibility_violations() {
     let status = node.wait().await.unwrap();
     assert!(status.success(), "{output}");
     assert!(output.contains("axe violations per page type"), "{output}");
+}
+
+#[tokio::test]
+async fn signing_in_through_an_institution_and_with_a_second_factor_in_a_real_browser() {
+    let (listener, address) = TestApp::reserve().await;
+    let accounts = serde_json::json!({"rosa": {
+        "email": "rosa@uni.example", "email_verified": true, "name": "Rosa Radiologist",
+        "organization": "University Hospital, Radiology",
+    }});
+    let provider = crate::oidc::RealProvider::start(&address, accounts).await;
+    let issuer = provider.issuer.clone();
+    let app = TestApp::spawn_listening(listener, move |config| {
+        config.oidc_providers = vec![crate::oidc::provider("uni", "University Hospital", &issuer)];
+        config.secret_key = Some(crate::helpers::secret_key());
+    })
+    .await;
+    app.add_user("tess@example.org", "Tess Totp").await;
+    let root = env!("CARGO_MANIFEST_DIR");
+    let output = tokio::process::Command::new("node")
+        .arg(format!("{root}/tests/browser/sign_in.mjs"))
+        .current_dir(format!("{root}/tests/browser"))
+        .env("BASE_URL", &app.address)
+        .env("PROVIDER_LOGIN", "rosa")
+        .env("EMAIL", "tess@example.org")
+        .env("PASSWORD", PASSWORD)
+        .env("ARTIFACTS", format!("{root}/target/browser-artifacts"))
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("node runs (scripts/test installs the browser test packages and chromium)");
+    let printed = String::from_utf8_lossy(&output.stdout);
+    println!("{printed}");
+    assert!(output.status.success(), "{printed}");
+    assert!(
+        printed.contains("axe violations per page type"),
+        "{printed}"
+    );
 }

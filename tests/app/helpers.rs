@@ -103,9 +103,46 @@ impl TestApp {
         Self::spawn_on(TestDatabase::create(template).await, configure).await
     }
 
+    /// A free port on loopback and its address, for a portal started later with
+    /// [`TestApp::spawn_listening`] (what it will answer on can then be told to others first).
+    pub async fn reserve() -> (tokio::net::TcpListener, String) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port");
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        (listener, address)
+    }
+
+    /// A portal on `listener` over a new, migrated, empty database, whose public address is the
+    /// listener's own (for flows that send the browser elsewhere and back), with the configuration
+    /// changed by `configure`.
+    pub async fn spawn_listening(
+        listener: tokio::net::TcpListener,
+        configure: impl FnOnce(&mut Config),
+    ) -> Self {
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        Self::spawn_with_listener(
+            Some(listener),
+            TestDatabase::create(Template::Migrated).await,
+            move |config| {
+                config.base_url = url::Url::parse(&address).unwrap();
+                configure(config);
+            },
+        )
+        .await
+    }
+
     /// A portal over `database` (migrated first, when it is not), which it drops when it ends, with
     /// the configuration changed by `configure`.
     pub async fn spawn_on(database: TestDatabase, configure: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_with_listener(None, database, configure).await
+    }
+
+    async fn spawn_with_listener(
+        listener: Option<tokio::net::TcpListener>,
+        database: TestDatabase,
+        configure: impl FnOnce(&mut Config),
+    ) -> Self {
         let mut config = Config::for_database(&database.url);
         config.seed_catalog = false;
         config.db_max_connections = 5;
@@ -113,7 +150,12 @@ impl TestApp {
         let db = radportal::db::connect_and_migrate(&config)
             .await
             .expect("test database is reachable and migrated");
-        let app = Self::spawn_with(
+        let listener = match listener {
+            Some(listener) => listener,
+            None => Self::reserve().await.0,
+        };
+        let app = Self::serve_on(
+            listener,
             AppState::new(db.clone(), config),
             db,
             database.name.clone(),
@@ -132,9 +174,17 @@ impl TestApp {
         database_name: String,
         database_url: String,
     ) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a free port");
+        let (listener, _) = Self::reserve().await;
+        Self::serve_on(listener, state, db, database_name, database_url).await
+    }
+
+    async fn serve_on(
+        listener: tokio::net::TcpListener,
+        state: AppState,
+        db: PgPool,
+        database_name: String,
+        database_url: String,
+    ) -> Self {
         let address = format!("http://{}", listener.local_addr().unwrap());
         let (shutdown, signal) = oneshot::channel::<()>();
         let served = state.clone();
@@ -383,6 +433,15 @@ impl Drop for TestDatabase {
         }
         databases::hand_back(std::mem::take(&mut self.name), keep);
     }
+}
+
+/// The key that seals two-factor secrets in the tests (random-looking, and no secret).
+pub fn secret_key() -> radportal::config::SecretKey {
+    let mut key = [0u8; 32];
+    for (i, byte) in key.iter_mut().enumerate() {
+        *byte = u8::try_from(i * 37 % 251).unwrap() ^ 0x5a;
+    }
+    radportal::config::SecretKey::from(key)
 }
 
 /// The password of every account the tests create.
