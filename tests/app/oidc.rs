@@ -482,8 +482,8 @@ enum Forgery {
 struct ForgingProvider {
     issuer: String,
     forgery: Mutex<Forgery>,
-    /// The nonce and PKCE challenge of the last authorization request.
-    asked: Mutex<Option<(String, String)>>,
+    /// The nonce and PKCE challenge of each authorization request, by the code it was answered with.
+    asked: Mutex<HashMap<String, (String, String)>>,
     key: jsonwebtoken::EncodingKey,
     rogue: jsonwebtoken::EncodingKey,
     jwk: Value,
@@ -516,7 +516,7 @@ impl ForgingProvider {
         let provider = Arc::new(Self {
             issuer: format!("http://{}", listener.local_addr().unwrap()),
             forgery: Mutex::new(Forgery::Nothing),
-            asked: Mutex::new(None),
+            asked: Mutex::new(HashMap::new()),
             key,
             rogue,
             jwk,
@@ -550,11 +550,18 @@ impl ForgingProvider {
         State(this): State<Arc<Self>>,
         Query(params): Query<HashMap<String, String>>,
     ) -> Redirect {
-        *this.asked.lock().unwrap() =
-            Some((params["nonce"].clone(), params["code_challenge"].clone()));
+        let code = {
+            let mut asked = this.asked.lock().unwrap();
+            let code = format!("forged-code-{}", asked.len());
+            asked.insert(
+                code.clone(),
+                (params["nonce"].clone(), params["code_challenge"].clone()),
+            );
+            code
+        };
         let mut back = url::Url::parse(&params["redirect_uri"]).unwrap();
         back.query_pairs_mut()
-            .append_pair("code", "forged-code")
+            .append_pair("code", &code)
             .append_pair("state", &params["state"]);
         Redirect::to(back.as_str())
     }
@@ -565,7 +572,14 @@ impl ForgingProvider {
         headers: axum::http::HeaderMap,
         axum::Form(form): axum::Form<HashMap<String, String>>,
     ) -> axum::response::Response {
-        let (nonce, challenge) = this.asked.lock().unwrap().clone().expect("asked first");
+        let code = form.get("code").cloned().unwrap_or_default();
+        let Some((nonce, challenge)) = this.asked.lock().unwrap().get(&code).cloned() else {
+            return (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({"error": "invalid_grant"})),
+            )
+                .into_response();
+        };
         let verifier = form.get("code_verifier").cloned().unwrap_or_default();
         let client = base64::engine::general_purpose::STANDARD.encode(format!(
             "{}:{}",
@@ -697,4 +711,44 @@ async fn without_local_accounts_only_the_provider_signs_in() {
     let back = browser.get(&authorize).send().await.unwrap();
     let response = browser.get(location(&back)).send().await.unwrap();
     assert_eq!(location(&response), "/account");
+}
+
+#[tokio::test]
+async fn a_first_sign_in_finished_many_times_at_once_makes_one_account() {
+    let forging = ForgingProvider::start().await;
+    let (listener, _) = TestApp::reserve().await;
+    let issuer = forging.issuer.clone();
+    let app = TestApp::spawn_listening(listener, move |config| {
+        config.oidc_providers = vec![provider("forged", "Forging Provider", &issuer)];
+        config.db_max_connections = 14;
+    })
+    .await;
+    // The same new person in twelve browsers, each back from the provider; then all at once.
+    let mut returns = Vec::new();
+    for _ in 0..12 {
+        let browser = new_client();
+        let authorize = start(&app, &browser, "forged").await;
+        let back = browser.get(&authorize).send().await.unwrap();
+        returns.push((browser, location(&back)));
+    }
+    let finished = futures_util::future::join_all(
+        returns
+            .iter()
+            .map(|(browser, url)| async move { browser.get(url).send().await.unwrap() }),
+    )
+    .await;
+    for response in &finished {
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert!(sets_session(response));
+    }
+    let accounts: i64 =
+        sqlx::query_scalar("select count(*) from users where email = 'fiona@forged.example'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    let identities: i64 = sqlx::query_scalar("select count(*) from oidc_identities")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!((accounts, identities), (1, 1));
 }

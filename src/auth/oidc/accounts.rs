@@ -35,6 +35,22 @@ pub async fn resolve(
     provider: &OidcProvider,
     person: &Person,
 ) -> sqlx::Result<Resolved> {
+    // Sign-ins of one person finishing at once (several tabs, a double click) wait for each other
+    // here, so that the first makes the account and the link and the others find them.
+    sqlx::query!(
+        "select pg_advisory_xact_lock(hashtextextended($1, 0))",
+        format!("oidc {} {}", provider.issuer, person.subject),
+    )
+    .execute(&mut *conn)
+    .await?;
+    if let Some(email) = &person.email {
+        sqlx::query!(
+            "select pg_advisory_xact_lock(hashtextextended($1, 0))",
+            format!("account {}", email.as_str().to_lowercase()),
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
     let linked = sqlx::query!(
         r#"select i.user_id, (u.disabled_at is not null or u.closed_at is not null) as "inactive!"
            from oidc_identities i join users u on u.id = i.user_id
