@@ -93,9 +93,9 @@ struct Row {
     /// The hash of the lower-case DOI.
     doi_hash: Option<u64>,
     /// The lower-case title, for placing appended rows in title order.
-    title_key: Box<str>,
+    title_key: Arc<str>,
     /// The vocabulary's concepts of the dataset's structured facts.
-    concepts: Box<[u32]>,
+    concepts: Arc<[u32]>,
 }
 
 /// A snapshot of the published catalog. Snapshots share their posting lists: an update copies the
@@ -376,8 +376,8 @@ impl CatalogIndex {
             title_hash: hash(&title),
             slug_hash: hash(&source.slug),
             doi_hash,
-            title_key: title.into_boxed_str(),
-            concepts: fact_concepts.into_boxed_slice(),
+            title_key: title.into(),
+            concepts: fact_concepts.into(),
         });
         self.live_rows += 1;
     }

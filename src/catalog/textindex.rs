@@ -182,7 +182,7 @@ pub struct Document<'a> {
 /// whole index is built again.
 #[derive(Clone, Default)]
 pub struct InvertedIndex {
-    words: HashMap<Box<str>, u32>,
+    words: HashMap<Arc<str>, u32>,
     /// Concept → list of its exact occurrences, and of occurrences through a narrower concept.
     concept_exact: HashMap<u32, u32>,
     concept_broad: HashMap<u32, u32>,
@@ -195,7 +195,7 @@ pub struct InvertedIndex {
     /// Per list: whether the word occurs in some dataset's names.
     in_names: Vec<bool>,
     /// The words of dataset names (without digits) by their length in characters, for corrections.
-    name_words: Vec<Vec<(Box<str>, u32)>>,
+    name_words: Vec<Vec<(Arc<str>, u32)>>,
     /// Per row and field: the field's weight over its BM25 length normalisation.
     norms: Vec<[f32; FIELDS]>,
     /// While building: each word as written, lower-cased and as a term.
