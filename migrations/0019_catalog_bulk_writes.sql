@@ -24,10 +24,20 @@ drop index datasets_body_parts_idx;
 drop index datasets_data_use_limitations_idx;
 drop index datasets_license_idx;
 
--- Values written from now on; the ones already stored stay as they are until they are rewritten.
-alter table datasets
-    alter column description set compression lz4,
-    alter column summary set compression lz4;
-alter table dataset_revisions
-    alter column changes set compression lz4,
-    alter column snapshot set compression lz4;
+-- Every value PostgreSQL may compress, in both tables. Values written from now on; the ones already
+-- stored stay as they are until they are rewritten.
+do $$
+declare
+    col record;
+begin
+    for col in
+        select a.attrelid::regclass as tab, a.attname as name
+        from pg_attribute a join pg_type t on t.oid = a.atttypid
+        where a.attrelid in ('datasets'::regclass, 'dataset_revisions'::regclass)
+          and a.attnum > 0 and not a.attisdropped and a.attgenerated = ''
+          and t.typstorage in ('x', 'm')
+    loop
+        execute format('alter table %s alter column %I set compression lz4', col.tab, col.name);
+    end loop;
+end
+$$;

@@ -1,6 +1,7 @@
 //! Writing a batch of checked import records with a few set-based statements: the organizations
 //! they name, the datasets that are new, the ones that changed, and one revision for each dataset
-//! created or changed. A record equal to its dataset writes nothing.
+//! created or changed. A record equal to its dataset writes nothing, not even a row lock: only the
+//! datasets that change are locked (and compared again once locked).
 //!
 //! A batch is written in one transaction (a savepoint inside the caller's transaction). When a
 //! record breaks a rule of the database the batch is split and its halves written again, down to the
@@ -14,7 +15,7 @@ use sqlx::{Connection, PgConnection};
 
 use super::db::bulk::{self, ChangedDataset, NewDataset, NewRevision};
 use super::db::organizations;
-use super::model::{DatasetFields, DatasetStatus, OrganizationRef, RevisionOrigin};
+use super::model::{Dataset, DatasetFields, DatasetStatus, OrganizationRef, RevisionOrigin};
 
 /// A record that passed every check, ready to be written.
 #[derive(Clone, Debug)]
@@ -144,15 +145,22 @@ async fn write_all(conn: &mut PgConnection, records: &[Checked]) -> sqlx::Result
         .collect();
     let slugs: Vec<String> = sorted.iter().map(|r| r.fields.slug.clone()).collect();
 
-    // New slugs are added (in slug order, like every lock taken here, so that imports running at
-    // once cannot wait for each other in a circle); a slug another import adds first joins the
-    // existing ones.
-    let existing: HashSet<String> = bulk::existing_slugs(&mut *conn, &slugs)
+    // The stored datasets are read without a lock: one the record leaves as it is is not written
+    // to at all.
+    let stored: HashMap<String, Dataset> = bulk::read(&mut *conn, &slugs)
         .await?
         .into_iter()
+        .map(|dataset| (dataset.fields.slug.clone(), dataset))
         .collect();
+
+    // New slugs are added (in slug order, like every lock taken here, so that imports running at
+    // once cannot wait for each other in a circle); a slug another import adds first is compared
+    // below like the others.
     let mut new = Vec::new();
-    for record in sorted.iter().filter(|r| !existing.contains(&r.fields.slug)) {
+    for record in sorted
+        .iter()
+        .filter(|r| !stored.contains_key(&r.fields.slug))
+    {
         new.push(NewDataset {
             organization_id: organization_id(record)?,
             fields: &record.fields,
@@ -176,34 +184,38 @@ async fn write_all(conn: &mut PgConnection, records: &[Checked]) -> sqlx::Result
         outcomes.insert(&by_slug[slug.as_str()].fields.slug, Outcome::Created);
     }
 
-    // The others are compared with the stored dataset, locked, and written only when they differ.
-    let to_compare: Vec<String> = slugs
-        .into_iter()
-        .filter(|slug| !added.contains_key(slug))
-        .collect();
-    let current = if to_compare.is_empty() {
+    // The datasets the records change, or may change, are locked and read again, compared again,
+    // and written.
+    let mut to_lock = Vec::new();
+    for slug in slugs.iter().filter(|slug| !added.contains_key(*slug)) {
+        let record = by_slug[slug.as_str()];
+        match stored.get(slug) {
+            Some(dataset) if imported_change(dataset, record).is_none() => {
+                outcomes.insert(&record.fields.slug, Outcome::Unchanged);
+            }
+            _ => to_lock.push(slug.clone()),
+        }
+    }
+    let current = if to_lock.is_empty() {
         Vec::new()
     } else {
-        bulk::lock_and_read(&mut *conn, &to_compare).await?
+        bulk::lock_and_read(&mut *conn, &to_lock).await?
     };
-    if current.len() != to_compare.len() {
+    if current.len() != to_lock.len() {
         // Datasets are never deleted, so a slug seen or taken is there to lock.
         return Err(sqlx::Error::RowNotFound);
     }
     let mut after = Vec::new();
     for dataset in &current {
         let record = by_slug[dataset.fields.slug.as_str()];
-        let fields = keep_curated_fields(&dataset.fields, &record.fields);
-        let changes = if fields == dataset.fields {
-            Map::new()
-        } else {
-            fields.changes_since(Some(&dataset.fields))
-        };
-        if changes.is_empty() {
-            outcomes.insert(&record.fields.slug, Outcome::Unchanged);
-        } else {
-            outcomes.insert(&record.fields.slug, Outcome::Updated);
-            after.push((dataset, organization_id(record)?, fields, changes));
+        match imported_change(dataset, record) {
+            None => {
+                outcomes.insert(&record.fields.slug, Outcome::Unchanged);
+            }
+            Some((fields, changes)) => {
+                outcomes.insert(&record.fields.slug, Outcome::Updated);
+                after.push((dataset, organization_id(record)?, fields, changes));
+            }
         }
     }
     let mut versions = Vec::new();
@@ -249,6 +261,19 @@ async fn write_all(conn: &mut PgConnection, records: &[Checked]) -> sqlx::Result
         .iter()
         .map(|record| outcomes[record.fields.slug.as_str()])
         .collect())
+}
+
+/// The fields `record` gives `dataset`, with what changes, when they differ from its fields.
+fn imported_change(
+    dataset: &Dataset,
+    record: &Checked,
+) -> Option<(DatasetFields, Map<String, serde_json::Value>)> {
+    let fields = keep_curated_fields(&dataset.fields, &record.fields);
+    if fields == dataset.fields {
+        return None;
+    }
+    let changes = fields.changes_since(Some(&dataset.fields));
+    (!changes.is_empty()).then_some((fields, changes))
 }
 
 /// The id of each organization `records` name, creating the new ones (named as the first record

@@ -748,3 +748,22 @@ async fn the_dry_run_of_an_upload_reports_exactly_what_its_commit_does() {
         mixed.updated.len() as i64
     );
 }
+
+#[tokio::test]
+async fn reimporting_unchanged_records_does_not_wait_for_a_dataset_someone_holds() {
+    let app = TestApp::spawn().await;
+    let file = synthetic_file(0..2100);
+    app.import(&file).await;
+    let mut holder = app.db.begin().await.unwrap();
+    sqlx::query("select id from datasets where slug = 'bulk-2050' for update")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+
+    let report = tokio::time::timeout(std::time::Duration::from_secs(30), app.import(&file))
+        .await
+        .expect("the import does not wait for the lock");
+
+    assert_eq!(report.unchanged.len(), 2100);
+    holder.rollback().await.unwrap();
+}

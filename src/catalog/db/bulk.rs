@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 use serde_json::{Map, Value};
-use sqlx::{PgConnection, PgExecutor};
+use sqlx::PgConnection;
 
 use crate::catalog::model::{Dataset, DatasetFields, DatasetStatus, RevisionOrigin};
 
@@ -78,14 +78,9 @@ fn json_arrays<T: Serialize>(rows: &[T]) -> Vec<String> {
         .collect()
 }
 
-/// Which of `slugs` name a dataset.
-pub async fn existing_slugs(
-    db: impl PgExecutor<'_>,
-    slugs: &[String],
-) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar!("select slug from datasets where slug = any($1)", slugs)
-        .fetch_all(db)
-        .await
+/// The datasets with these slugs, whatever their status.
+pub async fn read(conn: &mut PgConnection, slugs: &[String]) -> sqlx::Result<Vec<Dataset>> {
+    super::find_datasets_by_slug(conn, slugs, true).await
 }
 
 /// Locks the datasets with these slugs for the rest of the transaction, in the order of their slugs
