@@ -51,11 +51,11 @@ const DEADLOCK_ATTEMPTS: u32 = 5;
 /// Writes `records` (each slug at most once); returns what happened to each, in their order.
 pub async fn write(conn: &mut PgConnection, records: &[Checked]) -> sqlx::Result<Vec<Written>> {
     let mut written: Vec<Option<Written>> = vec![None; records.len()];
-    let mut pending = if records.is_empty() {
-        Vec::new()
-    } else {
-        vec![0..records.len()]
-    };
+    // The parts still to write, the next one last.
+    let mut pending: Vec<std::ops::Range<usize>> = Vec::new();
+    if !records.is_empty() {
+        pending.push(0..records.len());
+    }
     while let Some(range) = pending.pop() {
         let part = &records[range.clone()];
         match write_retrying(conn, part).await {
