@@ -767,3 +767,76 @@ async fn reimporting_unchanged_records_does_not_wait_for_a_dataset_someone_holds
     assert_eq!(report.unchanged.len(), 2100);
     holder.rollback().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_batch_cancelled_by_a_deadlock_is_written_again() {
+    let app = TestApp::spawn().await;
+    app.import(&synthetic_file(1..2)).await;
+    // The import's connection looks for deadlocks after 5 s of waiting, the other one only after a
+    // minute, so PostgreSQL cancels the import's batch.
+    sqlx::query(&format!(
+        r#"alter database "{}" set deadlock_timeout = '5s'"#,
+        app.database_name
+    ))
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let import_pool = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+    let mut other = app.db.begin().await.unwrap();
+    sqlx::query("set local deadlock_timeout = '60s'")
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    sqlx::query("select id from datasets where slug = 'bulk-1' for update")
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    let mut changed = synthetic(1);
+    changed["subjects_count"] = json!(5000);
+    let file = serde_json::to_vec(&[synthetic(2), changed]).unwrap();
+
+    // The import adds bulk-2, then waits for bulk-1.
+    let import = tokio::spawn(async move {
+        radportal::catalog::import::import_json(
+            &import_pool,
+            &file,
+            &radportal::catalog::import::NoProgress,
+        )
+        .await
+    });
+    let mut waiting = false;
+    for _ in 0..200 {
+        waiting = scalar(
+            &app,
+            "select count(*) from pg_stat_activity
+             where datname = current_database() and wait_event_type = 'Lock'",
+        )
+        .await
+            == 1;
+        if waiting {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(waiting, "the import waits for bulk-1");
+    // Adding bulk-2 here waits for the import, which waits for this transaction.
+    let added = sqlx::query(
+        "insert into datasets (organization_id, slug, title, source_kind)
+         select organization_id, 'bulk-2', 'Added meanwhile', source_kind from datasets
+         where slug = 'bulk-1'",
+    )
+    .execute(&mut *other)
+    .await;
+    assert!(added.is_ok(), "the import's batch was cancelled: {added:?}");
+    other.rollback().await.unwrap();
+
+    let report = import.await.unwrap().expect("the import runs to the end");
+
+    assert_eq!(report.created, vec!["bulk-2"]);
+    assert_eq!(report.updated, vec!["bulk-1"]);
+    assert!(report.rejected.is_empty());
+    assert_eq!(
+        scalar(&app, "select count(*) from dataset_revisions").await,
+        3
+    );
+}
