@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates a fresh bench database and loads a synthetic catalog through the portal's own import path
-# (`radportal import FILE`), timing the import.
+# (`radportal import FILE`), timing the import; then imports the same file again, which must change
+# nothing, and times that too.
 #
 #   bench/load.sh                      # 100,000 datasets, seed 42, database radportal_bench
 #   COUNT=10000 bench/load.sh          # a smaller catalog
@@ -9,7 +10,7 @@
 # Settings (environment): COUNT (100000), SEED (42), BENCH_DB (radportal_bench),
 # PGHOST (127.0.0.1), PGPORT (5432), PGUSER (postgres), RADPORTAL_SRC (this checkout),
 # RADPORTAL_BIN ($RADPORTAL_SRC/target/release/radportal).
-# Writes bench/results/load.json and bench/results/import.log.
+# Writes bench/results/load.json, bench/results/import.log and bench/results/reimport.log.
 set -euo pipefail
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -57,8 +58,9 @@ dropdb --if-exists --force "$BENCH_DB"
 head -c 24 /dev/urandom | base64 | "$RADPORTAL_BIN" create-admin \
     --email bench-admin@radportal.local --name "Bench administrator" --password-stdin >/dev/null
 
-# 3. The import, timed. It writes each record in its own transaction, with a revision.
+# 3. The import, timed. It writes the records in batches of 2,000, each batch in one transaction.
 echo "importing $records records from $FILE"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 start=$(date +%s.%N)
 status=0
 "$RADPORTAL_BIN" import "$FILE" >"$RESULTS/import.log" 2>&1 || status=$?
@@ -78,7 +80,27 @@ fi
 # record; until it is vacuumed, every search reads its 100,000 dead versions).
 psql -X -q -d "$BENCH_DB" -c "vacuum (analyze)"
 
+# 5. The same file again: every record is unchanged, nothing is written.
+echo "importing the same file again"
+version_before=$(psql -X -At -d "$BENCH_DB" -c "select version from catalog_state")
+again_start=$(date +%s.%N)
+again_status=0
+"$RADPORTAL_BIN" import "$FILE" >"$RESULTS/reimport.log" 2>&1 || again_status=$?
+again_end=$(date +%s.%N)
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+if [[ $again_status -ne $status ]]; then
+    echo "error: the second import ended with status $again_status:" >&2
+    tail -n 20 "$RESULTS/reimport.log" >&2
+    exit 1
+fi
+head -n 1 "$RESULTS/reimport.log"
+version_after=$(psql -X -At -d "$BENCH_DB" -c "select version from catalog_state")
+if [[ "$version_before" != "$version_after" ]]; then
+    echo "warning: the second import moved the catalog version ($version_before -> $version_after)" >&2
+fi
+
 seconds=$(python3 -c "print(round($end - $start, 2))")
+again_seconds=$(python3 -c "print(round($again_end - $again_start, 2))")
 rate=$(python3 -c "print(round($records / ($end - $start), 1))")
 published=$(psql -X -At -d "$BENCH_DB" -c "select count(*) from datasets where status = 'published'")
 organizations=$(psql -X -At -d "$BENCH_DB" -c "select count(*) from organizations")
@@ -94,6 +116,11 @@ json.dump({
     "import_summary": open("$RESULTS/import.log").readline().strip(),
     "import_seconds": $seconds,
     "records_per_second": $rate,
+    "reimport_summary": open("$RESULTS/reimport.log").readline().strip(),
+    "reimport_seconds": $again_seconds,
+    "reimport_moved_catalog_version": "$version_before" != "$version_after",
+    "load_average_before": "$load_before",
+    "load_average_after": "$load_after",
     "published_datasets": $published,
     "organizations": $organizations,
     "database_size": "$db_size",
@@ -101,5 +128,6 @@ json.dump({
 }, open(sys.argv[1], "w"), indent=2)
 EOF
 
-echo "import: $records records in ${seconds} s = ${rate} records/s"
+echo "import: $records records in ${seconds} s = ${rate} records/s; again: ${again_seconds} s"
+echo "load average before: $load_before; after: $load_after"
 echo "database $BENCH_DB: $published published datasets, $organizations organizations, $db_size (datasets: $table_size)"

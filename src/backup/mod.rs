@@ -21,7 +21,8 @@ pub use restore::{CheckedExport, RestoreReport, restore};
 pub struct Table {
     pub name: &'static str,
     /// Columns that triggers compute from the row's other columns when it is inserted; they are not
-    /// exported (the restore's inserts compute them again).
+    /// exported (the restore's inserts compute them again). The datasets' search document exists
+    /// only in schemas before migration 19; an export of such a schema is restored into it first.
     pub derived: &'static [&'static str],
 }
 

@@ -19,8 +19,6 @@ pub enum Change {
     Edit { actor: i64 },
     /// A curator restored the record as it was at `restored_version`.
     Restore { actor: i64, restored_version: i32 },
-    /// An import brought new facts (the import as a whole is audited, not each record).
-    Import,
 }
 
 impl Change {
@@ -28,35 +26,28 @@ impl Change {
         match self {
             Self::Edit { .. } => RevisionOrigin::Editor,
             Self::Restore { .. } => RevisionOrigin::Restore,
-            Self::Import => RevisionOrigin::Import,
         }
     }
 
-    pub fn actor(self) -> Option<i64> {
+    pub fn actor(self) -> i64 {
         match self {
-            Self::Edit { actor } | Self::Restore { actor, .. } => Some(actor),
-            Self::Import => None,
+            Self::Edit { actor } | Self::Restore { actor, .. } => actor,
         }
     }
 
     /// The audit entry for `version` with `changes`: its action and details.
-    fn audit_entry(
-        self,
-        version: i32,
-        changes: &Map<String, Value>,
-    ) -> Option<(AuditAction, Value)> {
+    fn audit_entry(self, version: i32, changes: &Map<String, Value>) -> (AuditAction, Value) {
         match self {
-            Self::Edit { .. } => Some((
+            Self::Edit { .. } => (
                 AuditAction::DatasetUpdated,
                 json!({"version": version, "changes": changes}),
-            )),
+            ),
             Self::Restore {
                 restored_version, ..
-            } => Some((
+            } => (
                 AuditAction::DatasetRestored,
                 json!({"restored_version": restored_version, "version": version, "changes": changes}),
-            )),
-            Self::Import => None,
+            ),
         }
     }
 }
@@ -101,23 +92,22 @@ pub async fn save_version(
         revisions::NewRevision {
             dataset_id: current.id,
             version,
-            actor_id: change.actor(),
+            actor_id: Some(change.actor()),
             origin: change.origin(),
             changes: &changes,
             snapshot: after,
         },
     )
     .await?;
-    if let Some((action, details)) = change.audit_entry(version, &changes) {
-        audit::record(
-            &mut *conn,
-            change.actor(),
-            action,
-            Target::Dataset(current.id),
-            details,
-        )
-        .await?;
-    }
+    let (action, details) = change.audit_entry(version, &changes);
+    audit::record(
+        &mut *conn,
+        Some(change.actor()),
+        action,
+        Target::Dataset(current.id),
+        details,
+    )
+    .await?;
     Ok(Saved::Version(version))
 }
 
@@ -402,36 +392,27 @@ mod tests {
             actor: 8,
             restored_version: 2,
         };
-        assert_eq!(
-            (edit.origin(), edit.actor()),
-            (RevisionOrigin::Editor, Some(7))
-        );
+        assert_eq!((edit.origin(), edit.actor()), (RevisionOrigin::Editor, 7));
         assert_eq!(
             (restore.origin(), restore.actor()),
-            (RevisionOrigin::Restore, Some(8))
-        );
-        assert_eq!(
-            (Change::Import.origin(), Change::Import.actor()),
-            (RevisionOrigin::Import, None)
+            (RevisionOrigin::Restore, 8)
         );
     }
 
     #[test]
-    fn edits_and_restores_are_audited_but_imported_records_are_not() {
+    fn edits_and_restores_are_audited() {
         let mut changes = Map::new();
         changes.insert("title".to_owned(), json!({"before": "A", "after": "B"}));
-        let (action, details) = Change::Edit { actor: 1 }.audit_entry(3, &changes).unwrap();
+        let (action, details) = Change::Edit { actor: 1 }.audit_entry(3, &changes);
         assert_eq!(action, AuditAction::DatasetUpdated);
         assert_eq!(details, json!({"version": 3, "changes": changes}));
         let (action, details) = Change::Restore {
             actor: 1,
             restored_version: 1,
         }
-        .audit_entry(4, &changes)
-        .unwrap();
+        .audit_entry(4, &changes);
         assert_eq!(action, AuditAction::DatasetRestored);
         assert_eq!(details["restored_version"], 1);
         assert_eq!(details["version"], 4);
-        assert_eq!(Change::Import.audit_entry(2, &changes), None);
     }
 }

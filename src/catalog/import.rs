@@ -1,25 +1,25 @@
 //! Importing datasets from the catalog's JSON exchange format (the format of `seed/datasets.json`), and
 //! bulk imports of uploaded JSON or CSV files.
 //!
-//! Each record is checked in full before anything is written, then written in its own transaction, so a
-//! rejected record leaves nothing behind. Re-importing a file updates changed records (with a revision)
-//! and leaves equal ones untouched. An uploaded file is tried record by record in one transaction, so
-//! its dry run says exactly what its commit writes: the whole file, or nothing.
+//! Every record is checked in full before anything is written; the records are then written in
+//! batches of [`BATCH_RECORDS`], each in one transaction (see [`super::batch`]), and a rejected record
+//! leaves nothing behind. Re-importing a file updates changed records (with a revision) and leaves
+//! equal ones untouched. An uploaded file is written in one transaction, so its dry run says exactly
+//! what its commit writes: the whole file, or nothing.
 
 use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::postgres::{PgAdvisoryLock, PgAdvisoryLockKey};
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool};
 use time::Date;
 use time::macros::format_description;
 
-use super::curation::{self, Change, Saved};
-use super::db::{self, organizations, uploads};
+use super::batch::{self, Checked, Outcome, Written};
+use super::db::{self, uploads};
 use super::model::{
-    AccessLevel, DatasetFields, DatasetStatus, OrganizationRef, RevisionOrigin, SourceKind,
-    UploadFormat, modality_name,
+    AccessLevel, DatasetFields, OrganizationRef, SourceKind, UploadFormat, modality_name,
 };
 use super::organizations::normalise_publisher;
 use super::validate::check_dataset;
@@ -94,15 +94,6 @@ pub struct IdcView {
     pub access: Option<String>,
 }
 
-/// What happened to one record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Created,
-    Updated,
-    Unchanged,
-}
-
 /// A record that was not imported, and why.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Rejection {
@@ -151,7 +142,7 @@ pub enum ImportError {
 }
 
 /// Receives progress while an import runs (the command line draws a progress bar with it).
-pub trait Progress {
+pub trait Progress: Sync {
     fn start(&self, total: usize);
     fn advance(&self);
     fn finish(&self);
@@ -166,9 +157,12 @@ impl Progress for NoProgress {
     fn finish(&self) {}
 }
 
+/// Records checked and written together, in one transaction.
+pub const BATCH_RECORDS: usize = 2000;
+
 /// Imports every record of a JSON document in the exchange format.
 ///
-/// Database failures (other than a record breaking a rule) abort the run with the error; records
+/// Database failures (other than a record breaking a rule) abort the run with the error; batches
 /// already written stay written, and re-running the import completes the rest.
 pub async fn import_json(
     pool: &PgPool,
@@ -176,46 +170,111 @@ pub async fn import_json(
     progress: &dyn Progress,
 ) -> Result<ImportReport, anyhow::Error> {
     let records = records_from_json(bytes)?;
+    let mut conn = pool.acquire().await?;
+    Ok(import_records(&mut conn, records, progress).await?)
+}
+
+/// Batches checked ahead of the one being written.
+const BATCHES_AHEAD: usize = 2;
+
+/// Records checked together, with the rejections of those that may not be written.
+struct CheckedBatch {
+    /// How many records of the file the batch covers.
+    read: usize,
+    checked: Vec<Checked>,
+    rejected: Vec<Rejection>,
+}
+
+/// Checks and writes `records` batch by batch, each batch in a transaction of its own (a savepoint
+/// when `conn` is in a transaction). The records are checked on a thread of their own, a few batches
+/// ahead of the one being written.
+async fn import_records(
+    conn: &mut PgConnection,
+    records: Vec<Value>,
+    progress: &dyn Progress,
+) -> sqlx::Result<ImportReport> {
     progress.start(records.len());
+    let (batches, mut checked_batches) = tokio::sync::mpsc::channel(BATCHES_AHEAD);
+    let checking = tokio::task::spawn_blocking(move || check_in_batches(records, &batches));
     let mut report = ImportReport::default();
-    let mut seen = HashSet::new();
-    for (index, record) in records.into_iter().enumerate() {
-        if let Some((position, fields, organization)) =
-            checked_record(index, record, &mut seen, &mut report)
-        {
-            let saved = save_imported(pool, &organization, &fields).await;
-            note_outcome(&mut report, position, fields.slug, saved)?;
+    while let Some(batch) = checked_batches.recv().await {
+        report.rejected.extend(batch.rejected);
+        let written = batch::write(conn, &batch.checked).await?;
+        for (record, written) in batch.checked.into_iter().zip(written) {
+            match written {
+                Written::Saved(Outcome::Created) => report.created.push(record.fields.slug),
+                Written::Saved(Outcome::Updated) => report.updated.push(record.fields.slug),
+                Written::Saved(Outcome::Unchanged) => report.unchanged.push(record.fields.slug),
+                Written::Refused { constraint } => report.rejected.push(Rejection {
+                    position: record.position,
+                    field: constraint_field(&constraint).to_owned(),
+                    reason: format!("breaks the catalog rule {constraint}"),
+                    id: Some(record.fields.slug),
+                }),
+            }
         }
-        progress.advance();
+        for _ in 0..batch.read {
+            progress.advance();
+        }
     }
+    if let Err(panicked) = checking.await {
+        std::panic::resume_unwind(panicked.into_panic());
+    }
+    // A record the database refused is reported after the batch's other rejections: put it in its
+    // place in the file.
+    report.rejected.sort_by_key(|rejection| rejection.position);
     progress.finish();
     Ok(report)
 }
 
-/// Parses record `index` and refuses a repeated id; the rejections go into `report`. Returns the
-/// record's position (from 1), fields and organization when it may be saved.
+/// Checks `records` and sends them on in batches of [`BATCH_RECORDS`]; stops early when nobody
+/// receives them any more (the import failed).
+fn check_in_batches(records: Vec<Value>, batches: &tokio::sync::mpsc::Sender<CheckedBatch>) {
+    let mut seen = HashSet::new();
+    let mut records = records.into_iter().enumerate().peekable();
+    while records.peek().is_some() {
+        let mut batch = CheckedBatch {
+            read: 0,
+            checked: Vec::new(),
+            rejected: Vec::new(),
+        };
+        for (index, record) in records.by_ref().take(BATCH_RECORDS) {
+            batch.read += 1;
+            batch.checked.extend(checked_record(
+                index,
+                record,
+                &mut seen,
+                &mut batch.rejected,
+            ));
+        }
+        if batches.blocking_send(batch).is_err() {
+            return;
+        }
+    }
+}
+
+/// Parses record `index` and refuses a repeated id; the rejections go into `rejected`. Returns the
+/// record when it may be saved.
 fn checked_record(
     index: usize,
     record: Value,
     seen: &mut HashSet<String>,
-    report: &mut ImportReport,
-) -> Option<(usize, DatasetFields, OrganizationRef)> {
+    rejected: &mut Vec<Rejection>,
+) -> Option<Checked> {
     let position = index + 1;
     let id = record.get("id").and_then(Value::as_str).map(str::to_owned);
     match parse_record(record) {
         Err(errors) => {
-            report
-                .rejected
-                .extend(errors.into_iter().map(|e| Rejection {
-                    position,
-                    id: id.clone(),
-                    field: e.field,
-                    reason: e.message,
-                }));
+            rejected.extend(errors.into_iter().map(|e| Rejection {
+                position,
+                id: id.clone(),
+                field: e.field,
+                reason: e.message,
+            }));
             None
         }
         Ok((fields, _)) if !seen.insert(fields.slug.clone()) => {
-            report.rejected.push(Rejection {
+            rejected.push(Rejection {
                 position,
                 id,
                 field: "id".to_owned(),
@@ -223,35 +282,12 @@ fn checked_record(
             });
             None
         }
-        Ok((fields, organization)) => Some((position, fields, organization)),
+        Ok((fields, organization)) => Some(Checked {
+            position,
+            fields,
+            organization,
+        }),
     }
-}
-
-/// Records what saving a record did. A record that breaks a catalog rule is a rejection (returns
-/// `Ok(false)`); other database failures are errors.
-fn note_outcome(
-    report: &mut ImportReport,
-    position: usize,
-    slug: String,
-    saved: sqlx::Result<Outcome>,
-) -> Result<bool, sqlx::Error> {
-    match saved {
-        Ok(Outcome::Created) => report.created.push(slug),
-        Ok(Outcome::Updated) => report.updated.push(slug),
-        Ok(Outcome::Unchanged) => report.unchanged.push(slug),
-        Err(sqlx::Error::Database(error)) if error.constraint().is_some() => {
-            let constraint = error.constraint().unwrap_or_default();
-            report.rejected.push(Rejection {
-                position,
-                id: Some(slug),
-                field: constraint_field(constraint).to_owned(),
-                reason: format!("breaks the catalog rule {constraint}"),
-            });
-            return Ok(false);
-        }
-        Err(error) => return Err(error),
-    }
-    Ok(true)
 }
 
 /// Loads the bundled catalog when the database has no datasets yet; `None` when it already has some.
@@ -272,81 +308,6 @@ pub async fn seed_if_empty(pool: &PgPool) -> Result<Option<ImportReport>, anyhow
     .await;
     guard.release_now().await?;
     result
-}
-
-/// Writes one imported record in its own transaction: creates it, updates it with a revision, or
-/// leaves it alone when nothing changed.
-pub async fn save_imported(
-    pool: &PgPool,
-    organization: &OrganizationRef,
-    fields: &DatasetFields,
-) -> sqlx::Result<Outcome> {
-    let mut tx = pool.begin().await?;
-    let outcome = save_imported_in(&mut tx, organization, fields).await?;
-    tx.commit().await?;
-    Ok(outcome)
-}
-
-/// Creates or updates one imported record inside the caller's transaction.
-async fn save_imported_in(
-    conn: &mut PgConnection,
-    organization: &OrganizationRef,
-    fields: &DatasetFields,
-) -> sqlx::Result<Outcome> {
-    let organization_id = organizations::ensure(&mut *conn, organization).await?;
-    let Some(locked) = db::lock_dataset(&mut *conn, &fields.slug).await? else {
-        curation::insert_first_version(
-            conn,
-            organization_id,
-            DatasetStatus::Published,
-            fields,
-            None,
-            RevisionOrigin::Import,
-        )
-        .await?;
-        return Ok(Outcome::Created);
-    };
-    let current = db::find_dataset(&mut *conn, &fields.slug)
-        .await?
-        .ok_or(sqlx::Error::RowNotFound)?;
-    let fields = keep_curated_fields(&current.fields, fields);
-    let saved = curation::save_version(
-        conn,
-        &current,
-        locked.version,
-        organization_id,
-        &fields,
-        Change::Import,
-    )
-    .await?;
-    match saved {
-        Saved::Version(_) => Ok(Outcome::Updated),
-        Saved::Unchanged => Ok(Outcome::Unchanged),
-        // The row is locked, so its version cannot have moved.
-        Saved::Stale => Err(sqlx::Error::RowNotFound),
-    }
-}
-
-/// The imported record with the facts the exchange format does not carry (access instructions,
-/// data-use limitations, formats, size, de-identification, PHI) kept as curated; the file's description
-/// and citation fill empty ones but never replace what is there (a curator may have written it).
-fn keep_curated_fields(before: &DatasetFields, imported: &DatasetFields) -> DatasetFields {
-    let kept =
-        |before: &str, imported: &str| if before.is_empty() { imported } else { before }.to_owned();
-    DatasetFields {
-        description: kept(&before.description, &imported.description),
-        access_instructions: before.access_instructions.clone(),
-        data_use_limitations: before.data_use_limitations.clone(),
-        citation: imported
-            .citation
-            .clone()
-            .or_else(|| before.citation.clone()),
-        formats: before.formats.clone(),
-        size_bytes: before.size_bytes,
-        deidentification: before.deidentification.clone(),
-        contains_phi: before.contains_phi,
-        ..imported.clone()
-    }
 }
 
 /// The field a database constraint guards, named as in the exchange format where it differs.
@@ -766,31 +727,6 @@ pub fn records_from_csv(bytes: &[u8]) -> Result<Vec<Value>, String> {
     Ok(records)
 }
 
-/// Tries every record inside the caller's transaction, each behind a savepoint, so the report says
-/// exactly what a commit of that transaction would do.
-async fn try_records(
-    conn: &mut PgConnection,
-    records: Vec<Value>,
-) -> Result<ImportReport, AppError> {
-    let mut report = ImportReport::default();
-    let mut seen = HashSet::new();
-    for (index, record) in records.into_iter().enumerate() {
-        let Some((position, fields, organization)) =
-            checked_record(index, record, &mut seen, &mut report)
-        else {
-            continue;
-        };
-        let mut savepoint = conn.begin().await?;
-        let saved = save_imported_in(&mut savepoint, &organization, &fields).await;
-        if note_outcome(&mut report, position, fields.slug, saved)? {
-            savepoint.commit().await?;
-        } else {
-            savepoint.rollback().await?;
-        }
-    }
-    Ok(report)
-}
-
 /// The records of an uploaded file, or why it cannot be read.
 pub fn records_of(format: UploadFormat, bytes: &[u8]) -> Result<Vec<Value>, String> {
     match format {
@@ -825,7 +761,7 @@ pub async fn dry_run_upload(
         Err(message) => return Ok(DryRun::Unreadable(format!("{file_name}: {message}."))),
     };
     let mut tx = pool.begin().await?;
-    let report = try_records(&mut tx, records).await?;
+    let report = import_records(&mut tx, records, &NoProgress).await?;
     tx.rollback().await?;
     let upload_id = uploads::insert(pool, admin_id, file_name, format, bytes).await?;
     Ok(DryRun::Checked { upload_id, report })
@@ -852,7 +788,7 @@ pub async fn commit_upload(
         .await?
         .ok_or(AppError::NotFound)?;
     let records = records_of(upload.format, &upload.bytes).map_err(AppError::BadRequest)?;
-    let report = try_records(&mut tx, records).await?;
+    let report = import_records(&mut tx, records, &NoProgress).await?;
     if !report.rejected.is_empty() {
         tx.rollback().await?;
         return Ok(Commit {

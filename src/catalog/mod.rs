@@ -2,6 +2,7 @@
 //! log, and importing the exchange format.
 
 pub mod analysis;
+pub mod batch;
 pub mod curation;
 pub mod db;
 pub mod duo;

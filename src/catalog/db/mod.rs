@@ -1,11 +1,13 @@
-//! The catalog's SQL, checked against the schema when the crate compiles: datasets here, organizations,
-//! revisions, import uploads, catalog health, link checks and the search log in the submodules. (The
-//! search's own statements, text matching and the index load, stay with `search` and `index`.)
+//! The catalog's SQL, checked against the schema when the crate compiles: datasets here, bulk imports,
+//! organizations, revisions, import uploads, catalog health, link checks and the search log in the
+//! submodules. (The search's own statements, text matching and the index load, stay with `search`
+//! and `index`.)
 //!
 //! A dataset's fields are read into a row by column name, and written by name too: the fields go to
 //! PostgreSQL as one JSON object that `jsonb_populate_record` turns into a `datasets` row, so no
 //! statement depends on the order of fifty parameters.
 
+pub mod bulk;
 pub mod health;
 pub mod links;
 pub mod organizations;

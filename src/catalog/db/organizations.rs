@@ -42,24 +42,45 @@ pub async fn id_by_slug(db: impl PgExecutor<'_>, slug: &str) -> sqlx::Result<Opt
         .await
 }
 
-/// Creates the organization if its slug is new; returns its id either way. Curated names are kept.
-pub async fn ensure(db: impl PgExecutor<'_>, organization: &OrganizationRef) -> sqlx::Result<i64> {
-    // Reading first leaves an existing organization untouched (no write, no catalog version bump).
-    sqlx::query_scalar!(
-        r#"with created as (
-             insert into organizations (slug, name, homepage)
-             select $1, $2, $3 where not exists (select 1 from organizations where slug = $1)
-             on conflict (slug) do nothing
-             returning id)
-         select id as "id!" from created
-         union all select id from organizations where slug = $1
-         limit 1"#,
-        organization.slug,
-        organization.name,
-        organization.homepage,
+/// The (slug, id) of each organization among `slugs`.
+pub async fn ids_by_slugs(
+    db: impl PgExecutor<'_>,
+    slugs: &[String],
+) -> sqlx::Result<Vec<(String, i64)>> {
+    let rows = sqlx::query!(
+        "select slug, id from organizations where slug = any($1)",
+        slugs
     )
-    .fetch_one(db)
-    .await
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|row| (row.slug, row.id)).collect())
+}
+
+/// Creates the organizations whose slug is free, in the order given; returns the (slug, id) of each
+/// one created. A slug another transaction takes first is left out, once that transaction has
+/// committed.
+pub async fn insert_missing(
+    db: impl PgExecutor<'_>,
+    organizations: &[&OrganizationRef],
+) -> sqlx::Result<Vec<(String, i64)>> {
+    let slugs: Vec<&str> = organizations.iter().map(|o| o.slug.as_str()).collect();
+    let names: Vec<&str> = organizations.iter().map(|o| o.name.as_str()).collect();
+    let homepages: Vec<Option<&str>> = organizations
+        .iter()
+        .map(|o| o.homepage.as_deref())
+        .collect();
+    let rows = sqlx::query!(
+        "insert into organizations (slug, name, homepage)
+         select * from unnest($1::text[], $2::text[], $3::text[])
+         on conflict (slug) do nothing
+         returning slug, id",
+        &slugs as _,
+        &names as _,
+        &homepages as _,
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|row| (row.slug, row.id)).collect())
 }
 
 /// Adds an organization; `None` when the slug is taken.
