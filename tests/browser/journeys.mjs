@@ -1,12 +1,15 @@
-// Whole journeys through the portal in real headless Chromium, with an axe-core check (WCAG 2.1 A and
-// AA) of every page type on the way. Screenshots go to ARTIFACTS.
+// Whole journeys through the portal in real headless Chromium, with an axe-core check (WCAG 2.2 A and
+// AA and the best-practice rules) of every page type on the way, then every page route of the route
+// table opened by every role at 1280 and 360 px: axe at both widths, and no sideways scrolling at
+// 360 px. Screenshots go to ARTIFACTS, and the table of results to ARTIFACTS/pages.md.
 //
 // Environment: BASE_URL (a running portal with the example data), ADMIN_EMAIL, ADMIN_PASSWORD,
 // EXAMPLE_PASSWORD, CHROMIUM (default /usr/bin/chromium), ARTIFACTS (default target/browser-artifacts).
 // For a mailed link the script prints `MAIL_LINK_REQUEST <address>` and reads the link's path from
-// standard input.
+// standard input; for the pages to check it prints `PAGES_REQUEST` and reads one JSON line of
+// `{ route, url }`.
 
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { AxeBuilder } from '@axe-core/playwright';
 
@@ -26,24 +29,62 @@ function check(condition, message) {
   if (!condition) throw new Error(message);
 }
 
-/** Runs axe on the page once per page type and records violations. */
-async function axe(page, type) {
-  if (axeResults[type] !== undefined) return;
-  const result = await new AxeBuilder({ page })
-    .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'])
-    .analyze();
-  axeResults[type] = result.violations.length;
+const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'];
+
+/** Runs axe on the page and returns the number of violations, each recorded as a failure. */
+async function axeCount(page, type) {
+  const result = await new AxeBuilder({ page }).withTags(AXE_TAGS).analyze();
   for (const v of result.violations) {
     failures.push(`axe on ${type}: ${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`);
   }
+  return result.violations.length;
+}
+
+/** Runs axe on the page once per page type and records violations. */
+async function axe(page, type) {
+  if (axeResults[type] !== undefined) return;
+  axeResults[type] = await axeCount(page, type);
+}
+
+/** How many pixels the page is wider than the window (0 when nothing scrolls sideways). */
+async function overflow(page) {
+  return page.evaluate(() => Math.max(0, document.documentElement.scrollWidth - window.innerWidth));
+}
+
+/** The innermost elements reaching past the window's right edge, outside any scrolling box: what
+ * widens the page. */
+async function widest(page) {
+  return page.evaluate(() => {
+    const edge = window.innerWidth + 1;
+    const scrolls = (el) => {
+      for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
+        const { overflowX } = getComputedStyle(up);
+        if (overflowX === 'auto' || overflowX === 'scroll' || overflowX === 'hidden') return true;
+      }
+      return false;
+    };
+    const past = [...document.body.querySelectorAll('*')].filter((el) => el.getBoundingClientRect().right > edge && !scrolls(el));
+    // Text longer than its box reaches past it without widening the box itself.
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    const range = document.createRange();
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      range.selectNodeContents(node);
+      if (range.getBoundingClientRect().right > edge && !scrolls(node.parentElement) && !past.includes(node.parentElement)) past.push(node.parentElement);
+    }
+    const all = past.length > 0 ? past : [...document.body.querySelectorAll('*')].filter((el) => el.getBoundingClientRect().right > edge);
+    return all
+      .filter((el) => !all.some((other) => other !== el && el.contains(other)))
+      .slice(0, 3)
+      .map((el) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}${el.className && typeof el.className === 'string' ? `.${el.className.trim().split(/\s+/).join('.')}` : ''} (+${Math.round(el.getBoundingClientRect().right - window.innerWidth)}px)`);
+  });
 }
 
 async function shot(page, name) {
   await page.screenshot({ path: `${artifacts}/${name}.png`, fullPage: true });
 }
 
-async function newPage(width = 1280) {
-  const context = await browser.newContext({ viewport: { width, height: 900 } });
+async function newPage(width = 1280, height = 900) {
+  const context = await browser.newContext({ viewport: { width, height } });
   return context.newPage();
 }
 
@@ -56,7 +97,11 @@ async function signIn(page, email, password) {
   await page.waitForURL((url) => !url.pathname.startsWith('/sign-in'));
 }
 
+/** `JOURNEYS=text` runs only the journeys whose name contains the text (while working on one). */
+const only = process.env.JOURNEYS;
+
 async function journey(name, steps) {
+  if (only && !name.includes(only)) return;
   try {
     await steps();
     console.log(`ok   ${name}`);
@@ -102,8 +147,27 @@ await journey('a visitor searches with the keyboard, narrows with a facet and op
 /** Asks the test harness, which reads the portal's mail, for the link sent to `email`. */
 async function mailedLink(email) {
   console.log(`MAIL_LINK_REQUEST ${email}`);
+  return answer();
+}
+
+/** The next line the test harness writes on standard input. */
+let pending = '';
+function answer() {
   return new Promise((resolve) => {
-    process.stdin.once('data', (chunk) => resolve(chunk.toString().trim()));
+    const take = () => {
+      const end = pending.indexOf('\n');
+      if (end < 0) return false;
+      const line = pending.slice(0, end);
+      pending = pending.slice(end + 1);
+      resolve(line.trim());
+      return true;
+    };
+    if (take()) return;
+    const onData = (chunk) => {
+      pending += chunk.toString();
+      if (take()) process.stdin.off('data', onData);
+    };
+    process.stdin.on('data', onData);
   });
 }
 
@@ -266,6 +330,106 @@ await journey('an administrator reads the search analytics on a narrow screen', 
   await admin.getByRole('button', { name: 'Show' }).click();
   await admin.waitForURL(/days=90/);
   check((await admin.locator('#totals-heading').textContent()).includes('90 days'), 'the period changes without script');
+});
+
+const ROLES = [
+  { name: 'visitor' },
+  { name: 'researcher', email: 'researcher@example.org', password: examplePassword },
+  { name: 'reviewer', email: 'reviewer@example.org', password: examplePassword },
+  { name: 'administrator', email: process.env.ADMIN_EMAIL, password: process.env.ADMIN_PASSWORD },
+];
+const WIDTHS = [1280, 360];
+/** Per URL and role: what each width showed. */
+const pageResults = new Map();
+
+await journey('every page route, for every role, passes axe at 1280 and 360 px and fits 360 px', async () => {
+  console.log('PAGES_REQUEST');
+  // `PAGES=text` checks only the pages whose URL contains the text (while working on one).
+  const pages = JSON.parse(await answer()).filter(({ url }) => !process.env.PAGES || url.includes(process.env.PAGES));
+  check(process.env.PAGES || pages.length > 20, `the route table gives the pages (${pages.length})`);
+  for (const { route, url } of pages) pageResults.set(url, { route, url, roles: {} });
+  // The roles go through the pages side by side.
+  await Promise.all(ROLES.map(async (role) => {
+    const contexts = {};
+    for (const width of WIDTHS) {
+      const page = await newPage(width, width === 360 ? 740 : 900);
+      if (role.email) await signIn(page, role.email, role.password);
+      contexts[width] = page;
+    }
+    /** Page types this role has seen: a redirect or an error page is checked once. */
+    const seen = new Map();
+    for (const { route, url } of pages) {
+      const row = pageResults.get(url);
+      const cell = { widths: {} };
+      row.roles[role.name] = cell;
+      for (const width of WIDTHS) {
+        const page = contexts[width];
+        let response;
+        try {
+          response = await page.goto(`${base}${url}`);
+        } catch (error) {
+          // A file served as an attachment is downloaded, not shown.
+          if (!error.message.includes('Download is starting')) throw error;
+          cell.kind = 'a download';
+          break;
+        }
+        const type = response.headers()['content-type'] ?? '';
+        if (!type.startsWith('text/html')) {
+          cell.kind = `a file (${type.split(';')[0]})`;
+          break;
+        }
+        const landed = new URL(page.url());
+        const status = response.status();
+        const requested = new URL(`${base}${url}`);
+        let key = url;
+        if (landed.pathname !== requested.pathname) {
+          key = `redirect to ${landed.pathname}`;
+        } else if (status >= 400) {
+          key = `error ${status}`;
+        }
+        cell.kind = key === url ? `${status}` : key;
+        if (seen.has(`${key} ${width}`) && key !== url) {
+          cell.widths[width] = seen.get(`${key} ${width}`);
+          continue;
+        }
+        const result = {
+          axe: await axeCount(page, `${url} as ${role.name} at ${width}px`),
+          overflow: await overflow(page),
+        };
+        if (width === 360 && result.overflow > 0) {
+          failures.push(`${url} as ${role.name} at 360px scrolls sideways by ${result.overflow}px: ${(await widest(page)).join(', ')}`);
+        }
+        if (width === 360 && route === '/datasets/{slug}' && status === 200) {
+          // The key facts and the access panel's main action are on the first screen of a phone.
+          const bottoms = await page.evaluate(() => ['#key-facts', '#access-action', '#access-heading']
+            .map((selector) => document.querySelector(selector))
+            .filter(Boolean)
+            .map((el) => [el.id, el.getBoundingClientRect().bottom]));
+          for (const [id, bottom] of bottoms) {
+            if (bottom > page.viewportSize().height) {
+              failures.push(`${url} as ${role.name} at 360px: #${id} is below the first screen (${Math.round(bottom)}px)`);
+            }
+          }
+        }
+        seen.set(`${key} ${width}`, result);
+        cell.widths[width] = result;
+      }
+    }
+  }));
+  const lines = ['| page | visitor | researcher | reviewer | administrator |', '|---|---|---|---|---|'];
+  for (const row of pageResults.values()) {
+    const cells = ROLES.map(({ name }) => {
+      const cell = row.roles[name];
+      const narrow = cell.widths[360];
+      const wide = cell.widths[1280];
+      if (!narrow) return cell.kind;
+      return `${cell.kind}: axe ${wide.axe}/${narrow.axe}, ${narrow.overflow} px`;
+    });
+    lines.push(`| ${row.url} | ${cells.join(' | ')} |`);
+  }
+  const table = lines.join('\n');
+  writeFileSync(`${artifacts}/pages.md`, `Per page and role: the answer, axe violations at 1280/360 px, sideways overflow at 360 px.\n\n${table}\n`);
+  console.log(`page types checked: ${pageResults.size} pages × ${ROLES.length} roles\n${table}`);
 });
 
 await browser.close();
