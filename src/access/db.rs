@@ -991,6 +991,23 @@ pub async fn notifications(
     .await
 }
 
+/// Marks one of a person's notifications read and returns where it points; `None` when it is not
+/// theirs.
+pub async fn open_notification(
+    db: impl PgExecutor<'_>,
+    user_id: i64,
+    id: i64,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar!(
+        "update notifications set read_at = coalesce(read_at, now())
+         where id = $1 and user_id = $2 returning link",
+        id,
+        user_id
+    )
+    .fetch_optional(db)
+    .await
+}
+
 /// Marks all of a person's notifications read.
 pub async fn mark_notifications_read(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<()> {
     sqlx::query!(

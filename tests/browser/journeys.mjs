@@ -215,9 +215,10 @@ await journey('the new researcher writes a project, requests two datasets of two
   await page.getByLabel('Ethics (IRB) protocol number').fill('IRB-2026-7');
   await page.getByLabel('Ethics approval expires on').fill('2031-12-31');
   await page.getByRole('button', { name: 'Save project' }).click();
-  await page.waitForURL(/\/projects\/\d+$/);
-  await axe(page, 'project');
-  await page.goto(`${base}/cart`);
+  // Written from the cart, the saved project brings the researcher back to the cart, chosen.
+  await page.waitForURL(/\/cart\?project=\d+$/);
+  check((await page.locator('#project option:checked').textContent()) === 'Nodule detection', 'the new project is chosen in the cart');
+  check((await page.locator('#cart-count').textContent()) === '2', 'the header counts the two datasets in the cart');
   await page.getByRole('button', { name: 'Check the request' }).click();
   await axe(page, 'cart');
   await shot(page, 'cart-check');
