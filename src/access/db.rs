@@ -8,8 +8,8 @@ use time::{Date, OffsetDateTime};
 
 use super::fit::Purpose;
 use super::model::{
-    Dac, DacPolicy, DuaVersion, Governed, Grant, Member, Notification, Project, Recipient,
-    RequestDataset, RequestSummary, Vote, VoteChoice,
+    CommitteeQueue, Dac, DacPolicy, DuaVersion, Governed, Grant, Member, Notification, Project,
+    Recipient, RequestDataset, RequestSummary, Vote, VoteChoice,
 };
 use super::state::{RequestState, Transition};
 use super::timeline::Event;
@@ -974,6 +974,27 @@ pub async fn notify(
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// How many requests wait for each committee's decision (submitted or in review), and how many of
+/// them were submitted more than `overdue_days` ago.
+pub async fn waiting_by_committee(
+    db: impl PgExecutor<'_>,
+    overdue_days: i32,
+) -> sqlx::Result<Vec<CommitteeQueue>> {
+    sqlx::query_as!(
+        CommitteeQueue,
+        r#"select d.id, d.name,
+                  count(r.id) as "waiting!",
+                  count(r.id) filter (where r.submitted_at <= now() - make_interval(days => $1)) as "overdue!"
+           from dacs d
+           left join access_requests r on r.dac_id = d.id and r.state in ('submitted', 'in_review')
+           group by d.id, d.name
+           order by count(r.id) desc, d.name"#,
+        overdue_days
+    )
+    .fetch_all(db)
+    .await
 }
 
 /// A person's newest notifications.

@@ -420,7 +420,7 @@ fn table() -> Vec<Row> {
             "401 403 403 403 401",
         ),
         // Administration, behind the guard layer.
-        get("/admin", "/admin", "in 403 403 303 in"),
+        get("/admin", "/admin", ADMIN),
         get("/admin/users", "/admin/users", ADMIN),
         get("/admin/users/{id}", "/admin/users/{user}", ADMIN),
         post(
