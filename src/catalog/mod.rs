@@ -11,6 +11,7 @@ pub mod links;
 pub mod metadata;
 pub mod model;
 pub mod organizations;
+pub mod provenance;
 pub mod query;
 pub mod related;
 pub mod search;

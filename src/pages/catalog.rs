@@ -245,6 +245,29 @@ impl DatasetPage {
             .unwrap_or_default()
     }
 
+    /// Where the facts came from, in words.
+    fn sources(&self) -> Vec<crate::catalog::provenance::Source> {
+        crate::catalog::provenance::sources(&self.dataset.fields.sources)
+    }
+
+    fn licence_url(&self) -> Option<String> {
+        self.dataset
+            .fields
+            .license
+            .as_deref()
+            .and_then(crate::catalog::provenance::licence_url)
+    }
+
+    /// The data-use limitations with their DUO terms (`None` for a code the bundled release lacks).
+    fn duo_terms(&self) -> Vec<(String, Option<&'static crate::catalog::duo::DuoTerm>)> {
+        self.dataset
+            .fields
+            .data_use_limitations
+            .iter()
+            .map(|code| (code.clone(), crate::catalog::duo::find(code)))
+            .collect()
+    }
+
     /// The size in one line for the key facts: the counts the sources state and the download size.
     fn size_summary(&self) -> String {
         let d = &self.dataset.fields;
