@@ -333,6 +333,76 @@ await journey('an administrator reads the search analytics on a narrow screen', 
   check((await admin.locator('#totals-heading').textContent()).includes('90 days'), 'the period changes without script');
 });
 
+/**
+ * Tabs from the start of the main content through every control in it and returns the controls
+ * that were hidden when focused: wholly outside the window, or with another element on top of any
+ * of the points checked (each line box's centre and the middle of the first box's edges), as a sticky bar
+ * would be.
+ * Fails when the tabbing does not reach every visible control.
+ */
+async function tabThrough(page, label) {
+  const expected = await page.evaluate(() => [...document.querySelectorAll('main a[href], main button, main input:not([type="hidden"]), main select, main textarea, main summary, main [tabindex="0"]')]
+    .filter((el) => !el.disabled && el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden')
+    // A group of radio buttons is one stop.
+    .filter((el, _, all) => el.type !== 'radio' || all.find((other) => other.type === 'radio' && other.name === el.name) === el).length);
+  await page.evaluate(() => { window.scrollTo(0, 0); document.querySelector('main').focus(); });
+  const hidden = [];
+  let reached = 0;
+  for (let step = 0; step < 1000; step += 1) {
+    await page.keyboard.press('Tab');
+    const focused = await page.evaluate(() => {
+      const el = document.activeElement;
+      if (!el || !el.closest('main')) return null;
+      const boxes = [...el.getClientRects()];
+      const first = boxes[0];
+      const inset = 3;
+      const points = boxes.map((r) => [r.left + r.width / 2, r.top + r.height / 2]);
+      if (first && first.width > 2 * inset && first.height > 2 * inset) {
+        const [x, y] = [first.left + first.width / 2, first.top + first.height / 2];
+        points.push([first.left + inset, y], [first.right - inset, y], [x, first.top + inset], [x, first.bottom - inset]);
+      }
+      // Off-screen parts are scrolled to as one types; only an element on top of it, or being
+      // wholly out of view, hides it.
+      const inView = points.filter(([x, y]) => x >= 0 && y >= 0 && x < window.innerWidth && y < window.innerHeight);
+      const covered = inView.length === 0 ? ['outside the window'] : inView.flatMap(([x, y]) => {
+        const top = document.elementsFromPoint(x, y)[0];
+        // Its own parts, its label, or a box it sits in (a rounded corner) are not on top of it.
+        if (!top || el.contains(top) || top.contains(el) || (top.tagName === 'LABEL' && top.control === el)) return [];
+        return [`under ${top.tagName.toLowerCase()}${top.id ? `#${top.id}` : ''}${typeof top.className === 'string' && top.className ? `.${top.className.trim().split(/\s+/).join('.')}` : ''}`];
+      });
+      const name = el.id ? `#${el.id}` : `${el.tagName.toLowerCase()} “${(el.textContent || el.name || '').trim().slice(0, 40)}”`;
+      return { name, covered };
+    });
+    if (!focused) break;
+    reached += 1;
+    if (focused.covered.length > 0) hidden.push(`${focused.name} (${[...new Set(focused.covered)].join(', ')})`);
+  }
+  check(reached >= expected, `tabbing through ${label} reaches all ${expected} controls (reached ${reached})`);
+  return { reached, hidden };
+}
+
+await journey('tabbing through the longest forms, no focused control is covered, at 1280 and 360 px', async () => {
+  const forms = [];
+  for (const [width, height] of [[1280, 900], [360, 740]]) {
+    const admin = await newPage(width, height);
+    await signIn(admin, process.env.ADMIN_EMAIL, process.env.ADMIN_PASSWORD);
+    await admin.goto(`${base}/admin/datasets/national-lung-screening-trial-nlst/edit`);
+    forms.push([`the dataset editor at ${width}px`, await tabThrough(admin, 'the dataset editor')]);
+    await admin.goto(`${base}/admin/committees`);
+    await admin.locator('#committees-table a').first().click();
+    await admin.waitForURL(/\/admin\/committees\/\d+$/);
+    forms.push([`the committee form at ${width}px`, await tabThrough(admin, 'the committee form')]);
+    const researcher = await newPage(width, height);
+    await signIn(researcher, 'researcher@example.org', examplePassword);
+    await researcher.goto(`${base}/projects/new`);
+    forms.push([`the project form at ${width}px`, await tabThrough(researcher, 'the project form')]);
+  }
+  for (const [label, { reached, hidden }] of forms) {
+    console.log(`     ${label}: ${reached} controls focused, ${hidden.length} covered`);
+    check(hidden.length === 0, `in ${label} focused controls were covered: ${hidden.slice(0, 5).join('; ')}`);
+  }
+});
+
 const ROLES = [
   { name: 'visitor' },
   { name: 'researcher', email: 'researcher@example.org', password: examplePassword },
