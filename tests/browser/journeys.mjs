@@ -5,13 +5,16 @@
 //
 // Environment: BASE_URL (a running portal with the example data), ADMIN_EMAIL, ADMIN_PASSWORD,
 // EXAMPLE_PASSWORD, CHROMIUM (default /usr/bin/chromium), ARTIFACTS (default target/browser-artifacts).
+// Key pages are compared with the screenshots in baselines/ (UPDATE_BASELINES=1 writes them anew).
 // For a mailed link the script prints `MAIL_LINK_REQUEST <address>` and reads the link's path from
 // standard input; for the pages to check it prints `PAGES_REQUEST` and reads one JSON line of
 // `{ route, url }`.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { AxeBuilder } from '@axe-core/playwright';
+import pixelmatch from 'pixelmatch';
+import { PNG } from 'pngjs';
 
 const base = process.env.BASE_URL;
 const artifacts = process.env.ARTIFACTS ?? 'target/browser-artifacts';
@@ -83,8 +86,8 @@ async function shot(page, name) {
   await page.screenshot({ path: `${artifacts}/${name}.png`, fullPage: true });
 }
 
-async function newPage(width = 1280, height = 900) {
-  const context = await browser.newContext({ viewport: { width, height } });
+async function newPage(width = 1280, height = 900, options = {}) {
+  const context = await browser.newContext({ viewport: { width, height }, ...options });
   return context.newPage();
 }
 
@@ -112,6 +115,76 @@ async function journey(name, steps) {
 }
 
 let requestUrl;
+
+const baselines = new URL('./baselines/', import.meta.url).pathname;
+/** The share of pixels that may differ from the baseline before a screenshot fails. */
+const SCREENSHOT_TOLERANCE = Number(process.env.SCREENSHOT_TOLERANCE ?? 0.002);
+/** One font, no caret, no transitions: the same page renders the same pixels on every run. */
+const STEADY = `*, *::before, *::after { font-family: "DejaVu Sans", sans-serif !important;
+  transition: none !important; animation: none !important; caret-color: transparent !important; }`;
+
+/** Compares the first screen of `page` with its baseline, pixel by pixel, within the tolerance. */
+async function compareScreenshot(page, name) {
+  await page.addStyleTag({ content: STEADY });
+  await page.evaluate(() => document.fonts.ready);
+  const actual = PNG.sync.read(await page.screenshot({ animations: 'disabled', caret: 'hide' }));
+  const file = `${baselines}${name}.png`;
+  if (process.env.UPDATE_BASELINES || !existsSync(file)) {
+    mkdirSync(baselines, { recursive: true });
+    writeFileSync(file, PNG.sync.write(actual));
+    check(process.env.UPDATE_BASELINES, `no baseline for ${name}: written to ${file}; review and commit it`);
+    return 0;
+  }
+  const expected = PNG.sync.read(readFileSync(file));
+  check(expected.width === actual.width && expected.height === actual.height,
+    `${name} is ${actual.width}×${actual.height}, its baseline ${expected.width}×${expected.height}`);
+  const diff = new PNG({ width: actual.width, height: actual.height });
+  const differing = pixelmatch(expected.data, actual.data, diff.data, actual.width, actual.height, { threshold: 0.1 });
+  const share = differing / (actual.width * actual.height);
+  if (share > SCREENSHOT_TOLERANCE) {
+    writeFileSync(`${artifacts}/${name}-actual.png`, PNG.sync.write(actual));
+    writeFileSync(`${artifacts}/${name}-diff.png`, PNG.sync.write(diff));
+  }
+  check(share <= SCREENSHOT_TOLERANCE,
+    `${name} differs from its baseline in ${(share * 100).toFixed(2)}% of pixels (tolerance ${(SCREENSHOT_TOLERANCE * 100).toFixed(2)}%): see ${artifacts}/${name}-diff.png`);
+  return share;
+}
+
+await journey('key pages look as they did: screenshots within the tolerance of their baselines', async () => {
+  // Before any other journey changes the data: the catalog and the example data as seeded.
+  const shots = [
+    ['home-1280', '/', 1280, 900],
+    ['search-360', '/datasets?q=lung+CT', 360, 740],
+    ['dataset-controlled-1280', '/datasets/example-chest-ct-research-extract', 1280, 900],
+    ['dataset-controlled-360', '/datasets/example-chest-ct-research-extract', 360, 740],
+    ['sign-in-360', '/sign-in', 360, 740],
+  ];
+  for (const [name, url, width, height] of shots) {
+    // The steadying style is added by the test, which the portal's content security policy refuses.
+    const page = await newPage(width, height, { bypassCSP: true, deviceScaleFactor: 1, reducedMotion: 'reduce' });
+    await page.goto(`${base}${url}`);
+    const share = await compareScreenshot(page, name);
+    console.log(`     ${name}: ${(share * 100).toFixed(3)}% of pixels differ`);
+    await page.context().close();
+  }
+  // The signed-in header on a phone, with its menu open: it opens without script.
+  const researcher = await newPage(360, 740, { bypassCSP: true, deviceScaleFactor: 1, reducedMotion: 'reduce' });
+  await signIn(researcher, 'researcher@example.org', examplePassword);
+  const noScript = await browser.newContext({
+    viewport: { width: 360, height: 740 },
+    javaScriptEnabled: false,
+    storageState: await researcher.context().storageState(),
+  });
+  const plain = await noScript.newPage();
+  await plain.goto(`${base}/`);
+  await plain.locator('#account-menu summary').click();
+  check(await plain.getByRole('link', { name: 'Notifications' }).isVisible(), 'the menu opens without script');
+  await noScript.close();
+  await researcher.goto(`${base}/`);
+  await researcher.locator('#account-menu summary').click();
+  console.log(`     menu-360: ${((await compareScreenshot(researcher, 'menu-360')) * 100).toFixed(3)}% of pixels differ`);
+  await researcher.context().close();
+});
 
 await journey('a visitor searches with the keyboard, narrows with a facet and opens a dataset', async () => {
   const page = await newPage();
