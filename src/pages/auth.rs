@@ -91,9 +91,16 @@ fn landing(role: Role) -> &'static str {
 }
 
 /// Where a sign-in finished in a later step (a second factor, an institution) goes: the page to
-/// return to, or else the sign-in page, which sends the person on to their role's landing page.
-pub fn after_second_step(next: &str) -> String {
-    crate::web::redirect::safe_next(Some(next).filter(|next| !next.is_empty()), "/sign-in")
+/// return to, or else the landing page of the role of whoever the new session belongs to.
+pub async fn after_second_step(
+    state: &AppState,
+    session: &str,
+    next: &str,
+) -> Result<String, AppError> {
+    let role = session::user(&state.db, session)
+        .await?
+        .map_or(Role::Researcher, |user| user.role());
+    Ok(safe_next(Some(next), role))
 }
 
 /// Only a path on this site may be returned to after signing in; without one, the role's landing
@@ -313,7 +320,7 @@ pub async fn sign_in_code(
                     two_factor::clearing_challenge_cookie(state.is_https()),
                 ),
             ]),
-            Redirect::to(&after_second_step(&next)),
+            Redirect::to(&after_second_step(&state, &session, &next).await?),
         )
             .into_response()),
         SecondStep::Refused(refusal) => {

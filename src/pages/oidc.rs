@@ -121,7 +121,10 @@ pub async fn callback(
                     oidc::clearing_flow_cookie(state.is_https()),
                 ),
             ]),
-            Redirect::to(&super::auth::after_second_step(&signed_in.next)),
+            Redirect::to(
+                &super::auth::after_second_step(&state, &signed_in.session, &signed_in.next)
+                    .await?,
+            ),
         )
             .into_response()),
         Err(refusal) => refused(provider, refusal),
