@@ -205,6 +205,36 @@ pub async fn outbox_reading(
     })
 }
 
+/// A message that could not be sent (yet): the last error, and whether it was given up.
+#[derive(Clone, Debug)]
+pub struct FailedMail {
+    pub recipient: String,
+    pub subject: String,
+    pub attempts: i32,
+    pub last_error: String,
+    pub created_at: time::OffsetDateTime,
+}
+
+impl FailedMail {
+    /// Whether no further attempt will be made.
+    pub fn given_up(&self) -> bool {
+        self.attempts >= MAX_ATTEMPTS
+    }
+}
+
+/// Unsent messages whose last attempt failed, newest first, at most `limit`.
+pub async fn failed(db: impl PgExecutor<'_>, limit: i64) -> sqlx::Result<Vec<FailedMail>> {
+    sqlx::query_as!(
+        FailedMail,
+        r#"select recipient, subject, attempts, last_error as "last_error!", created_at
+           from outbox where sent_at is null and last_error is not null
+           order by created_at desc, id desc limit $1"#,
+        limit
+    )
+    .fetch_all(db)
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

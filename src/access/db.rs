@@ -8,8 +8,8 @@ use time::{Date, OffsetDateTime};
 
 use super::fit::Purpose;
 use super::model::{
-    Dac, DacPolicy, DuaVersion, Governed, Grant, Member, Notification, Project, Recipient,
-    RequestDataset, RequestSummary, Vote, VoteChoice,
+    CommitteeQueue, Dac, DacPolicy, DuaVersion, Governed, Grant, Member, Notification, Project,
+    Recipient, RequestDataset, RequestSummary, Vote, VoteChoice,
 };
 use super::state::{RequestState, Transition};
 use super::timeline::Event;
@@ -976,6 +976,27 @@ pub async fn notify(
     Ok(())
 }
 
+/// How many requests wait for each committee's decision (submitted or in review), and how many of
+/// them were submitted more than `overdue_days` ago.
+pub async fn waiting_by_committee(
+    db: impl PgExecutor<'_>,
+    overdue_days: i32,
+) -> sqlx::Result<Vec<CommitteeQueue>> {
+    sqlx::query_as!(
+        CommitteeQueue,
+        r#"select d.id, d.name,
+                  count(r.id) as "waiting!",
+                  count(r.id) filter (where r.submitted_at <= now() - make_interval(days => $1)) as "overdue!"
+           from dacs d
+           left join access_requests r on r.dac_id = d.id and r.state in ('submitted', 'in_review')
+           group by d.id, d.name
+           order by count(r.id) desc, d.name"#,
+        overdue_days
+    )
+    .fetch_all(db)
+    .await
+}
+
 /// A person's newest notifications.
 pub async fn notifications(
     db: impl PgExecutor<'_>,
@@ -988,6 +1009,23 @@ pub async fn notifications(
         user_id
     )
     .fetch_all(db)
+    .await
+}
+
+/// Marks one of a person's notifications read and returns where it points; `None` when it is not
+/// theirs.
+pub async fn open_notification(
+    db: impl PgExecutor<'_>,
+    user_id: i64,
+    id: i64,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar!(
+        "update notifications set read_at = coalesce(read_at, now())
+         where id = $1 and user_id = $2 returning link",
+        id,
+        user_id
+    )
+    .fetch_optional(db)
     .await
 }
 

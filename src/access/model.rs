@@ -296,6 +296,20 @@ impl GrantStatus {
     }
 }
 
+/// One committee's requests waiting for its decision, for the administrators' overview.
+#[derive(Clone, Debug)]
+pub struct CommitteeQueue {
+    pub id: i64,
+    pub name: String,
+    /// Requests submitted or in review.
+    pub waiting: i64,
+    /// Of those, the ones waiting longer than the review period.
+    pub overdue: i64,
+}
+
+/// A request waiting longer than this for a committee's decision is overdue.
+pub const REVIEW_DUE_DAYS: i32 = 14;
+
 /// An in-app notification.
 #[derive(Clone, Debug)]
 pub struct Notification {

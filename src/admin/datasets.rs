@@ -164,6 +164,95 @@ pub const FIELDS: &[Spec] = &[
     spec("sources", "Sources of the facts (one per line)", Kind::List),
 ];
 
+/// A part of the editor: its anchor, its heading and the field it starts with (it runs to the next
+/// part's first field).
+pub struct Section {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub first: &'static str,
+}
+
+/// The editor's parts, in the order of [`FIELDS`].
+pub const SECTIONS: &[Section] = &[
+    Section {
+        id: "identity",
+        title: "Name and description",
+        first: "slug",
+    },
+    Section {
+        id: "publisher",
+        title: "Publisher and links",
+        first: "organization_slug",
+    },
+    Section {
+        id: "access",
+        title: "Kind, access and licence",
+        first: "source_kind",
+    },
+    Section {
+        id: "imaging",
+        title: "Imaging facts",
+        first: "modalities",
+    },
+    Section {
+        id: "size",
+        title: "Size",
+        first: "subject_count",
+    },
+    Section {
+        id: "privacy",
+        title: "Privacy",
+        first: "deidentification",
+    },
+    Section {
+        id: "dates",
+        title: "Dates and status upstream",
+        first: "year",
+    },
+    Section {
+        id: "idc",
+        title: "NCI Imaging Data Commons",
+        first: "idc_collection_id",
+    },
+    Section {
+        id: "provenance",
+        title: "Notes and sources",
+        first: "notes",
+    },
+];
+
+/// A part of the editor with its fields as the form shows them.
+pub struct SectionView {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub fields: Vec<FieldView>,
+}
+
+impl SectionView {
+    /// Whether a field of this part has a mistake to correct.
+    pub fn has_errors(&self) -> bool {
+        self.fields.iter().any(|f| f.error.is_some())
+    }
+}
+
+/// The fields, in order, split into [`SECTIONS`].
+fn sectioned(fields: Vec<FieldView>) -> Vec<SectionView> {
+    let mut sections: Vec<SectionView> = Vec::new();
+    for field in fields {
+        if let Some(section) = SECTIONS.iter().find(|s| s.first == field.name) {
+            sections.push(SectionView {
+                id: section.id,
+                title: section.title,
+                fields: Vec::new(),
+            });
+        }
+        if let Some(current) = sections.last_mut() {
+            current.fields.push(field);
+        }
+    }
+    sections
+}
+
 /// A field as the form shows it.
 pub struct FieldView {
     pub name: &'static str,
@@ -373,7 +462,8 @@ pub struct EditorPage {
     pub slug: Option<String>,
     pub status: Option<DatasetStatus>,
     pub version: i32,
-    pub fields: Vec<FieldView>,
+    /// The form's fields in its parts.
+    pub sections: Vec<SectionView>,
     pub has_errors: bool,
     /// Someone else's changes since the form was opened: (field, their value).
     pub conflict: Vec<(String, String, String)>,
@@ -412,7 +502,7 @@ fn editor(
         slug: dataset.map(|d| d.fields.slug.clone()),
         status: dataset.map(|d| d.status),
         version: dataset.map_or(0, |d| d.version),
-        fields: views(typed, errors, preview),
+        sections: sectioned(views(typed, errors, preview)),
         has_errors: !errors.is_empty(),
         conflict: Vec::new(),
     }
@@ -645,6 +735,25 @@ pub async fn restore(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_parts_of_the_editor_hold_every_field_once_in_order() {
+        let views = views(&Typed::new(), &FieldErrors::default(), false);
+        let sections = sectioned(views);
+        assert_eq!(
+            sections.len(),
+            SECTIONS.len(),
+            "every part starts at a field"
+        );
+        assert_eq!(sections[0].fields[0].name, FIELDS[0].name);
+        let names: Vec<&str> = sections
+            .iter()
+            .flat_map(|s| s.fields.iter().map(|f| f.name))
+            .collect();
+        let all: Vec<&str> = FIELDS.iter().map(|f| f.name).collect();
+        assert_eq!(names, all);
+        assert!(sections.iter().all(|s| !s.fields.is_empty()));
+    }
 
     #[test]
     fn every_field_of_a_dataset_has_an_editor_field() {

@@ -8,6 +8,7 @@ pub mod grants;
 pub mod health;
 pub mod import;
 pub mod organizations;
+pub mod overview;
 pub mod searches;
 pub mod users;
 
@@ -21,7 +22,7 @@ use crate::web::upload::MAX_UPLOAD_REQUEST_BYTES;
 /// The administrators' routes; [`Routes::admin`] puts them behind the guard.
 pub fn routes() -> Routes {
     Routes::new()
-        .get("/admin", users::dashboard)
+        .get("/admin", overview::page)
         .get("/admin/users", users::list)
         .get("/admin/users/{id}", users::show)
         .post("/admin/users/{id}/disable", users::disable)

@@ -17,11 +17,6 @@ use crate::web::AppState;
 use crate::web::extract::AdminUser;
 use crate::web::{Layout, Nav, render};
 
-/// `GET /admin`: the administrators' start page is the user list.
-pub async fn dashboard() -> Redirect {
-    Redirect::to("/admin/users")
-}
-
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct ListParams {

@@ -28,6 +28,7 @@ macro_rules! user_from {
             closed_at: $row.closed_at,
             created_at: $row.created_at,
             unread_notifications: $row.unread_notifications,
+            cart_items: $row.cart_items,
         }
     };
 }
@@ -58,6 +59,7 @@ pub async fn upsert_admin(
                email_verified_at, disabled_at, closed_at, created_at,
                (select count(*) from notifications n
                 where n.user_id = users.id and n.read_at is null) as "unread_notifications!",
+               (select count(*) from cart_items c where c.user_id = users.id) as "cart_items!",
                (xmax = 0) as "inserted!""#,
         email.as_str(),
         name,
@@ -95,6 +97,7 @@ pub async fn find_for_sign_in(
                u.email_verified_at, u.disabled_at, u.closed_at, u.created_at,
                (select count(*) from notifications n
                 where n.user_id = u.id and n.read_at is null) as "unread_notifications!",
+               (select count(*) from cart_items c where c.user_id = u.id) as "cart_items!",
                u.password_hash
            from users u
            where u.email = $1::text::citext and u.closed_at is null"#,
@@ -116,7 +119,8 @@ pub async fn find_user(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<
                exists (select 1 from dac_members m where m.user_id = u.id) as "is_reviewer!",
                u.email_verified_at, u.disabled_at, u.closed_at, u.created_at,
                (select count(*) from notifications n
-                where n.user_id = u.id and n.read_at is null) as "unread_notifications!"
+                where n.user_id = u.id and n.read_at is null) as "unread_notifications!",
+               (select count(*) from cart_items c where c.user_id = u.id) as "cart_items!"
            from users u
            where u.id = $1"#,
         id,
@@ -133,7 +137,8 @@ pub async fn find_by_email(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result
                exists (select 1 from dac_members m where m.user_id = u.id) as "is_reviewer!",
                u.email_verified_at, u.disabled_at, u.closed_at, u.created_at,
                (select count(*) from notifications n
-                where n.user_id = u.id and n.read_at is null) as "unread_notifications!"
+                where n.user_id = u.id and n.read_at is null) as "unread_notifications!",
+               (select count(*) from cart_items c where c.user_id = u.id) as "cart_items!"
            from users u
            where u.email = $1::text::citext and u.closed_at is null"#,
         email,
@@ -164,7 +169,7 @@ pub async fn create_user(
            on conflict (email) do nothing
            returning id, email::text as "email!", name, institution, orcid, is_admin,
                false as "is_reviewer!", email_verified_at, disabled_at, closed_at, created_at,
-               0::bigint as "unread_notifications!""#,
+               0::bigint as "unread_notifications!", 0::bigint as "cart_items!""#,
         account.email.as_str(),
         account.name,
         account.institution,
@@ -577,6 +582,7 @@ pub async fn user_for_api_token(
                u.email_verified_at, u.disabled_at, u.closed_at, u.created_at,
                (select count(*) from notifications n
                 where n.user_id = u.id and n.read_at is null) as "unread_notifications!",
+               (select count(*) from cart_items c where c.user_id = u.id) as "cart_items!",
                live.scope as "scope!: TokenScope"
            from users u join live on live.user_id = u.id
            where u.disabled_at is null and u.closed_at is null
@@ -737,6 +743,7 @@ pub async fn list_users(
                u.email_verified_at, u.disabled_at, u.closed_at, u.created_at,
                (select count(*) from notifications n
                 where n.user_id = u.id and n.read_at is null) as "unread_notifications!",
+               (select count(*) from cart_items c where c.user_id = u.id) as "cart_items!",
                (select count(*) from sessions s
                 where s.user_id = u.id and s.expires_at > now()) as "sessions!"
            from users u

@@ -136,6 +136,8 @@ pub struct User {
     pub created_at: OffsetDateTime,
     /// In-app notifications not read yet.
     pub unread_notifications: i64,
+    /// Datasets in the cart, waiting for a request.
+    pub cart_items: i64,
 }
 
 impl User {

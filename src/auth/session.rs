@@ -127,7 +127,8 @@ pub async fn user(db: impl PgExecutor<'_>, token: &str) -> sqlx::Result<Option<U
                exists (select 1 from dac_members m where m.user_id = u.id) as "is_reviewer!",
                u.email_verified_at, u.disabled_at, u.closed_at, u.created_at,
                (select count(*) from notifications n
-                where n.user_id = u.id and n.read_at is null) as "unread_notifications!"
+                where n.user_id = u.id and n.read_at is null) as "unread_notifications!",
+               (select count(*) from cart_items c where c.user_id = u.id) as "cart_items!"
            from users u join live on live.user_id = u.id
            where u.disabled_at is null and u.closed_at is null"#,
         token_hash(token),

@@ -5,7 +5,7 @@
 use sqlx::PgPool;
 
 use super::account::MAX_PASSWORD_INPUT_BYTES;
-use super::model::Email;
+use super::model::{Email, Role};
 use super::throttle::{self, Action};
 use super::{db, password, session, two_factor};
 use crate::error::AppError;
@@ -33,8 +33,8 @@ pub enum SignIn {
     Disabled,
     /// The password was right, but the address is not confirmed yet.
     Unverified,
-    /// Signed in; the new session's token.
-    SignedIn { session: String },
+    /// Signed in; the new session's token and the account's highest role.
+    SignedIn { session: String, role: Role },
     /// The password was right; the account's second factor is still to come, under this token.
     SecondFactor { challenge: String },
 }
@@ -95,5 +95,8 @@ pub async fn sign_in(db: &PgPool, attempt: Attempt<'_>) -> Result<SignIn, AppErr
     let token = session::create(&mut *tx, user.id).await?;
     tx.commit().await?;
     tracing::info!(user_id = user.id, "signed in");
-    Ok(SignIn::SignedIn { session: token })
+    Ok(SignIn::SignedIn {
+        session: token,
+        role: user.role(),
+    })
 }

@@ -117,6 +117,7 @@ mod tests {
             closed_at: None,
             created_at: time::OffsetDateTime::UNIX_EPOCH,
             unread_notifications: 0,
+            cart_items: 0,
         }
     }
 

@@ -12,6 +12,7 @@ pub mod links;
 pub mod metadata;
 pub mod model;
 pub mod organizations;
+pub mod provenance;
 pub mod query;
 pub mod related;
 pub mod search;

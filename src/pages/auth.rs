@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::auth::account::{check_new_password, check_profile};
 use crate::auth::db::{self, TokenPurpose, VERIFY_EMAIL_LINK_HOURS};
-use crate::auth::model::Email;
+use crate::auth::model::{Email, Role};
 use crate::auth::registration::{self, Outcome, Registration};
 use crate::auth::sign_in::{self, Attempt, SignIn};
 use crate::auth::throttle::Action;
@@ -80,22 +80,55 @@ pub struct SignInParams {
     next: Option<String>,
 }
 
-/// Only a path on this site may be returned to after signing in.
-fn safe_next(next: Option<&str>) -> String {
-    crate::web::redirect::safe_next(next, "/account")
+/// Where someone lands after signing in with nowhere to return to: reviewers on their queue,
+/// administrators on the overview, everyone else on their account page.
+fn landing(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "/admin",
+        Role::Reviewer => "/review",
+        Role::Researcher => "/account",
+    }
 }
 
-/// `GET /sign-in`: the form, or straight on for someone already signed in.
+/// Where a sign-in finished in a later step (a second factor, an institution) goes: the page to
+/// return to, or else the landing page of the role of whoever the new session belongs to.
+pub async fn after_second_step(
+    state: &AppState,
+    session: &str,
+    next: &str,
+) -> Result<String, AppError> {
+    let role = session::user(&state.db, session)
+        .await?
+        .map_or(Role::Researcher, |user| user.role());
+    Ok(safe_next(Some(next), role))
+}
+
+/// Only a path on this site may be returned to after signing in; without one, the role's landing
+/// page.
+fn safe_next(next: Option<&str>, role: Role) -> String {
+    crate::web::redirect::safe_next(next.filter(|next| !next.is_empty()), landing(role))
+}
+
+/// `GET /sign-in`: the form, or straight on for someone already signed in. Without a `next`, the page
+/// of this site that linked here is returned to.
 pub async fn sign_in_form(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
     Query(params): Query<SignInParams>,
+    headers: HeaderMap,
     notice: Option<Notice>,
 ) -> Result<Response, AppError> {
-    let next = safe_next(params.next.as_deref());
-    if user.is_some() {
-        return Ok(Redirect::to(&next).into_response());
+    let next = params
+        .next
+        .filter(|next| !next.is_empty())
+        .or_else(|| crate::web::redirect::came_from(&headers));
+    if let Some(user) = user {
+        return Ok(Redirect::to(&safe_next(next.as_deref(), user.role())).into_response());
     }
+    // Kept as asked (or empty): the landing depends on who signs in.
+    let next = next
+        .map(|next| crate::web::redirect::safe_next(Some(&next), ""))
+        .unwrap_or_default();
     let mut page = SignInPage::new(&state, "", next);
     page.layout = page.layout.with_notice(notice);
     render(&page)
@@ -117,7 +150,7 @@ pub async fn sign_in(
     Form(form): Form<SignInForm>,
 ) -> Result<Response, AppError> {
     local_accounts_on(&state)?;
-    let next = safe_next(form.next.as_deref());
+    let next = crate::web::redirect::safe_next(form.next.as_deref(), "");
     let mut page = SignInPage::new(&state, form.email.trim(), next.clone());
     let attempt = Attempt {
         email: &form.email,
@@ -127,13 +160,13 @@ pub async fn sign_in(
         next: &next,
     };
     let status = match sign_in::sign_in(&state.db, attempt).await? {
-        SignIn::SignedIn { session } => {
+        SignIn::SignedIn { session, role } => {
             return Ok((
                 [(
                     header::SET_COOKIE,
                     session::cookie(&session, state.is_https()),
                 )],
-                Redirect::to(&next),
+                Redirect::to(&safe_next(Some(&next), role)),
             )
                 .into_response());
         }
@@ -287,7 +320,7 @@ pub async fn sign_in_code(
                     two_factor::clearing_challenge_cookie(state.is_https()),
                 ),
             ]),
-            Redirect::to(&safe_next(Some(&next))),
+            Redirect::to(&after_second_step(&state, &session, &next).await?),
         )
             .into_response()),
         SecondStep::Refused(refusal) => {

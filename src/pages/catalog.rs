@@ -245,6 +245,55 @@ impl DatasetPage {
             .unwrap_or_default()
     }
 
+    /// Where the facts came from, in words.
+    fn sources(&self) -> Vec<crate::catalog::provenance::Source> {
+        crate::catalog::provenance::sources(&self.dataset.fields.sources)
+    }
+
+    fn licence_url(&self) -> Option<String> {
+        self.dataset
+            .fields
+            .license
+            .as_deref()
+            .and_then(crate::catalog::provenance::licence_url)
+    }
+
+    /// The data-use limitations with their DUO terms (`None` for a code the bundled release lacks).
+    fn duo_terms(&self) -> Vec<(String, Option<&'static crate::catalog::duo::DuoTerm>)> {
+        self.dataset
+            .fields
+            .data_use_limitations
+            .iter()
+            .map(|code| (code.clone(), crate::catalog::duo::find(code)))
+            .collect()
+    }
+
+    /// The size in one line for the key facts: the counts the sources state and the download size.
+    fn size_summary(&self) -> String {
+        let d = &self.dataset.fields;
+        let mut parts: Vec<String> = [
+            (d.subject_count, "subjects"),
+            (d.study_count, "studies"),
+            (d.image_count, "images"),
+        ]
+        .into_iter()
+        .filter_map(|(count, what)| count.map(|count| format!("{} {what}", thousands(count))))
+        .collect();
+        if parts.is_empty()
+            && let Some(cases) = d.case_count
+        {
+            parts.push(format!("{} cases", thousands(cases)));
+        }
+        if let Some(size) = d.size_bytes {
+            parts.push(bytes(size));
+        }
+        if parts.is_empty() {
+            "Not stated".to_owned()
+        } else {
+            parts.join(" · ")
+        }
+    }
+
     fn date(&self, date: &Option<time::Date>) -> String {
         date.map(|date| date.to_string()).unwrap_or_default()
     }

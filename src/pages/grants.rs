@@ -297,6 +297,22 @@ pub async fn notifications(
     })
 }
 
+/// `GET /notifications/{id}`: opens a notification, which marks it read, by going where it points.
+pub async fn open_notification(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let link = db::open_notification(&state.db, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(Redirect::to(&crate::web::redirect::safe_next(
+        Some(&link),
+        "/notifications",
+    ))
+    .into_response())
+}
+
 /// Marks every notification read.
 pub async fn mark_read(
     State(state): State<AppState>,

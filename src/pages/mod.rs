@@ -144,6 +144,7 @@ fn access_routes() -> Routes {
         .get("/duas/{slug}", grants::dua)
         .get("/duas/{slug}/diff", grants::dua_diff)
         .get("/notifications", grants::notifications)
+        .get("/notifications/{id}", grants::open_notification)
         .post("/notifications/read", grants::mark_read)
 }
 

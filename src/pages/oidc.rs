@@ -34,7 +34,8 @@ pub async fn start(
     Query(params): Query<StartParams>,
 ) -> Result<Response, AppError> {
     let provider = provider(&state, &id)?;
-    let next = crate::web::redirect::safe_next(params.next.as_deref(), "/account");
+    // Empty when there is nowhere to return to: the landing then depends on who signs in.
+    let next = crate::web::redirect::safe_next(params.next.as_deref(), "");
     match oidc::start(
         &state.db,
         &state.oidc,
@@ -120,10 +121,10 @@ pub async fn callback(
                     oidc::clearing_flow_cookie(state.is_https()),
                 ),
             ]),
-            Redirect::to(&crate::web::redirect::safe_next(
-                Some(&signed_in.next),
-                "/account",
-            )),
+            Redirect::to(
+                &super::auth::after_second_step(&state, &signed_in.session, &signed_in.next)
+                    .await?,
+            ),
         )
             .into_response()),
         Err(refusal) => refused(provider, refusal),

@@ -2,7 +2,7 @@
 
 use askama::Template;
 use axum::Form;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -74,9 +74,16 @@ pub struct ProjectForm {
     pub irb_expires_on: String,
     pub security_plan: String,
     pub members: String,
+    /// `cart` when the form was opened from the cart, which saving returns to.
+    pub from: String,
 }
 
 impl ProjectForm {
+    /// Whether saving goes back to the cart.
+    fn returns_to_cart(&self) -> bool {
+        self.from == "cart"
+    }
+
     fn from_project(project: &Project, members: &[Member]) -> Self {
         let flag = |on: bool| on.then(|| "on".to_owned());
         Self {
@@ -104,6 +111,7 @@ impl ProjectForm {
                 .map(|m| m.email.clone())
                 .collect::<Vec<_>>()
                 .join("\n"),
+            from: String::new(),
         }
     }
 
@@ -259,12 +267,27 @@ fn form_page(
     }
 }
 
-/// The form for a new project.
-pub async fn new_form(CurrentUser(user): CurrentUser) -> Result<Response, AppError> {
+/// Where the project form was opened from.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct FormParams {
+    from: String,
+}
+
+/// The form for a new project; opened from the cart, saving it returns there.
+pub async fn new_form(
+    CurrentUser(user): CurrentUser,
+    Query(params): Query<FormParams>,
+) -> Result<Response, AppError> {
     let form = ProjectForm {
         purpose: Purpose::Health.code().to_owned(),
         institution: user.institution.clone(),
         pi_name: user.name.clone(),
+        from: if params.from == "cart" {
+            params.from
+        } else {
+            String::new()
+        },
         ..ProjectForm::default()
     };
     render(&form_page(&user, None, form, FieldErrors::default()))
@@ -305,6 +328,9 @@ async fn save(
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
     };
     let saved = projects::save(&state.db, &state.config.base_url, user, id, &input).await?;
+    if form.returns_to_cart() {
+        return Ok(Redirect::to(&format!("/cart?project={saved}")).into_response());
+    }
     Ok(Redirect::to(&format!("/projects/{saved}")).into_response())
 }
 

@@ -56,6 +56,8 @@ pub struct HeaderUser {
     pub is_admin: bool,
     pub is_reviewer: bool,
     pub unread: i64,
+    /// Datasets in the cart.
+    pub cart: i64,
 }
 
 impl Layout {
@@ -77,6 +79,7 @@ impl Layout {
             is_admin: user.is_admin,
             is_reviewer: user.is_reviewer,
             unread: user.unread_notifications,
+            cart: user.cart_items,
         });
         self
     }

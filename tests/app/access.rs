@@ -1487,3 +1487,144 @@ async fn a_grant_ending_within_30_days_is_reminded_once() {
     );
     snapshot::assert_mail!("ends_within_30_days_mail", reminder);
 }
+
+#[tokio::test]
+async fn the_header_links_to_the_cart_with_its_count() {
+    let app = example_app().await;
+    let researcher = sign_in(&app, RESEARCHER).await;
+    assert_eq!(page(&app, &researcher, "/").await.text("#cart-count"), "0");
+
+    add_to_cart(&app, &researcher, CHEST).await;
+    add_to_cart(&app, &researcher, BRAIN).await;
+
+    let home = page(&app, &researcher, "/datasets").await;
+    assert_eq!(home.text("#cart-count"), "2");
+    assert_eq!(home.attrs("#nav-cart", "href"), ["/cart"]);
+    post(&app, &researcher, "/cart/remove", &[("dataset", BRAIN)]).await;
+    assert_eq!(
+        page(&app, &researcher, "/cart").await.text("#cart-count"),
+        "1"
+    );
+    // Visitors have no cart link.
+    assert!(app.page("/").await.texts("#cart-count").is_empty());
+}
+
+#[tokio::test]
+async fn a_project_written_from_the_cart_returns_to_the_cart_with_it_chosen() {
+    let app = example_app().await;
+    let researcher = sign_in(&app, RESEARCHER).await;
+    add_to_cart(&app, &researcher, CHEST).await;
+    let cart = page(&app, &researcher, "/cart").await;
+    assert_eq!(
+        cart.attrs("#no-project a", "href"),
+        ["/projects/new?from=cart"]
+    );
+    let form = page(&app, &researcher, "/projects/new?from=cart").await;
+    assert_eq!(form.attrs("input[name=from]", "value"), ["cart"]);
+
+    let saved = post(
+        &app,
+        &researcher,
+        "/projects",
+        &[
+            ("title", "Nodule growth"),
+            (
+                "research_use",
+                "We measure nodule growth between screening rounds.",
+            ),
+            ("purpose", "HMB"),
+            ("from", "cart"),
+        ],
+    )
+    .await;
+
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let project: i64 = sqlx::query_scalar("select id from projects where title = 'Nodule growth'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        saved.headers()["location"].to_str().unwrap(),
+        format!("/cart?project={project}")
+    );
+    let cart = page(&app, &researcher, &format!("/cart?project={project}")).await;
+    assert_eq!(
+        cart.attrs("#project option[selected]", "value"),
+        [project.to_string()]
+    );
+    // Written from the projects page, saving shows the project.
+    let other = create_project(&app, &researcher, &[]).await;
+    assert_ne!(other, project);
+    // A `from` other than the cart is ignored.
+    let form = page(
+        &app,
+        &researcher,
+        "/projects/new?from=https://elsewhere.example",
+    )
+    .await;
+    assert!(form.attrs("input[name=from]", "value").is_empty());
+}
+
+#[tokio::test]
+async fn opening_a_notification_marks_it_read_and_goes_where_it_points() {
+    let app = example_app().await;
+    let researcher = sign_in(&app, RESEARCHER).await;
+    let owner: i64 = sqlx::query_scalar("select id from users where email = $1")
+        .bind(RESEARCHER)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "insert into notifications (user_id, text, link)
+         values ($1, 'Request #1 was approved.', '/requests'), ($1, 'A comment on request #1.', '/access')
+         returning id",
+    )
+    .bind(owner)
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    let list = page(&app, &researcher, "/notifications").await;
+    assert_eq!(list.text("#unread-count"), "2");
+    assert_eq!(
+        list.attrs("#notifications a", "href"),
+        [
+            format!("/notifications/{}", ids[1]),
+            format!("/notifications/{}", ids[0])
+        ]
+    );
+
+    let opened = researcher
+        .get(app.url(&format!("/notifications/{}", ids[0])))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(opened.status(), StatusCode::SEE_OTHER);
+    assert_eq!(opened.headers()["location"], "/requests");
+    let list = page(&app, &researcher, "/notifications").await;
+    assert_eq!(list.text("#unread-count"), "1");
+    assert_eq!(
+        list.texts("#notifications .unread a"),
+        ["A comment on request #1."]
+    );
+    // Opening it again changes nothing; someone else's is not found.
+    let again = researcher
+        .get(app.url(&format!("/notifications/{}", ids[0])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::SEE_OTHER);
+    let reviewer = sign_in(&app, REVIEWER).await;
+    let foreign = reviewer
+        .get(app.url(&format!("/notifications/{}", ids[1])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), StatusCode::NOT_FOUND);
+    let unread: i64 =
+        sqlx::query_scalar("select count(*) from notifications where read_at is null")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(unread, 1);
+}

@@ -248,3 +248,88 @@ async fn a_notice_in_the_link_shows_only_the_portals_own_text() {
         }
     }
 }
+
+#[tokio::test]
+async fn with_nowhere_to_return_to_reviewers_land_on_their_queue_and_administrators_on_the_overview()
+ {
+    let app = TestApp::spawn().await;
+    add_user(&app, "rhea@example.org", false).await;
+    let reviewer = add_user(&app, "rowan@example.org", false).await;
+    app.make_reviewer(reviewer).await;
+    add_user(&app, "ada@example.org", true).await;
+
+    for (email, landing) in [
+        ("rhea@example.org", "/account"),
+        ("rowan@example.org", "/review"),
+        ("ada@example.org", "/admin"),
+    ] {
+        let client = crate::helpers::new_client();
+        let response = app.sign_in_with(&client, email, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{email}");
+        assert_eq!(response.headers()["location"], landing, "{email}");
+        // A page to return to wins over the landing page.
+        let response = client
+            .post(app.url("/sign-in"))
+            .form(&[
+                ("email", email),
+                ("password", PASSWORD),
+                ("next", "/datasets?q=lung"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.headers()["location"],
+            "/datasets?q=lung",
+            "{email}"
+        );
+        // Someone signed in who opens the sign-in page is sent on to the same place.
+        let again = client.get(app.url("/sign-in")).send().await.unwrap();
+        assert_eq!(again.headers()["location"], landing, "{email}");
+    }
+}
+
+#[tokio::test]
+async fn the_sign_in_link_returns_to_the_page_of_this_site_it_was_followed_from() {
+    let app = TestApp::spawn().await;
+    add_user(&app, "ada@example.org", true).await;
+    let host = app.address.trim_start_matches("http://").to_owned();
+    let form_from = |referer: String| {
+        let app = &app;
+        async move {
+            let response = crate::helpers::new_client()
+                .get(app.url("/sign-in"))
+                .header("referer", referer)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            Page::new(&response.text().await.unwrap()).attrs("input[name=next]", "value")
+        }
+    };
+
+    let next = form_from(format!("http://{host}/datasets/lidc-idri?from=search")).await;
+    assert_eq!(next, ["/datasets/lidc-idri?from=search"]);
+    // Another site, or a page about signing in, is not returned to: the role decides.
+    assert_eq!(
+        form_from("https://elsewhere.example/datasets".to_owned()).await,
+        [""]
+    );
+    assert_eq!(form_from(format!("http://{host}/register")).await, [""]);
+
+    let response = app
+        .client
+        .post(app.url("/sign-in"))
+        .form(&[
+            ("email", "ada@example.org"),
+            ("password", PASSWORD),
+            ("next", next[0].as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["location"],
+        "/datasets/lidc-idri?from=search"
+    );
+}

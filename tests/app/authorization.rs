@@ -392,6 +392,12 @@ fn table() -> Vec<Row> {
             PAGE,
         ),
         get("/notifications", "/notifications", ACCOUNT),
+        // Another person's notification: not found.
+        get(
+            "/notifications/{id}",
+            "/notifications/{notification}",
+            "in 404 404 404 in",
+        ),
         post(
             "/notifications/read",
             "/notifications/read",
@@ -414,7 +420,7 @@ fn table() -> Vec<Row> {
             "401 403 403 403 401",
         ),
         // Administration, behind the guard layer.
-        get("/admin", "/admin", "in 403 403 303 in"),
+        get("/admin", "/admin", ADMIN),
         get("/admin/users", "/admin/users", ADMIN),
         get("/admin/users/{id}", "/admin/users/{user}", ADMIN),
         post(
@@ -573,6 +579,7 @@ struct Fixture {
     request: i64,
     attachment: i64,
     grant: i64,
+    notification: i64,
 }
 
 /// Governance for `lidc-idri`: the committee `imaging-dac` and the agreement `table-dua`.
@@ -642,6 +649,13 @@ async fn fixture(app: &TestApp, role: Role, n: usize) -> Fixture {
             .await
             .unwrap();
     let (project, request, attachment, grant) = request_of(app, other_user).await;
+    let notification: i64 = sqlx::query_scalar(
+        "insert into notifications (user_id, text, link) values ($1, 'Table check', '/requests') returning id",
+    )
+    .bind(other_user)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
     if role == Role::Visitor {
         return Fixture {
             cookie: None,
@@ -653,6 +667,7 @@ async fn fixture(app: &TestApp, role: Role, n: usize) -> Fixture {
             request,
             attachment,
             grant,
+            notification,
         };
     }
     let email = format!("{role:?}{n}@example.org").to_lowercase();
@@ -683,6 +698,7 @@ async fn fixture(app: &TestApp, role: Role, n: usize) -> Fixture {
         request,
         attachment,
         grant,
+        notification,
     }
 }
 
@@ -772,6 +788,7 @@ async fn every_route_answers_each_role_as_the_table_says() {
                 .replace("{request}", &fixture.request.to_string())
                 .replace("{attachment}", &fixture.attachment.to_string())
                 .replace("{grant}", &fixture.grant.to_string())
+                .replace("{notification}", &fixture.notification.to_string())
                 .replace("{dac}", &dac.to_string())
                 .replace("{dua}", &dua.to_string());
             let mut request = client

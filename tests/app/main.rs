@@ -27,6 +27,7 @@ mod logs;
 mod metadata;
 mod metrics;
 mod oidc;
+mod overview;
 mod races;
 mod relevance;
 mod schemathesis;

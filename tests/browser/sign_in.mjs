@@ -81,6 +81,8 @@ await journey('a researcher signs in through the institution and out again', asy
   check((await page.locator('#no-password').textContent()).includes('institution'), 'no password here');
   await axe(page, 'account of an institution\'s person');
   await page.screenshot({ path: `${artifacts}/oidc-account.png`, fullPage: true });
+  // Sign out sits in the header's menu.
+  await page.locator('#account-menu summary').click();
   await page.getByRole('button', { name: 'Sign out', exact: true }).click();
   await page.getByRole('link', { name: 'Sign out at University Hospital too' }).waitFor();
   await axe(page, 'signed out of an institution\'s session');
