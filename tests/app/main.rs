@@ -27,6 +27,7 @@ mod logs;
 mod metadata;
 mod metrics;
 mod oidc;
+mod pgbouncer;
 mod races;
 mod relevance;
 mod schemathesis;
