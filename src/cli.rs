@@ -286,6 +286,10 @@ fn database_config(database: DatabaseArgs) -> Config {
     let mut config = Config::for_database(&database.database_url);
     config.db_max_connections = database.db_max_connections;
     config.db_acquire_timeout = std::time::Duration::from_millis(database.db_acquire_timeout_ms);
+    config.migration_database_url = database
+        .migration_database_url
+        .filter(|url| !url.is_empty())
+        .map(secrecy::SecretString::from);
     config
 }
 

@@ -48,6 +48,11 @@ pub struct DatabaseArgs {
     #[arg(long, env = "RADPORTAL_DB_ACQUIRE_TIMEOUT_MS", default_value_t = DEFAULT_DB_ACQUIRE_TIMEOUT_MS,
           value_parser = clap::value_parser!(u64).range(100..=60_000))]
     pub db_acquire_timeout_ms: u64,
+
+    /// PostgreSQL URL used only to create the database and apply migrations, e.g. the server itself
+    /// when `DATABASE_URL` points at a pooler in transaction mode (migrations hold a session lock).
+    #[arg(long, env = "RADPORTAL_MIGRATION_DATABASE_URL", hide_env_values = true)]
+    pub migration_database_url: Option<String>,
 }
 
 /// Settings of the web server.
@@ -433,6 +438,8 @@ pub enum LogFormat {
 pub struct Config {
     pub database_url: SecretString,
     pub db_max_connections: u32,
+    /// Where migrations run when not through `database_url`.
+    pub migration_database_url: Option<SecretString>,
     /// How long a request waits for a pooled connection before it fails (and is answered with 503).
     pub db_acquire_timeout: Duration,
     /// How long `/readyz` waits for the database.
@@ -481,6 +488,7 @@ impl Config {
         Self {
             database_url: SecretString::from(database_url.to_owned()),
             db_max_connections: DEFAULT_DB_MAX_CONNECTIONS,
+            migration_database_url: None,
             db_acquire_timeout: Duration::from_millis(DEFAULT_DB_ACQUIRE_TIMEOUT_MS),
             readyz_timeout: Duration::from_millis(DEFAULT_READYZ_TIMEOUT_MS),
             listen: DEFAULT_LISTEN.parse().expect("constant address parses"),
@@ -547,6 +555,11 @@ impl From<ServeArgs> for Config {
         Self {
             database_url: SecretString::from(args.database.database_url),
             db_max_connections: args.database.db_max_connections,
+            migration_database_url: args
+                .database
+                .migration_database_url
+                .filter(|url| !url.is_empty())
+                .map(SecretString::from),
             db_acquire_timeout: Duration::from_millis(args.database.db_acquire_timeout_ms),
             readyz_timeout: Duration::from_millis(args.readyz_timeout_ms),
             listen: args.listen,

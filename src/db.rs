@@ -22,24 +22,42 @@ pub enum StartupError {
 }
 
 /// Connects to the configured database, creating it when it does not exist, and applies migrations.
+///
+/// With a migration URL (`RADPORTAL_MIGRATION_DATABASE_URL`), the database is created and migrated
+/// over a connection of its own to that URL, and the pool connects to `DATABASE_URL` only after:
+/// migrations take a session-level advisory lock, which a pooler in transaction mode cannot hold.
 pub async fn connect_and_migrate(config: &Config) -> Result<PgPool, StartupError> {
+    if let Some(migration_url) = &config.migration_database_url {
+        let mut direct = config.clone();
+        direct.database_url = migration_url.clone();
+        direct.db_max_connections = 1;
+        let migration_pool = connect(&direct).await?;
+        migrate(&migration_pool).await?;
+        migration_pool.close().await;
+        return pool_options(config)
+            .connect_with(connect_options(config)?)
+            .await
+            .map_err(|error| StartupError::Unreachable {
+                url: config.redacted_database_url(),
+                reason: plain_reason(&error),
+            });
+    }
     let pool = connect(config).await?;
-    MIGRATOR
-        .run(&pool)
-        .await
-        .map_err(|error| StartupError::Migration(error.to_string()))?;
+    migrate(&pool).await?;
     Ok(pool)
+}
+
+async fn migrate(pool: &PgPool) -> Result<(), StartupError> {
+    MIGRATOR
+        .run(pool)
+        .await
+        .map_err(|error| StartupError::Migration(error.to_string()))
 }
 
 /// Connects to the configured database, creating it when it does not exist.
 pub async fn connect(config: &Config) -> Result<PgPool, StartupError> {
     let raw_url = config.database_url.expose_secret();
     let shown_url = config.redacted_database_url();
-    if !(raw_url.starts_with("postgres://") || raw_url.starts_with("postgresql://")) {
-        return Err(StartupError::InvalidUrl(
-            "it must start with postgres:// or postgresql://".to_owned(),
-        ));
-    }
     let options = connect_options(config)?;
     let unreachable = |error: sqlx::Error| StartupError::Unreachable {
         url: shown_url.clone(),
@@ -65,13 +83,15 @@ pub async fn connect(config: &Config) -> Result<PgPool, StartupError> {
 
 /// How to connect to the configured database.
 pub fn connect_options(config: &Config) -> Result<PgConnectOptions, StartupError> {
-    Ok(config
-        .database_url
-        .expose_secret()
+    let raw_url = config.database_url.expose_secret();
+    if !(raw_url.starts_with("postgres://") || raw_url.starts_with("postgresql://")) {
+        return Err(StartupError::InvalidUrl(
+            "it must start with postgres:// or postgresql://".to_owned(),
+        ));
+    }
+    raw_url
         .parse::<PgConnectOptions>()
-        .map_err(|error: sqlx::Error| StartupError::InvalidUrl(plain_reason(&error)))?
-        // How alike a name must be for the typo-tolerant search step (`<%`); see catalog::search.
-        .options([("pg_trgm.word_similarity_threshold", "0.5")]))
+        .map_err(|error: sqlx::Error| StartupError::InvalidUrl(plain_reason(&error)))
 }
 
 /// The pool's settings. While PostgreSQL is away, a request gives up waiting for a connection after

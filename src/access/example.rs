@@ -29,15 +29,14 @@ This is an example agreement for trying the portal.\n\n\
 /// Creates the example data unless a committee already exists. Returns whether it did.
 pub async fn seed_if_empty(pool: &PgPool) -> anyhow::Result<bool> {
     const LOCK: i64 = 0x7261_6470_6f72_7402;
-    let mut lock = pool.acquire().await?;
-    sqlx::query!("select pg_advisory_lock($1)", LOCK)
-        .execute(&mut *lock)
+    // A transaction's lock, released when it ends: a pooler in transaction mode keeps no session.
+    let mut turn = pool.begin().await?;
+    sqlx::query!("select from pg_advisory_xact_lock($1)", LOCK)
+        .execute(&mut *turn)
         .await?;
-    let result = seed(pool).await;
-    sqlx::query_scalar!("select pg_advisory_unlock($1)", LOCK)
-        .fetch_one(&mut *lock)
-        .await?;
-    result
+    let created = seed(pool).await?;
+    turn.commit().await?;
+    Ok(created)
 }
 
 async fn seed(pool: &PgPool) -> anyhow::Result<bool> {

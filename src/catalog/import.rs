@@ -11,7 +11,6 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sqlx::postgres::{PgAdvisoryLock, PgAdvisoryLockKey};
 use sqlx::{PgConnection, PgPool};
 use time::Date;
 use time::macros::format_description;
@@ -293,21 +292,20 @@ fn checked_record(
 /// Loads the bundled catalog when the database has no datasets yet; `None` when it already has some.
 ///
 /// Several instances starting at once take turns on an advisory lock, so only the first one loads.
+/// The lock belongs to a transaction that stays open while loading (a session lock would stay behind
+/// on a server connection of a pooler in transaction mode).
 pub async fn seed_if_empty(pool: &PgPool) -> Result<Option<ImportReport>, anyhow::Error> {
     const SEED_LOCK: i64 = 0x7261_6470_6f72_7401;
-    let lock = PgAdvisoryLock::with_key(PgAdvisoryLockKey::BigInt(SEED_LOCK));
-    let guard = lock.acquire(pool.acquire().await?).await?;
-    let result = async {
-        if db::count_datasets(pool).await? > 0 {
-            return Ok(None);
-        }
-        import_json(pool, BUNDLED_CATALOG, &NoProgress)
-            .await
-            .map(Some)
+    let mut turn = pool.begin().await?;
+    sqlx::query!("select from pg_advisory_xact_lock($1)", SEED_LOCK)
+        .execute(&mut *turn)
+        .await?;
+    if db::count_datasets(pool).await? > 0 {
+        return Ok(None);
     }
-    .await;
-    guard.release_now().await?;
-    result
+    let report = import_json(pool, BUNDLED_CATALOG, &NoProgress).await?;
+    turn.commit().await?;
+    Ok(Some(report))
 }
 
 /// The field a database constraint guards, named as in the exchange format where it differs.

@@ -28,6 +28,7 @@ mod metadata;
 mod metrics;
 mod oidc;
 mod overview;
+mod pgbouncer;
 mod races;
 mod relevance;
 mod schemathesis;
