@@ -76,8 +76,9 @@ if [[ $status -eq 2 ]]; then
 fi
 
 # 4. The steady state autovacuum reaches some minutes after a bulk load: fresh statistics, so plans are
-# stable, and no dead row versions (the single-row catalog_state counter is updated once per imported
-# record; until it is vacuumed, every search reads its 100,000 dead versions).
+# stable, and no dead row versions (the single-row catalog_state counter is updated once per
+# statement that changes the catalog, about a thousand times for 100,000 records; until it is
+# vacuumed, every search reads its dead versions).
 psql -X -q -d "$BENCH_DB" -c "vacuum (analyze)"
 
 # 5. The same file again: every record is unchanged, nothing is written.
